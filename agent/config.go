@@ -1,0 +1,315 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"gopkg.in/yaml.v3"
+)
+
+// MaxConfigBytes bounds the config file (it may come from a CI variable).
+const MaxConfigBytes = 1 << 20
+
+// DefaultConfigPath is read when neither --config nor CHAPERONE_CONFIG is set.
+const DefaultConfigPath = ".chaperone.yml"
+
+// Config is the decoded .chaperone.yml (DESIGN §4).
+type Config struct {
+	Version  int            `mapstructure:"version"`
+	Identity IdentityConfig `mapstructure:"identity"`
+	Scopes   []Scope        `mapstructure:"scopes"`
+	Attest   AttestConfig   `mapstructure:"attest"`
+	Mask     MaskConfig     `mapstructure:"mask"`
+
+	source string // file name or "CHAPERONE_CONFIG", for messages
+	raw    []byte // the document, persisted with a started Session
+	lines  *yaml.Node
+}
+
+// IdentityConfig says where the job's OIDC token comes from.
+type IdentityConfig struct {
+	Source string `mapstructure:"source"` // auto | github | gitlab | file | env
+	File   string `mapstructure:"file"`   // source: file
+	Env    string `mapstructure:"env"`    // source: env; default CHAPERONE_ID_TOKEN
+	// ExposeRequestToken passes ACTIONS_ID_TOKEN_REQUEST_* on to the job.
+	// Off by default: a step that can read them can mint tokens for any
+	// audience.
+	ExposeRequestToken bool `mapstructure:"expose-request-token"`
+}
+
+// Scope is one declared credential scope. Provider-specific keys are kept
+// in Settings and decoded by that provider's Config type.
+type Scope struct {
+	Name       string         `mapstructure:"name"`
+	Provider   string         `mapstructure:"provider"`
+	Deliver    string         `mapstructure:"deliver"`      // env (default) | file | endpoint
+	IDTokenVar string         `mapstructure:"id-token-var"` // GitLab: variable holding this scope's token
+	Settings   map[string]any `mapstructure:",remain"`
+}
+
+// AttestConfig is the fixed attest: block of DESIGN §4.
+type AttestConfig struct {
+	Signer    string          `mapstructure:"signer"` // keyless | key:PATH | kms:URI | none
+	FulcioURL string          `mapstructure:"fulcio-url"`
+	TSAURL    string          `mapstructure:"tsa-url"`
+	RekorURL  string          `mapstructure:"rekor-url"`
+	Output    string          `mapstructure:"output"`
+	OCI       string          `mapstructure:"oci"`
+	Subjects  []SubjectConfig `mapstructure:"subjects"`
+}
+
+// SubjectConfig declares an artifact the attestation is about.
+type SubjectConfig struct {
+	Path  string `mapstructure:"path"`  // glob of files, hashed with sha256
+	Image string `mapstructure:"image"` // image reference, resolved to a digest
+}
+
+// MaskConfig tunes the log masker.
+type MaskConfig struct {
+	MinLength     int      `mapstructure:"min-length"`
+	Detectors     string   `mapstructure:"detectors"`
+	Token         string   `mapstructure:"token"`
+	TokenPrefixes []string `mapstructure:"token-prefixes"`
+}
+
+// ConfigError is a problem with the configuration or the command line;
+// the CLI exits 2 on it.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+func configErrorf(format string, args ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// LoadConfig reads the config named by path, or by CHAPERONE_CONFIG (a path
+// or inline YAML) when path is empty, or DefaultConfigPath.
+func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+	if path == "" && getenv != nil {
+		if v := getenv("CHAPERONE_CONFIG"); v != "" {
+			if strings.Contains(v, "\n") || strings.HasPrefix(strings.TrimSpace(v), "version:") {
+				return ParseConfig([]byte(v), "CHAPERONE_CONFIG")
+			}
+			path = v
+		}
+	}
+	if path == "" {
+		path = DefaultConfigPath
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, configErrorf("config %s: file not found (set --config or CHAPERONE_CONFIG)", path)
+		}
+		return nil, configErrorf("config %s: %v", path, err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxConfigBytes+1)); err != nil {
+		return nil, configErrorf("config %s: %v", path, err)
+	}
+	return ParseConfig(buf.Bytes(), path)
+}
+
+// ParseConfig decodes and validates YAML config bytes. source names them in
+// errors. Unknown keys are rejected with their name and line.
+func ParseConfig(data []byte, source string) (*Config, error) {
+	if len(data) > MaxConfigBytes {
+		return nil, configErrorf("config %s: larger than %d bytes", source, MaxConfigBytes)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, configErrorf("config %s: %s", source, oneLine(err.Error()))
+	}
+	var raw map[string]any
+	if err := doc.Decode(&raw); err != nil {
+		return nil, configErrorf("config %s: top level must be a mapping: %s", source, oneLine(err.Error()))
+	}
+	if raw == nil {
+		return nil, configErrorf("config %s: empty", source)
+	}
+	c := &Config{source: source, raw: append([]byte(nil), data...), lines: &doc}
+	if err := c.decode(raw, c, ""); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decode maps raw onto out, rejecting keys out does not have. prefix is the
+// key path of raw inside the document ("scopes[0]").
+func (c *Config) decode(raw any, out any, prefix string) error {
+	var md mapstructure.Metadata
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:     out,
+		Metadata:   &md,
+		DecodeHook: mapstructure.StringToTimeDurationHookFunc(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dec.Decode(raw); err != nil {
+		return configErrorf("config %s: %s", c.source, decodeMessage(err, prefix))
+	}
+	if len(md.Unused) > 0 {
+		key := md.Unused[0]
+		full := joinPath(prefix, key)
+		return configErrorf("config %s%s: unknown key %q", c.source, c.lineSuffix(full), full)
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	if c.Version != 1 {
+		return configErrorf("config %s%s: version must be 1 (got %d)", c.source, c.lineSuffix("version"), c.Version)
+	}
+	switch c.Identity.Source {
+	case "":
+		c.Identity.Source = "auto"
+	case "auto", "github", "gitlab", "env":
+	case "file":
+		if c.Identity.File == "" {
+			return c.errAt("identity.file", "identity.file is required when identity.source is file")
+		}
+	default:
+		return c.errAt("identity.source", fmt.Sprintf("identity.source %q is not one of auto, github, gitlab, file, env", c.Identity.Source))
+	}
+	if len(c.Scopes) == 0 {
+		return configErrorf("config %s: no scopes declared", c.source)
+	}
+	seen := map[string]bool{}
+	for i := range c.Scopes {
+		s := &c.Scopes[i]
+		at := fmt.Sprintf("scopes[%d]", i)
+		if !scopeName.MatchString(s.Name) {
+			return c.errAt(at+".name", fmt.Sprintf("%s.name %q must match %s", at, s.Name, scopeName))
+		}
+		if seen[s.Name] {
+			return c.errAt(at+".name", fmt.Sprintf("scope name %q is declared twice", s.Name))
+		}
+		seen[s.Name] = true
+		switch s.Deliver {
+		case "":
+			s.Deliver = "env"
+		case "env", "file":
+		case "endpoint":
+			return c.errAt(at+".deliver", fmt.Sprintf("scope %q: deliver: endpoint is not supported by this version; use env or file", s.Name))
+		default:
+			return c.errAt(at+".deliver", fmt.Sprintf("scope %q: deliver %q is not one of env, file, endpoint", s.Name, s.Deliver))
+		}
+		if _, err := buildProvider(c, i, providerOptions{}); err != nil {
+			return err
+		}
+	}
+	if c.Attest.Signer == "" {
+		c.Attest.Signer = "keyless"
+	}
+	switch {
+	case c.Attest.Signer == "none":
+	case strings.HasPrefix(c.Attest.Signer, "key:") && len(c.Attest.Signer) > len("key:"):
+	case c.Attest.Signer == "keyless", strings.HasPrefix(c.Attest.Signer, "kms:"):
+		return c.errAt("attest.signer", fmt.Sprintf("attest.signer %q is not supported by this version; use key:PATH (or none to skip the attestation)", c.Attest.Signer))
+	default:
+		return c.errAt("attest.signer", fmt.Sprintf("attest.signer %q is not one of keyless, key:PATH, kms:URI, none", c.Attest.Signer))
+	}
+	if c.Attest.Output == "" {
+		c.Attest.Output = "chaperone.sigstore.json"
+	}
+	for i, s := range c.Attest.Subjects {
+		if (s.Path == "") == (s.Image == "") {
+			return c.errAt(fmt.Sprintf("attest.subjects[%d]", i), fmt.Sprintf("attest.subjects[%d]: set exactly one of path, image", i))
+		}
+		if s.Image != "" {
+			return c.errAt(fmt.Sprintf("attest.subjects[%d]", i), "attest.subjects: image subjects are not supported by this version")
+		}
+	}
+	if c.Mask.MinLength < 0 {
+		return c.errAt("mask.min-length", "mask.min-length must not be negative")
+	}
+	return nil
+}
+
+var scopeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func (c *Config) errAt(path, msg string) error {
+	return configErrorf("config %s%s: %s", c.source, c.lineSuffix(path), msg)
+}
+
+// lineSuffix returns ":LINE" for a key path like "scopes[1].secrets[0].env",
+// or "" when the path is not in the document.
+func (c *Config) lineSuffix(path string) string {
+	if c.lines == nil || len(c.lines.Content) == 0 {
+		return ""
+	}
+	n := c.lines.Content[0]
+	line := n.Line
+	for _, part := range splitPath(path) {
+		var next *yaml.Node
+		if idx, err := strconv.Atoi(part); err == nil {
+			if n.Kind == yaml.SequenceNode && idx < len(n.Content) {
+				next = n.Content[idx]
+			}
+		} else if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					line = n.Content[i].Line
+					next = n.Content[i+1]
+					break
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		if n.Kind != yaml.ScalarNode {
+			line = max(line, n.Line)
+		}
+	}
+	if line == 0 {
+		return ""
+	}
+	return ":" + strconv.Itoa(line)
+}
+
+// splitPath turns "a.b[2].c" into ["a" "b" "2" "c"].
+func splitPath(path string) []string {
+	path = strings.NewReplacer("[", ".", "]", "").Replace(path)
+	var out []string
+	for _, p := range strings.Split(path, ".") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func joinPath(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// decodeMessage flattens mapstructure's multi-line error into one line.
+func decodeMessage(err error, prefix string) string {
+	msg := oneLine(err.Error())
+	msg = strings.TrimPrefix(msg, "decoding failed due to the following error(s): ")
+	if prefix != "" {
+		msg = prefix + ": " + msg
+	}
+	return msg
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,129 @@
+package agent
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const validConfig = `version: 1
+identity: {source: env}
+scopes:
+  - name: db
+    provider: vault
+    address: https://vault.example.com
+    role: ci-deploy
+    secrets:
+      - {path: secret/data/ci/db, field: password, env: DB_PASSWORD}
+  - name: repo
+    provider: github
+    address: https://octo-sts.example.com
+    scope: org/repo
+    identity: ci
+    ttl: 30m
+    deliver: file
+attest:
+  signer: key:cosign.key
+`
+
+func TestParseConfigValid(t *testing.T) {
+	c, err := ParseConfig([]byte(validConfig), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Scopes); got != 2 {
+		t.Fatalf("scopes = %d, want 2", got)
+	}
+	if c.Scopes[0].Deliver != "env" || c.Scopes[1].Deliver != "file" {
+		t.Errorf("deliver = %q, %q; want env (default), file", c.Scopes[0].Deliver, c.Scopes[1].Deliver)
+	}
+	if c.Attest.Output != "chaperone.sigstore.json" {
+		t.Errorf("default output = %q", c.Attest.Output)
+	}
+	if c.Identity.Source != "env" {
+		t.Errorf("identity.source = %q", c.Identity.Source)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(string) string
+		want []string // substrings of the one-line error
+	}{
+		{"unknown top-level key", func(s string) string { return s + "bogus: 1\n" }, []string{"test.yml:20", `unknown key "bogus"`}},
+		{"unknown scope key", func(s string) string {
+			return strings.Replace(s, "    role: ci-deploy\n", "    role: ci-deploy\n    rol: x\n", 1)
+		}, []string{"test.yml:8", `unknown key "scopes[0].rol"`}},
+		{"unknown nested key", func(s string) string {
+			return strings.Replace(s, "env: DB_PASSWORD}", "env: DB_PASSWORD, feild: x}", 1)
+		}, []string{"test.yml:9", `scopes[0].secrets[0].feild`}},
+		{"unknown attest key", func(s string) string { return s + "  signr: x\n" }, []string{"test.yml:20", `attest.signr`}},
+		{"duplicate scope", func(s string) string { return strings.Replace(s, "name: repo", "name: db", 1) }, []string{`"db" is declared twice`}},
+		{"bad duration", func(s string) string { return strings.Replace(s, "ttl: 30m", "ttl: soon", 1) }, []string{"ttl", "soon"}},
+		{"missing role", func(s string) string { return strings.Replace(s, "    role: ci-deploy\n", "", 1) }, []string{`scope "db" (vault)`, "role is required"}},
+		{"missing scope", func(s string) string { return strings.Replace(s, "    scope: org/repo\n", "", 1) }, []string{`scope "repo" (github)`, "scope is required"}},
+		{"unknown provider", func(s string) string { return strings.Replace(s, "provider: vault", "provider: valut", 1) }, []string{`unknown provider "valut"`}},
+		{"bad version", func(s string) string { return strings.Replace(s, "version: 1", "version: 2", 1) }, []string{"version must be 1"}},
+		{"bad deliver", func(s string) string { return strings.Replace(s, "deliver: file", "deliver: pigeon", 1) }, []string{`deliver "pigeon"`}},
+		{"bad identity", func(s string) string { return strings.Replace(s, "source: env", "source: magic", 1) }, []string{`identity.source "magic"`}},
+		{"bad signer", func(s string) string { return strings.Replace(s, "key:cosign.key", "pgp:x", 1) }, []string{`attest.signer "pgp:x"`}},
+		{"not yaml", func(string) string { return "version: [1\n" }, []string{"test.yml"}},
+		{"empty", func(string) string { return "" }, []string{"empty"}},
+		{"not a mapping", func(string) string { return "- a\n- b\n" }, []string{"mapping"}},
+		{"no scopes", func(string) string { return "version: 1\n" }, []string{"no scopes"}},
+		{"bad scope name", func(s string) string { return strings.Replace(s, "name: db", "name: 'DB prod'", 1) }, []string{`"DB prod"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tc.edit(validConfig)), "test.yml")
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not a *ConfigError: %v", err, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans lines: %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfigInlineAndMissing(t *testing.T) {
+	env := map[string]string{"CHAPERONE_CONFIG": validConfig}
+	c, err := LoadConfig("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.source != "CHAPERONE_CONFIG" {
+		t.Errorf("source = %q", c.source)
+	}
+	_, err = LoadConfig(t.TempDir()+"/nope.yml", nil)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "file not found") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(validConfig))
+	f.Add([]byte("version: 1\nscopes: [{name: a, provider: vault}]\n"))
+	f.Add([]byte("{version: 1, scopes: 3}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data, "fuzz.yml")
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("multi-line error: %q", err)
+		}
+	})
+}

@@ -1,0 +1,70 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// deliver prepares how a grant's values reach the job. env needs nothing
+// beyond Environ; file writes each value to a 0600 file in a private 0700
+// directory, and the job's variable holds the path (as GitLab's file
+// variables do).
+func (s *Session) deliver(g *grantState) error {
+	if g.Delivery != "file" {
+		return nil
+	}
+	if s.st.FileDir == "" {
+		dir, err := os.MkdirTemp("", "chaperone-creds-")
+		if err != nil {
+			return fmt.Errorf("file delivery: %w", err)
+		}
+		s.st.FileDir = dir
+	}
+	dir := filepath.Join(s.st.FileDir, g.Scope)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("file delivery for scope %q: %w", g.Scope, err)
+	}
+	g.Files = map[string]string{}
+	for _, v := range g.Grant.Values {
+		path := filepath.Join(dir, v.Name)
+		if err := os.WriteFile(path, []byte(v.Secret), 0o600); err != nil {
+			return fmt.Errorf("file delivery for scope %q: %w", g.Scope, err)
+		}
+		g.Files[v.Name] = path
+	}
+	return nil
+}
+
+// DeliveredEnv lists NAME=value for every live grant (for file delivery the
+// value is the file's path), sorted so the job's environment is stable.
+func (s *Session) DeliveredEnv() []string {
+	var out []string
+	for _, g := range s.st.Grants {
+		if g.Revocation != nil {
+			continue
+		}
+		for _, v := range g.Grant.Values {
+			val := v.Secret
+			if g.Delivery == "file" {
+				val = g.Files[v.Name]
+			}
+			out = append(out, v.Name+"="+val)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// undeliver removes delivered files; it is safe to call more than once.
+func (s *Session) undeliver() error {
+	if s.st.FileDir == "" {
+		return nil
+	}
+	if err := os.RemoveAll(s.st.FileDir); err != nil {
+		return fmt.Errorf("removing delivered files: %w", err)
+	}
+	s.st.FileDir = ""
+	return nil
+}

@@ -1,0 +1,187 @@
+// Package wire holds the HTTP plumbing the providers share: bounded
+// response reads, JSON decoding, and retries with jittered exponential
+// backoff that give up at once on a 4xx refusal.
+package wire
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+)
+
+// MaxResponseBytes bounds every response body a provider reads.
+const MaxResponseBytes = 1 << 20
+
+// StatusError is a non-2xx answer. Message is the server's own reason,
+// extracted from the usual JSON error shapes and trimmed to one line.
+type StatusError struct {
+	Op      string
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("%s: HTTP %d: %s", e.Op, e.Status, msg)
+}
+
+// Retryable reports whether a later attempt could succeed: server errors
+// and throttling are, refusals are not.
+func (e *StatusError) Retryable() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests
+}
+
+// Request describes one HTTP exchange. Body is re-sent on each attempt.
+type Request struct {
+	Op     string // what is being done, for errors: "vault login"
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Options tune Do. The zero value retries for up to 30 seconds.
+type Options struct {
+	Client   *http.Client
+	Deadline time.Duration // overall retry budget; default 30s
+	Base     time.Duration // first backoff; default 200ms
+}
+
+// Do sends r, retrying transport failures and 5xx/429 answers with
+// jittered exponential backoff until the deadline. A 2xx body is decoded
+// into out (if out is non-nil); any other answer becomes a *StatusError.
+func Do(ctx context.Context, r Request, out any, opts Options) (int, error) {
+	client := opts.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	deadline := opts.Deadline
+	if deadline <= 0 {
+		deadline = 30 * time.Second
+	}
+	base := opts.Base
+	if base <= 0 {
+		base = 200 * time.Millisecond
+	}
+	backoff := retry.WithMaxDuration(deadline, retry.WithJitterPercent(30, retry.WithCappedDuration(5*time.Second, retry.NewExponential(base))))
+	var status int
+	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
+		var err error
+		status, err = once(ctx, client, r, out)
+		var se *StatusError
+		if errors.As(err, &se) && !se.Retryable() {
+			return err
+		}
+		if err != nil && ctx.Err() == nil {
+			return retry.RetryableError(err)
+		}
+		return err
+	})
+	return status, err
+}
+
+func once(ctx context.Context, client *http.Client, r Request, out any) (int, error) {
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", r.Op, err)
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = vs
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", r.Op, stripURL(err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s: reading response: %w", r.Op, err)
+	}
+	if len(data) > MaxResponseBytes {
+		return resp.StatusCode, fmt.Errorf("%s: response larger than %d bytes", r.Op, MaxResponseBytes)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, &StatusError{Op: r.Op, Status: resp.StatusCode, Message: ServerMessage(data)}
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s: decoding response: %w", r.Op, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// stripURL drops the request URL from transport errors: query strings can
+// carry tokens, and the operation name already says where it failed.
+func stripURL(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+// ServerMessage pulls a human reason out of the common JSON error shapes
+// (Vault's {"errors":[...]}, GitHub's {"message":...}, OAuth's
+// {"error_description":...}), falling back to the first line of the body.
+func ServerMessage(body []byte) string {
+	var shapes struct {
+		Errors           []any  `json:"errors"`
+		Message          string `json:"message"`
+		Error            any    `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &shapes) == nil {
+		switch {
+		case len(shapes.Errors) > 0:
+			parts := make([]string, 0, len(shapes.Errors))
+			for _, e := range shapes.Errors {
+				parts = append(parts, fmt.Sprint(e))
+			}
+			msg = strings.Join(parts, "; ")
+		case shapes.Message != "":
+			msg = shapes.Message
+		case shapes.ErrorDescription != "":
+			msg = shapes.ErrorDescription
+		case shapes.Error != nil:
+			msg = fmt.Sprint(shapes.Error)
+		}
+	} else {
+		msg = string(body)
+	}
+	msg = strings.TrimSpace(msg)
+	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	const max = 300
+	if len(msg) > max {
+		msg = msg[:max] + "…"
+	}
+	return msg
+}
+
+// SHA256Hex is the fingerprint format used in attestations.
+func SHA256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

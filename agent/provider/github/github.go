@@ -1,0 +1,138 @@
+// Package github issues GitHub App installation tokens through an
+// octo-sts-compatible exchange (the job's OIDC token for a token scoped
+// by a trust policy), and revokes them with DELETE /installation/token.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/agent/internal/wire"
+	"github.com/chaperone-ci/chaperone/agent/provider"
+)
+
+// Config is a github scope's settings in .chaperone.yml.
+type Config struct {
+	// Address is the exchange's base URL (octo-sts: https://octo-sts.dev).
+	Address string `mapstructure:"address"`
+	// API is the GitHub API base for revocation; default Address, which
+	// is right for the devstack and for exchanges that proxy the API.
+	API      string `mapstructure:"api"`
+	Audience string `mapstructure:"audience"` // default: Address's host
+	Scope    string `mapstructure:"scope"`    // org/repo or org
+	Identity string `mapstructure:"identity"` // trust policy name
+	Env      string `mapstructure:"env"`      // default GITHUB_TOKEN
+	// TTL is how long the exchange's tokens live (GitHub: 1h). It is the
+	// exposure bound recorded if revocation fails.
+	TTL time.Duration `mapstructure:"ttl"`
+}
+
+// Provider exchanges OIDC tokens for installation tokens.
+type Provider struct {
+	cfg  Config
+	opts wire.Options
+}
+
+// Option configures a Provider.
+type Option func(*Provider)
+
+// WithHTTPClient sets the client used for every request.
+func WithHTTPClient(c *http.Client) Option { return func(p *Provider) { p.opts.Client = c } }
+
+// WithRetryDeadline bounds the time spent retrying one request.
+func WithRetryDeadline(d time.Duration) Option { return func(p *Provider) { p.opts.Deadline = d } }
+
+// New validates cfg and returns a Provider.
+func New(cfg Config, opts ...Option) (*Provider, error) {
+	if cfg.Address == "" {
+		return nil, errors.New("address is required (the token exchange, e.g. https://octo-sts.dev)")
+	}
+	u, err := url.Parse(cfg.Address)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("address %q is not an http(s) URL", cfg.Address)
+	}
+	if cfg.Scope == "" {
+		return nil, errors.New("scope is required (org/repo or org)")
+	}
+	if cfg.Identity == "" {
+		return nil, errors.New("identity is required (the trust policy name)")
+	}
+	if cfg.API == "" {
+		cfg.API = cfg.Address
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = u.Hostname()
+	}
+	if cfg.Env == "" {
+		cfg.Env = "GITHUB_TOKEN"
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = time.Hour
+	}
+	p := &Provider{cfg: cfg}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
+}
+
+// Describe implements provider.Provider.
+func (p *Provider) Describe() provider.Description {
+	return provider.Description{Provider: "github", Principal: p.cfg.Scope + "/" + p.cfg.Identity, Audience: p.cfg.Audience, Endpoint: p.cfg.Address}
+}
+
+// Issue exchanges the job's OIDC token for an installation token.
+func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*provider.Grant, error) {
+	jwt, err := tokens.Token(ctx, p.cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"scope": {p.cfg.Scope}, "identity": {p.cfg.Identity}}
+	var resp struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	issuedAt := time.Now().UTC()
+	if _, err := wire.Do(ctx, wire.Request{
+		Op: "github token exchange", Method: http.MethodGet,
+		URL:    strings.TrimRight(p.cfg.Address, "/") + "/sts/exchange?" + q.Encode(),
+		Header: http.Header{"Authorization": {"Bearer " + jwt}, "Accept": {"application/json"}},
+	}, &resp, p.opts); err != nil {
+		return nil, err
+	}
+	if resp.Token == "" {
+		return nil, errors.New("github token exchange: response has no token")
+	}
+	expires := resp.ExpiresAt
+	if expires.IsZero() {
+		expires = issuedAt.Add(p.cfg.TTL)
+	}
+	return &provider.Grant{
+		Principal:   p.cfg.Scope + "/" + p.cfg.Identity,
+		Fingerprint: wire.SHA256Hex(resp.Token),
+		IssuedAt:    issuedAt,
+		ExpiresAt:   expires.UTC(),
+		Revocable:   true,
+		Values:      []provider.Value{{Name: p.cfg.Env, Secret: resp.Token}},
+		Private:     map[string]string{"token": resp.Token},
+	}, nil
+}
+
+// Revoke deletes the installation token (204 on success).
+func (p *Provider) Revoke(ctx context.Context, g *provider.Grant) error {
+	token := g.Private["token"]
+	if token == "" {
+		return errors.New("github revoke: grant has no token")
+	}
+	_, err := wire.Do(ctx, wire.Request{
+		Op: "github revoke", Method: http.MethodDelete,
+		URL:    strings.TrimRight(p.cfg.API, "/") + "/installation/token",
+		Header: http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/vnd.github+json"}},
+	}, nil, p.opts)
+	return err
+}

@@ -1,0 +1,63 @@
+// Package provider defines the contract every credential provider meets:
+// issue a grant for one declared scope from the job's OIDC identity, and
+// revoke it when the job ends. Each provider lives in its own sub-package
+// and imports only this one.
+package provider
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotRevocable is returned by Revoke when the credential type has no
+// revocation API (AWS STS, GCP, Entra): its exposure is bounded by expiry.
+var ErrNotRevocable = errors.New("credential is not revocable; bounded by expiry")
+
+// Provider issues and revokes the credentials of one scope.
+type Provider interface {
+	// Describe says what the provider will ask for, before anything is issued.
+	Describe() Description
+	// Issue exchanges an OIDC token from tokens for a short-lived grant.
+	Issue(ctx context.Context, tokens TokenSource) (*Grant, error)
+	// Revoke invalidates the grant at its issuer. It returns
+	// ErrNotRevocable when no such API exists.
+	Revoke(ctx context.Context, g *Grant) error
+}
+
+// TokenSource mints (or returns a cached) OIDC token for an audience.
+type TokenSource interface {
+	Token(ctx context.Context, audience string) (string, error)
+}
+
+// Description names the provider and the principal a scope asks for.
+type Description struct {
+	Provider  string // "vault", "github", ...
+	Principal string // role, role ARN, or identity the credential acts as
+	Audience  string // OIDC audience the exchange presents
+	Endpoint  string // issuer of the credential (no secrets)
+}
+
+// Grant is one issued credential set.
+type Grant struct {
+	Principal   string
+	SessionName string
+	// Fingerprint is the hex SHA-256 of the primary credential, which is how
+	// the issuer's own audit log can be matched against the attestation.
+	Fingerprint string
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
+	Revocable   bool
+	// Values are handed to the job; every one of them is a secret.
+	Values []Value
+	// Private holds what Revoke needs (tokens, accessors). It is secret,
+	// persisted only in the 0600 state file and never attested.
+	Private map[string]string
+}
+
+// Value is one credential value with the name the job sees it under
+// (an environment variable name, or a file name for file delivery).
+type Value struct {
+	Name   string
+	Secret string
+}

@@ -1,0 +1,224 @@
+// Package vault issues credentials from HashiCorp Vault or OpenBao: a JWT
+// login with the job's OIDC token, KV v2 reads into named values, and
+// revoke-self at the end, which also revokes the token's child leases.
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/agent/internal/wire"
+	"github.com/chaperone-ci/chaperone/agent/provider"
+)
+
+// Config is a vault scope's settings in .chaperone.yml.
+type Config struct {
+	Address   string   `mapstructure:"address"`
+	Role      string   `mapstructure:"role"`
+	Mount     string   `mapstructure:"mount"`     // auth mount, default "jwt"
+	Audience  string   `mapstructure:"audience"`  // default: the address
+	Namespace string   `mapstructure:"namespace"` // Vault Enterprise / OpenBao namespace
+	Secrets   []Secret `mapstructure:"secrets"`
+	// TokenEnv, when set, also hands the Vault token itself to the job
+	// under that name (for jobs that talk to Vault directly).
+	TokenEnv string `mapstructure:"token-env"`
+}
+
+// Secret is one KV v2 field handed to the job as Env.
+type Secret struct {
+	Path  string `mapstructure:"path"`  // full API path, e.g. secret/data/ci/db
+	Field string `mapstructure:"field"` // key inside data.data
+	Env   string `mapstructure:"env"`
+}
+
+// Provider issues Vault tokens and the secrets they can read.
+type Provider struct {
+	cfg  Config
+	opts wire.Options
+}
+
+// Option configures a Provider.
+type Option func(*Provider)
+
+// WithHTTPClient sets the client used for every request.
+func WithHTTPClient(c *http.Client) Option { return func(p *Provider) { p.opts.Client = c } }
+
+// WithRetryDeadline bounds the time spent retrying one request.
+func WithRetryDeadline(d time.Duration) Option { return func(p *Provider) { p.opts.Deadline = d } }
+
+// New validates cfg and returns a Provider.
+func New(cfg Config, opts ...Option) (*Provider, error) {
+	if cfg.Address == "" {
+		return nil, errors.New("address is required")
+	}
+	u, err := url.Parse(cfg.Address)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("address %q is not an http(s) URL", cfg.Address)
+	}
+	if cfg.Role == "" {
+		return nil, errors.New("role is required")
+	}
+	if cfg.Mount == "" {
+		cfg.Mount = "jwt"
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = strings.TrimRight(cfg.Address, "/")
+	}
+	if len(cfg.Secrets) == 0 && cfg.TokenEnv == "" {
+		return nil, errors.New("secrets (or token-env) is required: the scope would hand nothing to the job")
+	}
+	seen := map[string]bool{}
+	for i, s := range cfg.Secrets {
+		if s.Path == "" || s.Field == "" || s.Env == "" {
+			return nil, fmt.Errorf("secrets[%d]: path, field and env are all required", i)
+		}
+		if seen[s.Env] {
+			return nil, fmt.Errorf("secrets[%d]: env %s is used twice", i, s.Env)
+		}
+		seen[s.Env] = true
+	}
+	p := &Provider{cfg: cfg}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
+}
+
+// Describe implements provider.Provider.
+func (p *Provider) Describe() provider.Description {
+	return provider.Description{Provider: "vault", Principal: p.cfg.Role, Audience: p.cfg.Audience, Endpoint: p.cfg.Address}
+}
+
+type loginResponse struct {
+	Auth struct {
+		ClientToken   string `json:"client_token"`
+		Accessor      string `json:"accessor"`
+		LeaseDuration int64  `json:"lease_duration"`
+	} `json:"auth"`
+}
+
+type kvResponse struct {
+	Data struct {
+		Data map[string]any `json:"data"`
+	} `json:"data"`
+}
+
+// Issue logs in with the job's token and reads every configured secret.
+// If a read fails the token is revoked before the error is returned, so a
+// half-issued grant never outlives the call.
+func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*provider.Grant, error) {
+	jwt, err := tokens.Token(ctx, p.cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(map[string]string{"role": p.cfg.Role, "jwt": jwt})
+	var login loginResponse
+	issuedAt := time.Now().UTC()
+	if _, err := wire.Do(ctx, wire.Request{
+		Op: "vault login", Method: http.MethodPost, URL: p.url("auth", p.cfg.Mount, "login"),
+		Header: p.header(""), Body: body,
+	}, &login, p.opts); err != nil {
+		return nil, err
+	}
+	token := login.Auth.ClientToken
+	if token == "" {
+		return nil, errors.New("vault login: response has no client_token")
+	}
+	g := &provider.Grant{
+		Principal:   p.cfg.Role,
+		SessionName: login.Auth.Accessor,
+		Fingerprint: wire.SHA256Hex(token),
+		IssuedAt:    issuedAt,
+		Revocable:   true,
+		Private:     map[string]string{"token": token},
+	}
+	if login.Auth.LeaseDuration > 0 {
+		g.ExpiresAt = issuedAt.Add(time.Duration(login.Auth.LeaseDuration) * time.Second)
+	}
+	if p.cfg.TokenEnv != "" {
+		g.Values = append(g.Values, provider.Value{Name: p.cfg.TokenEnv, Secret: token})
+	}
+	values, err := p.read(ctx, token)
+	if err != nil {
+		_ = p.Revoke(ctx, g)
+		return nil, err
+	}
+	g.Values = append(g.Values, values...)
+	return g, nil
+}
+
+func (p *Provider) read(ctx context.Context, token string) ([]provider.Value, error) {
+	cache := map[string]map[string]any{}
+	var out []provider.Value
+	for _, s := range p.cfg.Secrets {
+		data, ok := cache[s.Path]
+		if !ok {
+			var kv kvResponse
+			if _, err := wire.Do(ctx, wire.Request{
+				Op: "vault read " + s.Path, Method: http.MethodGet, URL: p.url(strings.Split(strings.Trim(s.Path, "/"), "/")...),
+				Header: p.header(token),
+			}, &kv, p.opts); err != nil {
+				var se *wire.StatusError
+				if errors.As(err, &se) && se.Status == http.StatusNotFound {
+					return nil, fmt.Errorf("vault read %s: no secret at this path (is it a KV v2 path like secret/data/...?)", s.Path)
+				}
+				return nil, err
+			}
+			data = kv.Data.Data
+			cache[s.Path] = data
+		}
+		v, ok := data[s.Field]
+		if !ok {
+			return nil, fmt.Errorf("vault read %s: field %q not found", s.Path, s.Field)
+		}
+		str, ok := v.(string)
+		if !ok {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("vault read %s: field %q: %w", s.Path, s.Field, err)
+			}
+			str = string(b)
+		}
+		out = append(out, provider.Value{Name: s.Env, Secret: str})
+	}
+	return out, nil
+}
+
+// Revoke calls revoke-self, which also revokes the token's leases.
+func (p *Provider) Revoke(ctx context.Context, g *provider.Grant) error {
+	token := g.Private["token"]
+	if token == "" {
+		return errors.New("vault revoke: grant has no token")
+	}
+	_, err := wire.Do(ctx, wire.Request{
+		Op: "vault revoke-self", Method: http.MethodPost, URL: p.url("auth", "token", "revoke-self"),
+		Header: p.header(token),
+	}, nil, p.opts)
+	return err
+}
+
+func (p *Provider) url(parts ...string) string {
+	escaped := make([]string, 0, len(parts)+1)
+	escaped = append(escaped, "v1")
+	for _, s := range parts {
+		escaped = append(escaped, url.PathEscape(s))
+	}
+	return strings.TrimRight(p.cfg.Address, "/") + "/" + strings.Join(escaped, "/")
+}
+
+func (p *Provider) header(token string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if token != "" {
+		h.Set("X-Vault-Token", token)
+	}
+	if p.cfg.Namespace != "" {
+		h.Set("X-Vault-Namespace", p.cfg.Namespace)
+	}
+	return h
+}

@@ -1,0 +1,215 @@
+// Package agent runs chaperone's lifecycle for one CI job: identity →
+// grants → delivery → masked command → revoke → attest → store. Every front
+// end (run, start/stop, the GitHub Action, the GitLab executor, demo)
+// drives the one Session type defined here.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/masking"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+)
+
+// Options configure a Session. Config is required; the rest default to the
+// process's own environment and standard streams.
+type Options struct {
+	Config   *Config
+	StateDir string              // where Save persists the session; "" keeps it in memory
+	Getenv   func(string) string // default os.Getenv
+	Environ  []string            // base environment of the job; default os.Environ()
+	Log      io.Writer           // agent messages (never secrets); default os.Stderr
+	// HTTPClient is used for the OIDC endpoint and every provider.
+	HTTPClient *http.Client
+	// RetryDeadline bounds retries of one request; default 30s.
+	RetryDeadline time.Duration
+	// Signer overrides attest.signer (the demo signs with an ephemeral key).
+	Signer sign.Keypair
+	// Version is recorded in the attestation.
+	Version, Commit string
+}
+
+// Session is one job's lifecycle. Its methods are meant to be called in
+// order: Start, then Run any number of times, then Stop. Start and Stop may
+// run in different processes, joined by Save and Resume.
+type Session struct {
+	opts  Options
+	cfg   *Config
+	id    *identity
+	masks *masking.Set
+	st    *state
+	mu    sync.Mutex
+}
+
+// NewSession prepares a Session; nothing is issued until Start.
+func NewSession(opts Options) (*Session, error) {
+	if opts.Config == nil {
+		return nil, errors.New("agent: Options.Config is required")
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Environ == nil {
+		opts.Environ = os.Environ()
+	}
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+	}
+	s := &Session{opts: opts, cfg: opts.Config, masks: newMaskSet(opts.Config.Mask)}
+	s.st = &state{Version: stateVersion, Config: opts.Config.raw, ConfigSource: opts.Config.source}
+	// The CI's own credentials are secrets too.
+	for _, name := range []string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", "CI_JOB_TOKEN", "ACTIONS_RUNTIME_TOKEN"} {
+		if v := opts.Getenv(name); v != "" {
+			s.addSecret(v)
+		}
+	}
+	return s, nil
+}
+
+func newMaskSet(c MaskConfig) *masking.Set {
+	return masking.NewSet(masking.Options{Mask: c.Token, MinLength: c.MinLength})
+}
+
+// addSecret registers a value with the masker and remembers it so a later
+// process (stop, mask) masks it too.
+func (s *Session) addSecret(v string) {
+	if v == "" {
+		return
+	}
+	s.masks.Add(v)
+	s.mu.Lock()
+	s.st.Secrets = append(s.st.Secrets, v)
+	s.mu.Unlock()
+}
+
+// Secrets returns every value the Session masks: issued credentials, the
+// OIDC tokens it obtained, and the CI's own tokens.
+func (s *Session) Secrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.st.Secrets...)
+}
+
+// Masks is the Session's secret set, for wrapping output streams.
+func (s *Session) Masks() *masking.Set { return s.masks }
+
+func (s *Session) providerOptions() providerOptions {
+	return providerOptions{client: s.opts.HTTPClient, retryDeadline: s.opts.RetryDeadline}
+}
+
+func (s *Session) logf(format string, args ...any) {
+	fmt.Fprintf(s.opts.Log, "chaperone: "+format+"\n", args...)
+}
+
+// Start obtains the identity, issues a grant for every declared scope and
+// prepares its delivery. On failure everything already issued is revoked
+// before the error returns; Stop may still be called to attest the failure.
+func (s *Session) Start(ctx context.Context) error {
+	s.st.StartedAt = time.Now().UTC()
+	id, err := newIdentity(s.cfg.Identity, s.opts.Getenv, s.opts.HTTPClient, s.opts.RetryDeadline)
+	if err != nil {
+		s.st.Failure = err.Error()
+		return &AgentError{Err: err}
+	}
+	id.onNew = s.addSecret
+	s.id = id
+	s.st.Platform = id.platform
+	s.st.Job = jobInfo(id.platform, s.opts.Getenv)
+	for i, sc := range s.cfg.Scopes {
+		p, err := buildProvider(s.cfg, i, s.providerOptions())
+		if err != nil {
+			return err
+		}
+		desc := p.Describe()
+		g, err := p.Issue(ctx, id.forScope(sc))
+		s.captureIdentity()
+		if err != nil {
+			err = fmt.Errorf("scope %q (%s): %s", sc.Name, desc.Provider, s.scrub(err.Error()))
+			s.st.Failure = err.Error()
+			s.revokeAll(ctx)
+			return &AgentError{Err: err}
+		}
+		gs := &grantState{Scope: sc.Name, Provider: desc.Provider, Delivery: sc.Deliver, Grant: *g}
+		for _, v := range g.Values {
+			s.addSecret(v.Secret)
+		}
+		s.st.Grants = append(s.st.Grants, gs)
+		if err := s.deliver(gs); err != nil {
+			s.st.Failure = err.Error()
+			s.revokeAll(ctx)
+			return &AgentError{Err: err}
+		}
+		s.logf("scope %s: %s grant for %s issued, expires %s", sc.Name, desc.Provider, g.Principal, expiryText(g.ExpiresAt))
+	}
+	if s.st.Job.RunURI == "" {
+		s.st.Job = jobInfoFromClaims(s.st.Job, s.st.Identity.Claims)
+	}
+	return nil
+}
+
+func expiryText(t time.Time) string {
+	if t.IsZero() {
+		return "with its token"
+	}
+	return t.Format(time.RFC3339)
+}
+
+// captureIdentity refreshes the recorded identity from the tokens used.
+func (s *Session) captureIdentity() {
+	if s.id == nil {
+		return
+	}
+	s.st.Identity = identityRecord(s.id.usedTokens())
+}
+
+// Environ is the environment the job's commands run with: the base
+// environment without the OIDC request credentials (unless the config opts
+// in), plus every delivered credential.
+func (s *Session) Environ() []string {
+	drop := map[string]bool{}
+	if !s.cfg.Identity.ExposeRequestToken {
+		drop["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = true
+		drop["ACTIONS_ID_TOKEN_REQUEST_URL"] = true
+	}
+	add := s.DeliveredEnv()
+	for _, kv := range add {
+		drop[kv[:strings.IndexByte(kv, '=')]] = true
+	}
+	out := make([]string, 0, len(s.opts.Environ)+len(add))
+	for _, kv := range s.opts.Environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !drop[name] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, add...)
+}
+
+// scrub masks every known secret in a message bound for a log, an error
+// or the attestation.
+func (s *Session) scrub(msg string) string {
+	return maskString(s.masks, msg)
+}
+
+func maskString(set *masking.Set, msg string) string {
+	var b strings.Builder
+	w := set.NewWriter(&b)
+	_, _ = io.WriteString(w, msg)
+	_ = w.Close()
+	return b.String()
+}
+
+// AgentError is a failure of chaperone itself (identity, issue, revoke,
+// attest), as opposed to the wrapped command's; `run` exits 125 on it.
+type AgentError struct{ Err error }
+
+func (e *AgentError) Error() string { return e.Err.Error() }
+func (e *AgentError) Unwrap() error { return e.Err }

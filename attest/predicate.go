@@ -1,0 +1,111 @@
+package attest
+
+import "time"
+
+// PredicateTypeJob is the predicate type of a chaperone job attestation.
+const PredicateTypeJob = "https://chaperone.dev/attestation/job/v1"
+
+// JobPredicate records which non-human identity did what in one CI job.
+// It never holds a secret or raw log text: credentials appear only as
+// SHA-256 fingerprints. The schema is in schema/job-v1.schema.json.
+type JobPredicate struct {
+	Agent     Agent     `json:"agent"`
+	Platform  string    `json:"platform"` // github | gitlab | local
+	Job       Job       `json:"job"`
+	Identity  Identity  `json:"identity"`
+	Grants    []Grant   `json:"grants"`
+	Steps     []Step    `json:"steps"`
+	Masking   Masking   `json:"masking"`
+	Refused   []Refusal `json:"refused"`
+	StartedAt time.Time `json:"startedAt"`
+	EndedAt   time.Time `json:"endedAt"`
+	Outcome   string    `json:"outcome"` // success | failure | agent-error
+}
+
+// Agent identifies the chaperone build that produced the attestation.
+type Agent struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Commit  string `json:"commit,omitempty"`
+}
+
+// Job describes the CI job the identity token was issued to.
+type Job struct {
+	RunURI            string `json:"runURI"`
+	Repository        string `json:"repository,omitempty"`
+	Ref               string `json:"ref,omitempty"`
+	SHA               string `json:"sha,omitempty"`
+	Workflow          string `json:"workflow,omitempty"`
+	RunID             string `json:"runID,omitempty"`
+	JobID             string `json:"jobID,omitempty"`
+	Attempt           string `json:"attempt,omitempty"`
+	RunnerEnvironment string `json:"runnerEnvironment,omitempty"`
+}
+
+// Identity is the OIDC identity the grants were exchanged from.
+type Identity struct {
+	Issuer      string            `json:"issuer"`
+	Subject     string            `json:"subject"`
+	Audiences   []string          `json:"audiences"`
+	Claims      map[string]string `json:"claims,omitempty"`
+	TokenSHA256 []string          `json:"tokenSHA256"`
+}
+
+// Grant is one credential issued for a declared scope.
+type Grant struct {
+	Scope       string     `json:"scope"`
+	Provider    string     `json:"provider"`
+	Principal   string     `json:"principal"`
+	SessionName string     `json:"sessionName,omitempty"`
+	Fingerprint string     `json:"credentialSHA256"`
+	IssuedAt    time.Time  `json:"issuedAt"`
+	ExpiresAt   time.Time  `json:"expiresAt,omitzero"`
+	Delivery    string     `json:"delivery"` // env | file | endpoint
+	Revocation  Revocation `json:"revocation"`
+	Fetches     []Fetch    `json:"fetches,omitempty"`
+}
+
+// Revocation outcomes.
+const (
+	RevocationRevoked = "revoked"
+	RevocationExpiry  = "expiry"
+	RevocationFailed  = "failed"
+)
+
+// Revocation is what happened to a grant at the end of the job.
+type Revocation struct {
+	Outcome   string     `json:"outcome"` // revoked | expiry | failed
+	At        *time.Time `json:"at,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// Fetch is one read of a credential from the local endpoint.
+type Fetch struct {
+	At         time.Time `json:"at"`
+	PID        int       `json:"pid,omitempty"`
+	Executable string    `json:"executable,omitempty"`
+}
+
+// Step is one command run under the agent.
+type Step struct {
+	Command    []string  `json:"command"`
+	Stage      string    `json:"stage,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	StartedAt  time.Time `json:"startedAt"`
+	EndedAt    time.Time `json:"endedAt"`
+	Redactions int       `json:"redactions"`
+}
+
+// Masking totals for the whole job.
+type Masking struct {
+	Secrets      int            `json:"secrets"`
+	Redactions   int            `json:"redactions"`
+	DetectorHits map[string]int `json:"detectorHits,omitempty"`
+}
+
+// Refusal is a scope the agent declined to issue, and why.
+type Refusal struct {
+	Scope  string `json:"scope"`
+	Reason string `json:"reason"`
+}

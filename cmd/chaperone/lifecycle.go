@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/chaperone-ci/chaperone/agent"
+)
+
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"CHAPERONE_CONFIG"},
+		Usage: "config file, or inline YAML (default .chaperone.yml)"}
+}
+
+func stateDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"},
+		Usage: "directory holding a started session (default $RUNNER_TEMP/chaperone or $TMPDIR/chaperone-UID)"}
+}
+
+func formatFlag(def string, allowed ...string) cli.Flag {
+	return &cli.StringFlag{Name: "format", Value: def, EnvVars: []string{"CHAPERONE_FORMAT"},
+		Usage: "output format: " + strings.Join(allowed, ", ")}
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("RUNNER_TEMP"); d != "" {
+		return filepath.Join(d, "chaperone")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("chaperone-%d", os.Getuid()))
+}
+
+func stateDir(c *cli.Context) string {
+	if d := c.String("state-dir"); d != "" {
+		return d
+	}
+	return defaultStateDir()
+}
+
+// loadConfig reads --config (whose env var CHAPERONE_CONFIG may hold
+// inline YAML, DESIGN §5).
+func loadConfig(c *cli.Context) (*agent.Config, error) {
+	v := c.String("config")
+	if v != "" && (strings.Contains(v, "\n") || strings.HasPrefix(strings.TrimSpace(v), "version:")) {
+		return agent.ParseConfig([]byte(v), "CHAPERONE_CONFIG")
+	}
+	return agent.LoadConfig(v, nil)
+}
+
+func sessionOptions(c *cli.Context, cfg *agent.Config) agent.Options {
+	return agent.Options{
+		Config:  cfg,
+		Log:     c.App.ErrWriter,
+		Version: version,
+		Commit:  commit,
+	}
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "the whole lifecycle around one command",
+		ArgsUsage: "-- CMD [ARGS...]",
+		Flags:     []cli.Flag{configFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so `chaperone stop` can clean up after a killed run"}, formatFlag("text", "text", "json")},
+		Action: func(c *cli.Context) error {
+			argv := c.Args().Slice()
+			if len(argv) == 0 {
+				return usagef("run: no command given (usage: chaperone run [flags] -- CMD ARGS...)")
+			}
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			opts := sessionOptions(c, cfg)
+			opts.StateDir = c.String("state-dir")
+			s, err := agent.NewSession(opts)
+			if err != nil {
+				return err
+			}
+			if err := s.Start(c.Context); err != nil {
+				// Attest the failed start too; what was issued is revoked.
+				_, _ = s.Stop(c.Context)
+				return err
+			}
+			if opts.StateDir != "" {
+				if err := s.Save(); err != nil {
+					return &agent.AgentError{Err: err}
+				}
+			}
+			code, runErr := s.Run(c.Context, argv, c.App.Reader, c.App.Writer, c.App.ErrWriter)
+			sum, stopErr := s.Stop(c.Context)
+			if sum != nil {
+				printSummary(c, sum)
+			}
+			if runErr != nil {
+				return runErr
+			}
+			if stopErr != nil {
+				return stopErr
+			}
+			return exitStatus(code)
+		},
+	}
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "start",
+		Usage: "obtain identity and grants, persist the session, print export lines for eval",
+		Flags: []cli.Flag{configFlag(), stateDirFlag(),
+			&cli.StringFlag{Name: "shell", Value: "bash", EnvVars: []string{"CHAPERONE_SHELL"}, Usage: "bash, sh, or github (writes $GITHUB_ENV and ::add-mask::)"}},
+		Action: func(c *cli.Context) error {
+			shell := c.String("shell")
+			if shell != "bash" && shell != "sh" && shell != "github" {
+				return usagef("start: --shell %q is not one of bash, sh, github", shell)
+			}
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			opts := sessionOptions(c, cfg)
+			opts.StateDir = stateDir(c)
+			s, err := agent.NewSession(opts)
+			if err != nil {
+				return err
+			}
+			if err := s.Start(c.Context); err != nil {
+				_, _ = s.Stop(c.Context)
+				return err
+			}
+			if err := s.Save(); err != nil {
+				_, _ = s.Stop(c.Context)
+				return &agent.AgentError{Err: err}
+			}
+			env := s.DeliveredEnv()
+			if shell == "github" {
+				return exportGitHub(c, s, env)
+			}
+			names := make([]string, 0, len(env))
+			for _, kv := range env {
+				name, val, _ := strings.Cut(kv, "=")
+				fmt.Fprintf(c.App.Writer, "export %s=%s\n", name, shellQuote(val))
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			fmt.Fprintf(c.App.ErrWriter, "chaperone: session started (%s); exported %s\n", opts.StateDir, strings.Join(names, ", "))
+			return nil
+		},
+	}
+}
+
+// exportGitHub masks every secret with ::add-mask:: before writing the
+// values to $GITHUB_ENV, so no later step can print them unmasked.
+func exportGitHub(c *cli.Context, s *agent.Session, env []string) error {
+	for _, v := range s.Secrets() {
+		fmt.Fprintf(c.App.Writer, "::add-mask::%s\n", escapeWorkflowData(v))
+	}
+	path := os.Getenv("GITHUB_ENV")
+	if path == "" {
+		return usagef("start --shell github: GITHUB_ENV is not set")
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return &agent.AgentError{Err: fmt.Errorf("GITHUB_ENV: %w", err)}
+	}
+	defer f.Close()
+	for _, kv := range env {
+		name, val, _ := strings.Cut(kv, "=")
+		delim := "ghadelimiter_" + randomHex(16)
+		if _, err := fmt.Fprintf(f, "%s<<%s\n%s\n%s\n", name, delim, val, delim); err != nil {
+			return &agent.AgentError{Err: fmt.Errorf("GITHUB_ENV: %w", err)}
+		}
+	}
+	return nil
+}
+
+// escapeWorkflowData escapes a value for a GitHub workflow command.
+func escapeWorkflowData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// shellQuote single-quotes s for POSIX shells.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func stopCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "stop",
+		Usage: "revoke, attest and store a started session; print a summary",
+		Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json")},
+		Action: func(c *cli.Context) error {
+			s, err := agent.Resume(agent.Options{StateDir: stateDir(c), Log: c.App.ErrWriter, Version: version, Commit: commit})
+			if err != nil {
+				return err
+			}
+			sum, err := s.Stop(c.Context)
+			if sum != nil {
+				printSummary(c, sum)
+			}
+			return err
+		},
+	}
+}

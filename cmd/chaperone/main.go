@@ -1,0 +1,123 @@
+// Command chaperone obtains short-lived federated credentials for a CI job,
+// masks them in its logs, revokes them at the end and signs an attestation
+// of what the job's non-human identity did. This package only wires flags
+// to the agent, masking and attest packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/chaperone-ci/chaperone/agent"
+)
+
+// Exit codes (DESIGN §3).
+const (
+	exitOK          = 0
+	exitCheckFailed = 1
+	exitUsage       = 2
+	exitAgent       = 125
+)
+
+// Set at build time with -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the CLI and maps its outcome onto DESIGN §3's exit codes.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	err := app.RunContext(ctx, reorderArgs(app, args))
+	return exitCode(err, stderr)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var code exitStatus
+	if errors.As(err, &code) {
+		return int(code)
+	}
+	fmt.Fprintln(stderr, "chaperone:", oneLine(err.Error()))
+	var cfgErr *agent.ConfigError
+	var usage usageError
+	var agentErr *agent.AgentError
+	var check checkFailed
+	switch {
+	case errors.As(err, &cfgErr), errors.As(err, &usage):
+		return exitUsage
+	case errors.As(err, &check):
+		return exitCheckFailed
+	case errors.As(err, &agentErr):
+		return exitAgent
+	}
+	// Errors from the flag parser are usage errors.
+	if isFlagError(err) {
+		return exitUsage
+	}
+	return exitAgent
+}
+
+// exitStatus is returned when a command's status has already been decided
+// (run passes the wrapped command's own status through).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// usageError is a command-line mistake: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// checkFailed is a negative verdict (verify rejected): exit 1.
+type checkFailed struct{ err error }
+
+func (e checkFailed) Error() string { return e.err.Error() }
+func (e checkFailed) Unwrap() error { return e.err }
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "chaperone",
+		Usage:                "short-lived federated credentials for CI jobs, masked, revoked and attested",
+		Version:              version,
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideVersion:          true,
+		EnableBashCompletion: false,
+		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are decided in run
+		Commands: []*cli.Command{
+			runCommand(),
+			startCommand(),
+			stopCommand(),
+			maskCommand(),
+			verifyCommand(),
+			devstackCommand(),
+			demoCommand(),
+			versionCommand(),
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+	}
+	return app
+}

@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// editedConfig writes the devstack's generated config with one edit.
+func editedConfig(t *testing.T, ds *devstack, old, new string) string {
+	t.Helper()
+	data, err := os.ReadFile(ds.env["CHAPERONE_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("generated config has no %q:\n%s", old, data)
+	}
+	path := filepath.Join(t.TempDir(), "chaperone.yml")
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func withoutEnv(env []string, names ...string) []string {
+	var out []string
+	for _, kv := range env {
+		drop := false
+		for _, n := range names {
+			if strings.HasPrefix(kv, n+"=") {
+				drop = true
+			}
+		}
+		if !drop {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func TestErrors(t *testing.T) {
+	ds := startDevstack(t, "github")
+	secrets := ds.seededSecrets(t)
+	secrets = append(secrets, ds.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown config key", ds.environ(),
+			[]string{"run", "--config", editedConfig(t, ds, "    role: ci\n", "    role: ci\n    rolle: x\n"), "--", "true"},
+			2, `unknown key "scopes[0].rolle"`},
+		{"no OIDC endpoint", withoutEnv(ds.environ(), "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITHUB_ACTIONS"),
+			[]string{"run", "--", "true"}, 125, "no OIDC identity found"},
+		{"wrong audience", ds.environ(),
+			[]string{"run", "--config", editedConfig(t, ds, "audience: chaperone-devstack", "audience: https://evil.example"), "--", "true"},
+			125, "vault login: HTTP 400"},
+		{"missing vault path", ds.environ(),
+			[]string{"run", "--config", editedConfig(t, ds, "secret/data/ci/api", "secret/data/ci/nope"), "--", "true"},
+			125, "secret/data/ci/nope: no secret at this path"},
+		{"no command", ds.environ(), []string{"run"}, 2, "no command given"},
+		{"unknown flag", ds.environ(), []string{"run", "--bogus", "--", "true"}, 2, "bogus"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := chaperone(t, t.TempDir(), tc.env, tc.args...)
+			assertOneLineError(t, r, tc.code, tc.want, secrets)
+		})
+	}
+}

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chaperone-ci/chaperone/attest"
+)
+
+// bundlePredicate decodes the job predicate of a bundle file (no
+// verification: tests that need it run chaperone verify or cosign).
+func bundlePredicate(t *testing.T, path string) attest.JobPredicate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		DSSE struct {
+			Payload string `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.StdEncoding.DecodeString(b.DSSE.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Predicate attest.JobPredicate `json:"predicate"`
+	}
+	if err := json.Unmarshal(payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Predicate
+}
+
+func assertAllRevoked(t *testing.T, ds *devstack, wantAtLeast int) {
+	t.Helper()
+	creds := ds.credentials(t)
+	if len(creds) < wantAtLeast {
+		t.Fatalf("devstack lists %d credentials, want at least %d", len(creds), wantAtLeast)
+	}
+	for _, c := range creds {
+		if !c.Revoked {
+			t.Errorf("%s credential %s not revoked", c.Provider, c.ID)
+		}
+	}
+}
+
+func TestRunMasksEnvAndRevokes(t *testing.T) {
+	ds := startDevstack(t, "github")
+	secrets := ds.seededSecrets(t)
+	dir := t.TempDir()
+	r := chaperone(t, dir, ds.environ(), "run", "--", "sh", "-c", "env")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	assertNoSecrets(t, secrets, r.stdout, r.stderr)
+	for _, name := range []string{"DB_PASSWORD", "DB_USERNAME", "API_TOKEN", "GITHUB_TOKEN"} {
+		if !strings.Contains(r.stdout, name+"=***") {
+			t.Errorf("job env has no masked %s:\n%s", name, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "ACTIONS_ID_TOKEN_REQUEST_TOKEN") {
+		t.Error("the job received ACTIONS_ID_TOKEN_REQUEST_TOKEN without opting in")
+	}
+	// vault token + github token, plus the test's own vault login.
+	assertAllRevokedExcept(t, ds, 1)
+	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
+	if len(pred.Grants) != 2 {
+		t.Fatalf("attested %d grants, want 2", len(pred.Grants))
+	}
+	for _, g := range pred.Grants {
+		if g.Revocation.Outcome != attest.RevocationRevoked {
+			t.Errorf("grant %s: revocation %q", g.Scope, g.Revocation.Outcome)
+		}
+	}
+	if pred.Identity.Issuer != ds.env["CHAPERONE_DEVSTACK_ISSUER"] {
+		t.Errorf("identity issuer %q, want %q", pred.Identity.Issuer, ds.env["CHAPERONE_DEVSTACK_ISSUER"])
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "chaperone.sigstore.json"))
+	payload := decodePayload(t, raw)
+	assertNoSecrets(t, secrets, payload)
+}
+
+// assertAllRevokedExcept checks every credential the run issued is revoked;
+// unrevoked counts the ones the test itself issued and left alone.
+func assertAllRevokedExcept(t *testing.T, ds *devstack, unrevoked int) {
+	t.Helper()
+	open := 0
+	creds := ds.credentials(t)
+	for _, c := range creds {
+		if !c.Revoked {
+			open++
+		}
+	}
+	if open != unrevoked || len(creds) < 2+unrevoked {
+		t.Errorf("devstack: %d credentials, %d unrevoked; want ≥ %d and exactly %d unrevoked", len(creds), open, 2+unrevoked, unrevoked)
+	}
+}
+
+func decodePayload(t *testing.T, bundle []byte) string {
+	t.Helper()
+	var b struct {
+		DSSE struct {
+			Payload string `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	p, err := base64.StdEncoding.DecodeString(b.DSSE.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(p)
+}
+
+func TestRunPassesExitStatusAndStillAttests(t *testing.T) {
+	ds := startDevstack(t, "github")
+	dir := t.TempDir()
+	r := chaperone(t, dir, ds.environ(), "run", "--", "sh", "-c", "exit 7")
+	if r.code != 7 {
+		t.Fatalf("exit %d, want 7; stderr:\n%s", r.code, r.stderr)
+	}
+	assertAllRevoked(t, ds, 2)
+	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
+	if len(pred.Steps) != 1 || pred.Steps[0].ExitCode != 7 {
+		t.Fatalf("steps = %+v, want one with exit code 7", pred.Steps)
+	}
+	if pred.Outcome != "failure" {
+		t.Errorf("outcome %q, want failure", pred.Outcome)
+	}
+}
+
+func TestStartStop(t *testing.T) {
+	ds := startDevstack(t, "github")
+	secrets := ds.seededSecrets(t)
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
+	r := chaperone(t, dir, ds.environ(), "start", "--state-dir", state)
+	if r.code != 0 {
+		t.Fatalf("start exit %d:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "export DB_PASSWORD='") {
+		t.Fatalf("start printed no export line:\n%s", strings.ReplaceAll(r.stdout, "'", "?"))
+	}
+	assertNoSecrets(t, secrets, r.stderr)
+	fi, err := os.Stat(state)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir: %v, mode %v", err, fi.Mode())
+	}
+	sf, err := os.Stat(filepath.Join(state, "session.json"))
+	if err != nil || sf.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v", err)
+	}
+	// The job's shell evaluates the exports and prints a secret through
+	// chaperone mask, as `start`'s shell redirection does.
+	if err := os.WriteFile(filepath.Join(dir, "exports.sh"), []byte(r.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := exec.Command("sh", "-c", `. ./exports.sh; printf 'pw=%s token=%s\n' "$DB_PASSWORD" "$GITHUB_TOKEN" | "$CHAPERONE" mask --state-dir "$STATE"`)
+	job.Dir, job.Env = dir, append(ds.environ(), "STATE="+state, "CHAPERONE="+binary)
+	masked, err := job.CombinedOutput()
+	if err != nil {
+		t.Fatalf("job: %v", err)
+	}
+	if strings.TrimSpace(string(masked)) != "pw=*** token=***" {
+		t.Errorf("masked job output = %q", strings.ReplaceAll(string(masked), "\n", " "))
+	}
+	assertNoSecrets(t, secrets, string(masked))
+	r = chaperone(t, dir, ds.environ(), "stop", "--state-dir", state)
+	if r.code != 0 {
+		t.Fatalf("stop exit %d:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("stop left the state directory behind: %v", err)
+	}
+	assertAllRevokedExcept(t, ds, 1)
+	if _, err := os.Stat(filepath.Join(dir, "chaperone.sigstore.json")); err != nil {
+		t.Errorf("no attestation: %v", err)
+	}
+}

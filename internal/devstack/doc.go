@@ -1,0 +1,27 @@
+// Package devstack runs local stand-ins for the cloud services chaperone
+// talks to, in-process and on 127.0.0.1 only, each on its own listener:
+//
+//   - an OIDC issuer with discovery and JWKS, plus a GitHub Actions style
+//     ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL);
+//   - Vault: JWT login with bound audiences and bound claims, KV v2 reads,
+//     token lookup-self and revoke-self;
+//   - an octo-sts compatible GitHub token exchange together with the part of
+//     the GitHub API that revokes and uses installation tokens;
+//   - AWS STS AssumeRoleWithWebIdentity and GetCallerIdentity (SigV4);
+//   - an OCI registry (go-containerregistry's pkg/registry).
+//
+// The stand-ins speak the real wire formats and refuse bad tokens the way
+// the real services do: RS256 signature, issuer, audience, exp/nbf and the
+// bound claims of the role or trust policy. They are the far side of the
+// wire for chaperone's providers, so this package imports nothing else from
+// the repository and shares none of the client's assumptions.
+//
+// Every credential a stand-in issues is recorded in a ledger (provider, id,
+// SHA-256 fingerprint, issue and expiry time, revocation) that is served at
+// GET <URL>/devstack/credentials: the server-side proof that revocation
+// happened. The ledger never holds a credential value.
+//
+// A Stack is used by `chaperone demo`, by tests and by `chaperone devstack`.
+// It is a development tool: anyone on the machine who can reach the
+// loopback ports can mint tokens through POST <URL>/devstack/token.
+package devstack

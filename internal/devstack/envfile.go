@@ -1,0 +1,65 @@
+package devstack
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Env returns the job environment as "NAME=value" pairs, in a fixed order:
+// for GitHub the ACTIONS_ID_TOKEN_REQUEST_* pair and the GITHUB_* variables
+// a runner sets; for GitLab the CI_* variables and CHAPERONE_ID_TOKEN (a
+// token with aud Audience minted at Start, living TokenTTL); then the
+// CHAPERONE_* variables of DESIGN §9. The request token and the ID token
+// are secrets: do not print them.
+func (s *Stack) Env() []string {
+	var pairs [][2]string
+	switch s.platform {
+	case PlatformGitLab:
+		pairs = append(pairs, s.job.gitlabEnv()...)
+		pairs = append(pairs, [2]string{"CHAPERONE_ID_TOKEN", s.gitlabIDToken})
+	default:
+		pairs = append(pairs,
+			[2]string{"ACTIONS_ID_TOKEN_REQUEST_URL", s.issuer.requestURL()},
+			[2]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", s.issuer.requestToken})
+		pairs = append(pairs, s.job.githubEnv()...)
+	}
+	pairs = append(pairs,
+		[2]string{"CHAPERONE_CONFIG", s.ConfigPath},
+		[2]string{"CHAPERONE_DEVSTACK_URL", s.URL},
+		[2]string{"CHAPERONE_DEVSTACK_ISSUER", s.IssuerURL},
+		[2]string{"CHAPERONE_DEVSTACK_VAULT_ADDR", s.VaultAddr},
+		[2]string{"CHAPERONE_DEVSTACK_STS_URL", s.STSURL},
+		[2]string{"CHAPERONE_DEVSTACK_GITHUB_API_URL", s.GitHubAPIURL},
+		[2]string{"CHAPERONE_DEVSTACK_REGISTRY", s.Registry},
+		[2]string{"CHAPERONE_DEVSTACK_SIGNING_KEY", s.SigningKeyPath},
+		[2]string{"CHAPERONE_DEVSTACK_PUBLIC_KEY", s.PublicKeyPath},
+	)
+	env := make([]string, len(pairs))
+	for i, p := range pairs {
+		env[i] = p[0] + "=" + p[1]
+	}
+	return env
+}
+
+// shellSpecial are the characters that `. FILE` would not read literally.
+// (Assignments are not glob-expanded, but "~" after "=" or ":" is.)
+const shellSpecial = " \t\r\n'\"\\$`;&|<>()~"
+
+// WriteEnvFile writes Env as plain NAME=value lines (no quotes, no export),
+// readable by `set -a; . FILE` and by --env-file readers, with mode 0600
+// because it holds the token-request secret. An existing file is replaced.
+func (s *Stack) WriteEnvFile(path string) error {
+	var b strings.Builder
+	for _, kv := range s.Env() {
+		// Paths come from Options.Dir. Without quoting, a value a shell
+		// would split or expand cannot be written faithfully.
+		if name, value, _ := strings.Cut(kv, "="); strings.ContainsAny(value, shellSpecial) {
+			return fmt.Errorf("devstack: env file: value of %s (%q) needs shell quoting, which plain NAME=value lines cannot carry", name, value)
+		}
+		b.WriteString(kv + "\n")
+	}
+	if err := writeFileMode(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("devstack: env file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package devstack
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Names of the files a Stack writes into its directory.
+const (
+	signingKeyFile = "signing-key.pem"
+	publicKeyFile  = "signing-key.pub"
+	configFile     = "chaperone.yml"
+)
+
+// writeSigningKey writes a fresh ECDSA P-256 key as PEM PKCS#8 (0600) and
+// its PEM PKIX public key next to it. The generated config signs
+// attestations with it; verifiers are handed the public half.
+func writeSigningKey(privPath, pubPath string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generating signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encoding signing key: %w", err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return fmt.Errorf("encoding public key: %w", err)
+	}
+	if err := writeFileMode(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	return writeFileMode(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+}
+
+// writeFileMode writes data to path through a temporary file in the same
+// directory, so that the file never exists with other content or a wider
+// mode, even when it is replaced.
+func writeFileMode(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// generatedConfig is the chaperone config using the providers the stack
+// serves (DESIGN §4 format).
+func generatedConfig(vaultAddr, githubAPI, signingKeyPath string) []byte {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	line("version: 1")
+	line("identity: {source: auto}")
+	line("scopes:")
+	line("  - name: db")
+	line("    provider: vault")
+	line("    address: %s", yamlScalar(vaultAddr))
+	line("    role: %s", VaultRole)
+	line("    audience: %s", Audience)
+	line("    secrets:")
+	line("      - {path: secret/data/ci/db, field: password, env: DB_PASSWORD}")
+	line("      - {path: secret/data/ci/db, field: username, env: DB_USERNAME}")
+	line("      - {path: secret/data/ci/api, field: token, env: API_TOKEN}")
+	line("  - name: repo")
+	line("    provider: github")
+	line("    address: %s", yamlScalar(githubAPI))
+	line("    audience: %s", Audience)
+	line("    scope: %s", Repository)
+	line("    identity: %s", GitHubIdentity)
+	line("    env: GITHUB_TOKEN")
+	line("attest:")
+	line("  signer: %s", yamlScalar("key:"+signingKeyPath))
+	line("  output: chaperone.sigstore.json")
+	return []byte(b.String())
+}
+
+// plainYAML matches values that YAML reads back as the same plain string.
+var plainYAML = regexp.MustCompile(`^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$`)
+
+// yamlScalar returns s as a plain scalar when that is unambiguous and as a
+// double-quoted scalar otherwise (a temp dir with a space, say).
+func yamlScalar(s string) string {
+	if plainYAML.MatchString(s) && !strings.Contains(s, ": ") {
+		return s
+	}
+	return strconv.Quote(s)
+}

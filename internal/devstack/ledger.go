@@ -1,0 +1,127 @@
+package devstack
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// Providers named in the ledger.
+const (
+	ProviderVault  = "vault"
+	ProviderGitHub = "github"
+	ProviderAWS    = "aws"
+)
+
+// Credential is one credential a stand-in issued, as recorded server-side.
+// It never holds the credential's value.
+type Credential struct {
+	// Provider is "vault", "github" or "aws".
+	Provider string `json:"provider"`
+	// ID is the credential's public identifier: the Vault token accessor,
+	// "installation-token-N" for GitHub, the AWS access key id.
+	ID string `json:"id"`
+	// Fingerprint is the lowercase hex SHA-256 of the credential value: the
+	// Vault client token, the GitHub installation token, the AWS secret
+	// access key.
+	Fingerprint string    `json:"fingerprint"`
+	IssuedAt    time.Time `json:"issuedAt"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+	Revoked     bool      `json:"revoked"`
+	// RevokedAt is null until the credential is revoked.
+	RevokedAt *time.Time `json:"revokedAt"`
+}
+
+// credentialState is what a stand-in needs to know about a presented
+// credential.
+type credentialState int
+
+const (
+	credentialUnknown credentialState = iota
+	credentialValid
+	credentialExpired
+	credentialRevoked
+)
+
+// fingerprint is the hex SHA-256 of a credential value.
+func fingerprint(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return hex.EncodeToString(sum[:])
+}
+
+// ledger is the record of every credential issued, and the single source
+// of truth for whether one is still valid. It is keyed by fingerprint, so
+// it can answer for a presented value without storing any value.
+type ledger struct {
+	mu      sync.Mutex
+	records []*Credential // in issue order
+	byPrint map[string]*Credential
+}
+
+func newLedger() *ledger {
+	return &ledger{byPrint: map[string]*Credential{}}
+}
+
+// record adds a freshly issued credential.
+func (l *ledger) record(provider, id, value string, issuedAt, expiresAt time.Time) {
+	c := &Credential{
+		Provider:    provider,
+		ID:          id,
+		Fingerprint: fingerprint(value),
+		IssuedAt:    issuedAt.UTC(),
+		ExpiresAt:   expiresAt.UTC(),
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, c)
+	l.byPrint[c.Fingerprint] = c
+}
+
+// check reports the state of a presented credential value at now, with its
+// record (zero if unknown). The provider must match: a Vault token is not a
+// GitHub token.
+func (l *ledger) check(provider, value string, now time.Time) (Credential, credentialState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.byPrint[fingerprint(value)]
+	switch {
+	case !ok || c.Provider != provider:
+		return Credential{}, credentialUnknown
+	case c.Revoked:
+		return *c, credentialRevoked
+	case !now.Before(c.ExpiresAt):
+		return *c, credentialExpired
+	}
+	return *c, credentialValid
+}
+
+// revoke marks a valid credential revoked at now and reports whether it
+// was valid until then.
+func (l *ledger) revoke(provider, value string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.byPrint[fingerprint(value)]
+	if !ok || c.Provider != provider || c.Revoked || !now.Before(c.ExpiresAt) {
+		return false
+	}
+	at := now.UTC()
+	c.Revoked, c.RevokedAt = true, &at
+	return true
+}
+
+// list returns a copy of every record in issue order.
+func (l *ledger) list() []Credential {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Credential, 0, len(l.records))
+	for _, c := range l.records {
+		cp := *c
+		if c.RevokedAt != nil {
+			at := *c.RevokedAt
+			cp.RevokedAt = &at
+		}
+		out = append(out, cp)
+	}
+	return out
+}

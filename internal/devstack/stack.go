@@ -1,0 +1,299 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+// Options configures a Stack. The zero value is usable.
+type Options struct {
+	// Platform is what the environment and the default token claims look
+	// like: PlatformGitHub (default) or PlatformGitLab.
+	Platform string
+	// TokenTTL is the lifetime of the OIDC tokens the issuer mints
+	// (default 5m, like GitHub's).
+	TokenTTL time.Duration
+	// VaultTokenTTL is the lifetime of Vault client tokens (default 1h).
+	VaultTokenTTL time.Duration
+	// GitHubTokenTTL is the lifetime of installation tokens (default 1h).
+	GitHubTokenTTL time.Duration
+	// Dir receives the generated files (config, signing key). It is created
+	// if missing and left in place by Close. Default: a new temporary
+	// directory that Close removes.
+	Dir string
+}
+
+// Stack is a running set of stand-ins. Its exported fields describe where
+// they listen and what they wrote; they are set by Start and must not be
+// changed. All methods are safe for concurrent use.
+type Stack struct {
+	// URL is the base URL of the issuer, the Actions token endpoint and the
+	// devstack API (/devstack/token, /devstack/credentials).
+	URL string
+	// IssuerURL is the iss of every minted token (equal to URL); discovery
+	// is at IssuerURL + "/.well-known/openid-configuration".
+	IssuerURL string
+	// VaultAddr is the Vault stand-in's address (VAULT_ADDR).
+	VaultAddr string
+	// GitHubAPIURL is the base of the octo-sts exchange (/sts/exchange) and
+	// of the GitHub API stand-in (/installation/...).
+	GitHubAPIURL string
+	// STSURL is the AWS STS endpoint (an endpoint URL for the SDKs and CLI).
+	STSURL string
+	// Registry is the OCI registry's host:port (plain HTTP).
+	Registry string
+
+	// Dir holds the generated files.
+	Dir string
+	// SigningKeyPath is an ECDSA P-256 private key, PEM PKCS#8, mode 0600.
+	SigningKeyPath string
+	// PublicKeyPath is its PEM public key.
+	PublicKeyPath string
+	// ConfigPath is a chaperone config using the served providers.
+	ConfigPath string
+
+	platform      string
+	job           *job
+	ledger        *ledger
+	issuer        *issuer
+	vault         *vaultServer
+	gitlabIDToken string
+	servers       []*http.Server
+	removeDir     bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start generates fresh keys, secrets and run ids, starts every stand-in
+// on its own 127.0.0.1 listener and writes the generated files. ctx bounds
+// the start only; the stack runs until Close.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	if opts.Platform == "" {
+		opts.Platform = PlatformGitHub
+	}
+	if opts.Platform != PlatformGitHub && opts.Platform != PlatformGitLab {
+		return nil, fmt.Errorf("devstack: unknown platform %q (want %q or %q)", opts.Platform, PlatformGitHub, PlatformGitLab)
+	}
+	for _, d := range []*time.Duration{&opts.TokenTTL, &opts.VaultTokenTTL, &opts.GitHubTokenTTL} {
+		if *d < 0 {
+			return nil, fmt.Errorf("devstack: negative TTL %v", *d)
+		}
+	}
+	opts.TokenTTL = orDefault(opts.TokenTTL, 5*time.Minute)
+	opts.VaultTokenTTL = orDefault(opts.VaultTokenTTL, time.Hour)
+	opts.GitHubTokenTTL = orDefault(opts.GitHubTokenTTL, time.Hour)
+
+	s := &Stack{platform: opts.Platform, job: newJob(), ledger: newLedger()}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if s.Dir, s.removeDir, err = prepareDir(opts.Dir); err != nil {
+		return nil, err
+	}
+
+	// One listener per service, as the real services have distinct hosts.
+	var issuerLn, vaultLn, githubLn, stsLn, registryLn net.Listener
+	for _, ln := range []*net.Listener{&issuerLn, &vaultLn, &githubLn, &stsLn, &registryLn} {
+		if *ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("devstack: listen: %w", err)
+		}
+		defer func(l net.Listener) {
+			if err != nil { // servers own the listeners once Start succeeds
+				l.Close()
+			}
+		}(*ln)
+	}
+	s.URL = "http://" + issuerLn.Addr().String()
+	s.IssuerURL = s.URL
+	s.VaultAddr = "http://" + vaultLn.Addr().String()
+	s.GitHubAPIURL = "http://" + githubLn.Addr().String()
+	s.STSURL = "http://" + stsLn.Addr().String()
+	s.Registry = registryLn.Addr().String()
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.issuer, err = newIssuer(s.IssuerURL, s.platform, opts.TokenTTL, s.job); err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	verifier := s.issuer.verifier()
+	s.vault = newVaultServer(s.VaultAddr, s.platform, verifier, s.ledger, opts.VaultTokenTTL)
+	github, err := newGitHubServer(s.GitHubAPIURL, s.IssuerURL, verifier, s.ledger, opts.GitHubTokenTTL, s.job)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	sts := newSTSServer(s.IssuerURL, verifier, s.ledger)
+
+	s.SigningKeyPath = filepath.Join(s.Dir, signingKeyFile)
+	s.PublicKeyPath = filepath.Join(s.Dir, publicKeyFile)
+	s.ConfigPath = filepath.Join(s.Dir, configFile)
+	if err := writeSigningKey(s.SigningKeyPath, s.PublicKeyPath); err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	if err := writeFileMode(s.ConfigPath, generatedConfig(s.VaultAddr, s.GitHubAPIURL, s.SigningKeyPath), 0o644); err != nil {
+		return nil, fmt.Errorf("devstack: writing config: %w", err)
+	}
+	if s.platform == PlatformGitLab {
+		if s.gitlabIDToken, err = s.MintToken(PlatformGitLab, Audience); err != nil {
+			return nil, err
+		}
+	}
+
+	quiet := log.New(io.Discard, "", 0)
+	s.serve(issuerLn, s.issuerRoutes(), apiTimeouts)
+	s.serve(vaultLn, s.vault, apiTimeouts)
+	s.serve(githubLn, github.routes(), apiTimeouts)
+	s.serve(stsLn, sts, apiTimeouts)
+	s.serve(registryLn, registry.New(registry.Logger(quiet), registry.WithReferrersSupport(true)), registryTimeouts)
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// prepareDir returns the directory for generated files and whether Close
+// should remove it.
+func prepareDir(dir string) (string, bool, error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "chaperone-devstack-")
+		if err != nil {
+			return "", false, fmt.Errorf("devstack: %w", err)
+		}
+		return tmp, true, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("devstack: %w", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false, fmt.Errorf("devstack: %w", err)
+	}
+	return abs, false, nil
+}
+
+// serverTimeouts bound slow or stuck clients. The registry gets longer
+// ones because image layers can be large.
+type serverTimeouts struct{ read, write time.Duration }
+
+var (
+	apiTimeouts      = serverTimeouts{read: 30 * time.Second, write: 30 * time.Second}
+	registryTimeouts = serverTimeouts{read: 10 * time.Minute, write: 10 * time.Minute}
+)
+
+// serve runs h on ln until Close.
+func (s *Stack) serve(ln net.Listener, h http.Handler, t serverTimeouts) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }() // returns http.ErrServerClosed on Close
+}
+
+// issuerRoutes is the mux of URL: OIDC discovery, JWKS, the Actions token
+// endpoint and the devstack API.
+func (s *Stack) issuerRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+discoveryPath, s.issuer.discovery)
+	mux.HandleFunc("GET "+jwksPath, s.issuer.jwks)
+	mux.HandleFunc(actionsTokenPath, s.issuer.actionsToken)
+	mux.HandleFunc("/devstack/token", s.mintHandler)
+	mux.HandleFunc("/devstack/credentials", s.credentialsHandler)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "not found"})
+	})
+	return mux
+}
+
+// mintHandler is POST /devstack/token?platform=github|gitlab&aud=A →
+// {"value": JWT}. It needs no credential: it is a loopback development
+// tool, and GitLab mode has no token endpoint to stand in for.
+func (s *Stack) mintHandler(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodPost) {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	token, err := s.MintToken(r.Form.Get("platform"), r.Form.Get("aud"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"value": token})
+}
+
+// credentialsHandler is GET /devstack/credentials.
+func (s *Stack) credentialsHandler(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodGet) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]Credential{"credentials": s.ledger.list()})
+}
+
+// MintToken signs a job token as POST /devstack/token does: platform ""
+// means the stack's platform; audience "" means the platform's default
+// (https://github.com/<owner> for GitHub, Audience for GitLab).
+func (s *Stack) MintToken(platform, audience string) (string, error) {
+	token, err := s.issuer.mint(mintRequest{platform: platform, audience: audience})
+	if err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	return token, nil
+}
+
+// Secrets returns every secret value seeded into the stand-ins (the Vault
+// KV fields, and the string leaves of JSON-valued fields), for tests that
+// prove none of them leaked. Values are random per Start.
+func (s *Stack) Secrets() []string { return s.vault.secrets() }
+
+// Credentials returns the ledger of issued credentials, the same data as
+// GET URL/devstack/credentials, in issue order.
+func (s *Stack) Credentials() []Credential { return s.ledger.list() }
+
+// Close stops every stand-in, waiting up to five seconds for requests in
+// flight, and removes the temporary directory if Start created it. It is
+// safe to call more than once; later calls return the first result.
+func (s *Stack) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var errs []error
+		for _, srv := range s.servers {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, err, srv.Close())
+			}
+		}
+		if s.removeDir && s.Dir != "" {
+			errs = append(errs, os.RemoveAll(s.Dir))
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("devstack: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
