@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"gopkg.in/yaml.v3"
@@ -152,13 +154,15 @@ func (c *Config) decode(raw any, out any, prefix string) error {
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:     out,
 		Metadata:   &md,
-		DecodeHook: mapstructure.StringToTimeDurationHookFunc(),
+		DecodeHook: durationHook,
 	})
 	if err != nil {
 		return err
 	}
 	if err := dec.Decode(raw); err != nil {
-		return configErrorf("config %s: %s", c.source, decodeMessage(err, prefix))
+		msg, field := decodeMessage(err)
+		full := joinPath(prefix, field)
+		return configErrorf("config %s%s: %s: %s", c.source, c.lineSuffix(full), full, msg)
 	}
 	if len(md.Unused) > 0 {
 		key := md.Unused[0]
@@ -300,14 +304,32 @@ func joinPath(prefix, key string) string {
 	return prefix + "." + key
 }
 
-// decodeMessage flattens mapstructure's multi-line error into one line.
-func decodeMessage(err error, prefix string) string {
-	msg := oneLine(err.Error())
-	msg = strings.TrimPrefix(msg, "decoding failed due to the following error(s): ")
-	if prefix != "" {
-		msg = prefix + ": " + msg
+// durationHook decodes durations written as strings ("15m"), with an
+// error that shows the value and the expected form.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) || from.Kind() != reflect.String {
+		return data, nil
 	}
-	return msg
+	d, err := time.ParseDuration(data.(string))
+	if err != nil {
+		return nil, fmt.Errorf("invalid duration %q (write e.g. 15m, 1h30m)", data)
+	}
+	return d, nil
+}
+
+// mapstructureField finds the key path mapstructure names in its errors.
+var mapstructureField = regexp.MustCompile(`'([^']*)'`)
+
+// decodeMessage flattens mapstructure's multi-line error into one line and
+// returns the key path it names, for the line lookup.
+func decodeMessage(err error) (msg, field string) {
+	msg = oneLine(err.Error())
+	msg = strings.TrimPrefix(msg, "decoding failed due to the following error(s): ")
+	if m := mapstructureField.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
+		field = msg[m[2]:m[3]]
+		msg = strings.TrimSpace(msg[m[1]:])
+	}
+	return msg, field
 }
 
 func oneLine(s string) string {

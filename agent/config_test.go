@@ -51,16 +51,16 @@ func TestParseConfigErrors(t *testing.T) {
 		edit func(string) string
 		want []string // substrings of the one-line error
 	}{
-		{"unknown top-level key", func(s string) string { return s + "bogus: 1\n" }, []string{"test.yml:20", `unknown key "bogus"`}},
+		{"unknown top-level key", func(s string) string { return s + "bogus: 1\n" }, []string{"test.yml:19", `unknown key "bogus"`}},
 		{"unknown scope key", func(s string) string {
 			return strings.Replace(s, "    role: ci-deploy\n", "    role: ci-deploy\n    rol: x\n", 1)
 		}, []string{"test.yml:8", `unknown key "scopes[0].rol"`}},
 		{"unknown nested key", func(s string) string {
 			return strings.Replace(s, "env: DB_PASSWORD}", "env: DB_PASSWORD, feild: x}", 1)
 		}, []string{"test.yml:9", `scopes[0].secrets[0].feild`}},
-		{"unknown attest key", func(s string) string { return s + "  signr: x\n" }, []string{"test.yml:20", `attest.signr`}},
+		{"unknown attest key", func(s string) string { return s + "  signr: x\n" }, []string{"test.yml:19", `attest.signr`}},
 		{"duplicate scope", func(s string) string { return strings.Replace(s, "name: repo", "name: db", 1) }, []string{`"db" is declared twice`}},
-		{"bad duration", func(s string) string { return strings.Replace(s, "ttl: 30m", "ttl: soon", 1) }, []string{"ttl", "soon"}},
+		{"bad duration", func(s string) string { return strings.Replace(s, "ttl: 30m", "ttl: soon", 1) }, []string{"test.yml:15", "scopes[1].ttl", `invalid duration "soon"`}},
 		{"missing role", func(s string) string { return strings.Replace(s, "    role: ci-deploy\n", "", 1) }, []string{`scope "db" (vault)`, "role is required"}},
 		{"missing scope", func(s string) string { return strings.Replace(s, "    scope: org/repo\n", "", 1) }, []string{`scope "repo" (github)`, "scope is required"}},
 		{"unknown provider", func(s string) string { return strings.Replace(s, "provider: vault", "provider: valut", 1) }, []string{`unknown provider "valut"`}},

@@ -24,8 +24,9 @@ const (
 	PlatformLocal  = "local"
 )
 
-// refreshMargin is how close to expiry a cached GitHub token is re-minted.
-const refreshMargin = time.Minute
+// defaultRefreshMargin is how close to expiry a cached GitHub token is
+// re-minted.
+const defaultRefreshMargin = time.Minute
 
 // identity hands out the job's OIDC tokens, one per audience, and keeps a
 // record of every token it handed out (fingerprints and claims only).
@@ -37,6 +38,7 @@ type identity struct {
 	deadline time.Duration
 	file     string
 	envName  string
+	margin   time.Duration // re-mint cached tokens this close to expiry
 
 	mu    sync.Mutex
 	cache map[string]*token // by audience (GitHub)
@@ -47,7 +49,7 @@ type identity struct {
 // newIdentity resolves identity.source (auto picks the platform the job
 // runs on) and returns the token source for it.
 func newIdentity(cfg IdentityConfig, getenv func(string) string, client *http.Client, deadline time.Duration) (*identity, error) {
-	id := &identity{getenv: getenv, client: client, deadline: deadline, cache: map[string]*token{}, used: map[string]*token{}}
+	id := &identity{getenv: getenv, client: client, deadline: deadline, margin: defaultRefreshMargin, cache: map[string]*token{}, used: map[string]*token{}}
 	src := cfg.Source
 	if src == "auto" || src == "" {
 		switch {
@@ -170,7 +172,7 @@ func (id *identity) mintGitHub(ctx context.Context, audience string) (*token, er
 	id.mu.Lock()
 	cached := id.cache[audience]
 	id.mu.Unlock()
-	if cached != nil && time.Until(cached.Expiry) > refreshMargin {
+	if cached != nil && time.Until(cached.Expiry) > id.margin {
 		return cached, nil
 	}
 	u := id.getenv("ACTIONS_ID_TOKEN_REQUEST_URL")

@@ -63,6 +63,9 @@ func NewSession(opts Options) (*Session, error) {
 	if opts.Log == nil {
 		opts.Log = os.Stderr
 	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
 	s := &Session{opts: opts, cfg: opts.Config, masks: newMaskSet(opts.Config.Mask)}
 	s.st = &state{Version: stateVersion, Config: opts.Config.raw, ConfigSource: opts.Config.source}
 	// The CI's own credentials are secrets too.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // editedConfig writes the devstack's generated config with one edit.
@@ -71,4 +72,27 @@ func TestErrors(t *testing.T) {
 			assertOneLineError(t, r, tc.code, tc.want, secrets)
 		})
 	}
+}
+
+func TestExpiredGitLabToken(t *testing.T) {
+	ds := startDevstack(t, "gitlab", "--token-ttl", "1s")
+	time.Sleep(2 * time.Second)
+	r := chaperone(t, t.TempDir(), ds.environ(), "run", "--", "true")
+	assertOneLineError(t, r, 125, "CHAPERONE_ID_TOKEN: token expired at", []string{ds.env["CHAPERONE_ID_TOKEN"]})
+	if n := len(ds.credentials(t)); n != 0 {
+		t.Errorf("an expired token obtained %d credentials", n)
+	}
+}
+
+func TestGitLabRun(t *testing.T) {
+	ds := startDevstack(t, "gitlab")
+	dir := t.TempDir()
+	r := chaperone(t, dir, ds.environ(), "run", "--", "sh", "-c", `echo "token=$CHAPERONE_ID_TOKEN pw=$DB_PASSWORD"`)
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	if strings.TrimSpace(r.stdout) != "token=*** pw=***" {
+		t.Errorf("job output %q", r.stdout)
+	}
+	assertAllRevoked(t, ds, 2)
 }

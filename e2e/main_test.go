@@ -56,11 +56,12 @@ func (d *devstack) environ() []string {
 }
 
 // startDevstack runs `chaperone devstack --env-file F` until the test ends.
-func startDevstack(t *testing.T, platform string) *devstack {
+func startDevstack(t *testing.T, platform string, extra ...string) *devstack {
 	t.Helper()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "devstack.env")
-	cmd := exec.Command(binary, "devstack", "--env-file", envFile, "--platform", platform, "--dir", filepath.Join(dir, "stack"))
+	args := append([]string{"devstack", "--env-file", envFile, "--platform", platform, "--dir", filepath.Join(dir, "stack")}, extra...)
+	cmd := exec.Command(binary, args...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

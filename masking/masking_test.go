@@ -589,3 +589,22 @@ func TestSteadyStateWriteDoesNotAllocate(t *testing.T) {
 		t.Fatal("the benchmark log holds no secrets")
 	}
 }
+
+func TestPendingIntervalsStayBounded(t *testing.T) {
+	// "abcd-" repeated keeps a partial match of the long secret pending,
+	// so there are always pending "abcd" intervals behind it; the list must
+	// not grow with the stream.
+	set := newSet(t, Options{}, "abcd", strings.Repeat("abcd-", 5)+"Q")
+	var out bytes.Buffer
+	w := set.NewWriter(&out)
+	for range 100 {
+		mustWrite(t, w, strings.Repeat("abcd-", 1000))
+		if cap(w.iv) > 64 {
+			t.Fatalf("%d intervals kept", len(w.iv))
+		}
+	}
+	w.Close()
+	if out.String() != strings.Repeat("***-", 100000) {
+		t.Fatalf("got %q...", out.String()[:min(40, out.Len())])
+	}
+}

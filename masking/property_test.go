@@ -111,13 +111,18 @@ func FuzzChunking(f *testing.F) {
 		}
 		opts := Options{MinLength: 1}
 
-		// Write sizes cycle through sizes (0 is an empty Write); the late
-		// secrets are added at the first boundary at or after the middle.
+		// Write sizes cycle through sizes (0 is an empty Write followed by
+		// a 1-byte one); the late secrets are added at the first boundary
+		// at or after the middle.
 		var chunks [][]byte
 		for off, i := 0, 0; off < len(input); i++ {
 			n := len(input) - off
 			if len(sizes) > 0 {
 				n = min(n, int(sizes[i%len(sizes)])%64)
+			}
+			if n == 0 {
+				chunks = append(chunks, input[off:off])
+				n = 1
 			}
 			chunks = append(chunks, input[off:off+n])
 			off += n

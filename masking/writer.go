@@ -238,6 +238,10 @@ func (w *Writer) release(e int64, p []byte) {
 		w.head++
 		if w.head == len(w.iv) {
 			w.iv, w.head = w.iv[:0], 0
+		} else if w.head >= 16 && 2*w.head >= len(w.iv) {
+			// Pending intervals that never all close must not pile up.
+			n := copy(w.iv, w.iv[w.head:])
+			w.iv, w.head = w.iv[:n], 0
 		}
 	}
 	if w.done < e {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,14 +17,18 @@ func devstackCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "env-file", EnvVars: []string{"CHAPERONE_DEVSTACK_ENV_FILE"}, Usage: "write NAME=value lines for `set -a; . FILE` here (default: print them)"},
 			&cli.StringFlag{Name: "platform", Value: "github", EnvVars: []string{"CHAPERONE_DEVSTACK_PLATFORM"}, Usage: "github or gitlab: which runner the environment imitates"},
+			&cli.DurationFlag{Name: "token-ttl", Value: 5 * time.Minute, EnvVars: []string{"CHAPERONE_DEVSTACK_TOKEN_TTL"}, Usage: "lifetime of the OIDC tokens the issuer mints"},
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"CHAPERONE_DEVSTACK_DIR"}, Usage: "directory for the generated config and keys (default: a temporary one, removed on exit)"},
 		},
 		Action: func(c *cli.Context) error {
 			platform := c.String("platform")
+			if c.Duration("token-ttl") <= 0 {
+				return usagef("devstack: --token-ttl must be positive")
+			}
 			if platform != "github" && platform != "gitlab" {
 				return usagef("devstack: --platform %q is not one of github, gitlab", platform)
 			}
-			st, err := devstack.Start(c.Context, devstack.Options{Platform: platform, Dir: c.String("dir")})
+			st, err := devstack.Start(c.Context, devstack.Options{Platform: platform, Dir: c.String("dir"), TokenTTL: c.Duration("token-ttl")})
 			if err != nil {
 				return fmt.Errorf("devstack: %w", err)
 			}

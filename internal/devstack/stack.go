@@ -154,11 +154,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	quiet := log.New(io.Discard, "", 0)
-	s.serve(issuerLn, s.issuerRoutes(), apiTimeouts)
-	s.serve(vaultLn, s.vault, apiTimeouts)
-	s.serve(githubLn, github.routes(), apiTimeouts)
-	s.serve(stsLn, sts, apiTimeouts)
-	s.serve(registryLn, registry.New(registry.Logger(quiet), registry.WithReferrersSupport(true)), registryTimeouts)
+	s.serve(issuerLn, s.issuerRoutes(), apiTimeout)
+	s.serve(vaultLn, s.vault, apiTimeout)
+	s.serve(githubLn, github.routes(), apiTimeout)
+	s.serve(stsLn, sts, apiTimeout)
+	s.serve(registryLn, registry.New(registry.Logger(quiet), registry.WithReferrersSupport(true)), registryTimeout)
 	return s, nil
 }
 
@@ -189,22 +189,20 @@ func prepareDir(dir string) (string, bool, error) {
 	return abs, false, nil
 }
 
-// serverTimeouts bound slow or stuck clients. The registry gets longer
-// ones because image layers can be large.
-type serverTimeouts struct{ read, write time.Duration }
-
-var (
-	apiTimeouts      = serverTimeouts{read: 30 * time.Second, write: 30 * time.Second}
-	registryTimeouts = serverTimeouts{read: 10 * time.Minute, write: 10 * time.Minute}
+// Read and write timeouts bound slow or stuck clients. The registry's are
+// longer because image layers can be large.
+const (
+	apiTimeout      = 30 * time.Second
+	registryTimeout = 10 * time.Minute
 )
 
 // serve runs h on ln until Close.
-func (s *Stack) serve(ln net.Listener, h http.Handler, t serverTimeouts) {
+func (s *Stack) serve(ln net.Listener, h http.Handler, timeout time.Duration) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       t.read,
-		WriteTimeout:      t.write,
+		ReadTimeout:       timeout,
+		WriteTimeout:      timeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}

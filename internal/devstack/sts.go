@@ -216,10 +216,11 @@ func (s *stsServer) assumeRoleWithWebIdentity(w http.ResponseWriter, p url.Value
 
 	now := time.Now()
 	tok, err := s.verifier.verify(token, now, 0)
+	var untrusted *issuerError
 	switch {
 	case err == nil:
-	case errors.Is(err, errTokenIssuer):
-		writeSTSError(w, http.StatusBadRequest, "InvalidIdentityToken", "No OpenIDConnect provider found in your account for %s", strings.TrimPrefix(err.Error(), errTokenIssuer.Error()+" "))
+	case errors.As(err, &untrusted):
+		writeSTSError(w, http.StatusBadRequest, "InvalidIdentityToken", "No OpenIDConnect provider found in your account for %s", untrusted.issuer)
 		return
 	case errors.Is(err, errTokenMalformed):
 		writeSTSError(w, http.StatusBadRequest, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")

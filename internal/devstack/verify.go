@@ -15,9 +15,16 @@ import (
 // jwt.ErrIssuedInTheFuture.
 var (
 	errTokenMalformed = errors.New("malformed jwt")
-	errTokenIssuer    = errors.New("untrusted issuer")
+	errTokenIssuer    = errors.New("untrusted issuer") // matches every *issuerError
 	errTokenSignature = errors.New("failed to verify id token signature")
 )
+
+// issuerError names the issuer of a token from an issuer the relying party
+// does not trust; AWS puts it in its refusal.
+type issuerError struct{ issuer string }
+
+func (e *issuerError) Error() string        { return fmt.Sprintf("untrusted issuer %q", e.issuer) }
+func (e *issuerError) Is(target error) bool { return target == errTokenIssuer }
 
 // tokenVerifier checks job tokens the way the real relying parties do:
 // RS256 only, issuer exact, signature by a published key, exp/nbf/iat.
@@ -56,7 +63,7 @@ func (v *tokenVerifier) verify(raw string, now time.Time, leeway time.Duration) 
 		return nil, fmt.Errorf("%w: %v", errTokenMalformed, err)
 	}
 	if unverified.Issuer != v.issuer {
-		return nil, fmt.Errorf("%w %q", errTokenIssuer, unverified.Issuer)
+		return nil, &issuerError{issuer: unverified.Issuer}
 	}
 	keys := v.keys.Key(tok.Headers[0].KeyID)
 	if len(keys) == 0 {

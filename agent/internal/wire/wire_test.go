@@ -1,0 +1,94 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestDoRetriesServerErrorsThenSucceeds(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.WriteHeader(http.StatusInternalServerError)
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			_, _ = w.Write([]byte(`{"value":"ok"}`))
+		}
+	}))
+	defer srv.Close()
+	var out struct{ Value string }
+	_, err := Do(context.Background(), Request{Op: "test", Method: http.MethodGet, URL: srv.URL}, &out, Options{Base: time.Millisecond})
+	if err != nil || out.Value != "ok" || calls.Load() != 3 {
+		t.Fatalf("err=%v value=%q calls=%d; want success on the third call", err, out.Value, calls.Load())
+	}
+}
+
+func TestDoFailsFastOnRefusal(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errors":["permission denied","role mismatch"]}`))
+	}))
+	defer srv.Close()
+	start := time.Now()
+	_, err := Do(context.Background(), Request{Op: "vault login", Method: http.MethodPost, URL: srv.URL}, nil, Options{})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != 403 {
+		t.Fatalf("err = %v, want a 403 StatusError", err)
+	}
+	if calls.Load() != 1 || time.Since(start) > time.Second {
+		t.Errorf("refusal retried: %d calls in %v", calls.Load(), time.Since(start))
+	}
+	if got := err.Error(); got != "vault login: HTTP 403: permission denied; role mismatch" {
+		t.Errorf("message %q", got)
+	}
+}
+
+func TestDoGivesUpAtDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	start := time.Now()
+	_, err := Do(context.Background(), Request{Op: "x", Method: http.MethodGet, URL: srv.URL}, nil, Options{Deadline: 300 * time.Millisecond, Base: 10 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 502") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("gave up after %v, deadline was 300ms", d)
+	}
+}
+
+func TestDoBoundsResponses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("a", MaxResponseBytes+10)))
+	}))
+	defer srv.Close()
+	_, err := Do(context.Background(), Request{Op: "big", Method: http.MethodGet, URL: srv.URL}, nil, Options{Deadline: 50 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestServerMessage(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"message":"Bad credentials"}`:                     "Bad credentials",
+		`{"error":"invalid_grant","error_description":"x"}`: "x",
+		`{"errors":[]}`:                              "",
+		"plain text\nsecond line":                    "plain text",
+		`<ErrorResponse><Error><Message>m</Message>`: "<ErrorResponse><Error><Message>m</Message>",
+	} {
+		if got := ServerMessage([]byte(body)); got != want {
+			t.Errorf("ServerMessage(%q) = %q, want %q", body, got, want)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package github_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/agent/provider/github"
+	"github.com/chaperone-ci/chaperone/internal/devstack"
+)
+
+type minted struct{ st *devstack.Stack }
+
+func (m minted) Token(_ context.Context, aud string) (string, error) {
+	return m.st.MintToken(devstack.PlatformGitHub, aud)
+}
+
+func installationStatus(t *testing.T, st *devstack.Stack, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, st.GitHubAPIURL+"/installation/repositories", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestExchangeAndRevoke(t *testing.T) {
+	st, err := devstack.Start(context.Background(), devstack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := github.New(github.Config{Address: st.GitHubAPIURL, Audience: devstack.Audience, Scope: devstack.Repository, Identity: devstack.GitHubIdentity, TTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), minted{st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := g.Values[0].Secret
+	if g.Values[0].Name != "GITHUB_TOKEN" || !strings.HasPrefix(tok, "ghs_") {
+		t.Fatalf("value %s", g.Values[0].Name)
+	}
+	if d := time.Until(g.ExpiresAt); d < 9*time.Minute || d > 10*time.Minute {
+		t.Errorf("expiry in %v, want the configured 10m", d)
+	}
+	if code := installationStatus(t, st, tok); code != 200 {
+		t.Fatalf("issued token refused by the API: %d", code)
+	}
+	if err := p.Revoke(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	if code := installationStatus(t, st, tok); code != 401 {
+		t.Errorf("revoked token still accepted: %d", code)
+	}
+}
+
+func TestExchangeRefusals(t *testing.T) {
+	st, err := devstack.Start(context.Background(), devstack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, cfg := range []github.Config{
+		{Scope: devstack.Repository, Identity: "nobody", Audience: devstack.Audience},
+		{Scope: "other/repo", Identity: devstack.GitHubIdentity, Audience: devstack.Audience},
+		{Scope: devstack.Repository, Identity: devstack.GitHubIdentity, Audience: "wrong"},
+	} {
+		cfg.Address = st.GitHubAPIURL
+		p, err := github.New(cfg, github.WithRetryDeadline(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = p.Issue(context.Background(), minted{st})
+		if err == nil || !strings.Contains(err.Error(), "github token exchange: HTTP 4") {
+			t.Errorf("%+v: err = %v, want a 4xx refusal", cfg, err)
+		}
+		if time.Since(start) > time.Second {
+			t.Errorf("refusal took %v: 4xx must fail fast", time.Since(start))
+		}
+	}
+	if n := len(st.Credentials()); n != 0 {
+		t.Errorf("refused exchanges issued %d tokens", n)
+	}
+}

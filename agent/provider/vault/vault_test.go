@@ -1,0 +1,121 @@
+package vault_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/agent/provider/vault"
+	"github.com/chaperone-ci/chaperone/internal/devstack"
+)
+
+// minted is a TokenSource backed by the devstack issuer.
+type minted struct{ st *devstack.Stack }
+
+func (m minted) Token(_ context.Context, aud string) (string, error) {
+	return m.st.MintToken(devstack.PlatformGitHub, aud)
+}
+
+func startStack(t *testing.T) *devstack.Stack {
+	t.Helper()
+	st, err := devstack.Start(context.Background(), devstack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func TestIssueReadsSecretsAndRevokes(t *testing.T) {
+	st := startStack(t)
+	p, err := vault.New(vault.Config{
+		Address: st.VaultAddr, Role: devstack.VaultRole, Audience: devstack.Audience, TokenEnv: "VAULT_TOKEN",
+		Secrets: []vault.Secret{{Path: "secret/data/ci/db", Field: "password", Env: "DB_PASSWORD"}, {Path: "secret/data/ci/db", Field: "username", Env: "DB_USER"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), minted{st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Values) != 3 || g.Values[0].Name != "VAULT_TOKEN" || !strings.HasPrefix(g.Values[0].Secret, "hvs.") {
+		t.Fatalf("values = %d, first %q", len(g.Values), g.Values[0].Name)
+	}
+	seeded := strings.Join(st.Secrets(), "\x00")
+	for _, v := range g.Values[1:] {
+		if !strings.Contains(seeded, v.Secret) {
+			t.Errorf("%s is not a seeded value", v.Name)
+		}
+	}
+	if !g.Revocable || g.ExpiresAt.Before(time.Now()) || len(g.Fingerprint) != 64 {
+		t.Errorf("grant = revocable %v expires %v fingerprint %q", g.Revocable, g.ExpiresAt, g.Fingerprint)
+	}
+	creds := st.Credentials()
+	if len(creds) != 1 || creds[0].Fingerprint != g.Fingerprint {
+		t.Fatalf("issuer ledger %+v does not hold the grant's fingerprint", creds)
+	}
+	if err := p.Revoke(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Credentials()[0].Revoked {
+		t.Error("issuer does not show the token revoked")
+	}
+	// A second revoke is refused: the token no longer exists.
+	if err := p.Revoke(context.Background(), g); err == nil {
+		t.Error("revoking a revoked token succeeded")
+	}
+}
+
+func TestIssueFailures(t *testing.T) {
+	st := startStack(t)
+	cases := []struct {
+		name string
+		cfg  vault.Config
+		want string
+	}{
+		{"wrong audience", vault.Config{Role: "ci", Audience: "https://elsewhere", Secrets: []vault.Secret{{Path: "secret/data/ci/db", Field: "password", Env: "X"}}}, "HTTP 400"},
+		{"unknown role", vault.Config{Role: "nope", Audience: devstack.Audience, Secrets: []vault.Secret{{Path: "secret/data/ci/db", Field: "password", Env: "X"}}}, "HTTP 400"},
+		{"missing path", vault.Config{Role: "ci", Audience: devstack.Audience, Secrets: []vault.Secret{{Path: "secret/data/ci/none", Field: "password", Env: "X"}}}, "no secret at this path"},
+		{"missing field", vault.Config{Role: "ci", Audience: devstack.Audience, Secrets: []vault.Secret{{Path: "secret/data/ci/db", Field: "pin", Env: "X"}}}, `field "pin" not found`},
+		{"outside policy", vault.Config{Role: "ci", Audience: devstack.Audience, Secrets: []vault.Secret{{Path: "secret/data/admin/root", Field: "x", Env: "X"}}}, "HTTP 403"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Address = st.VaultAddr
+			p, err := vault.New(tc.cfg, vault.WithRetryDeadline(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Issue(context.Background(), minted{st})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// Every token a failed read obtained was revoked before Issue returned.
+	for _, c := range st.Credentials() {
+		if !c.Revoked {
+			t.Errorf("token %s left live after a failed issue", c.ID)
+		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	for _, cfg := range []vault.Config{
+		{},
+		{Address: "vault.example.com", Role: "r", TokenEnv: "T"},
+		{Address: "https://v", TokenEnv: "T"},
+		{Address: "https://v", Role: "r"},
+		{Address: "https://v", Role: "r", Secrets: []vault.Secret{{Path: "p", Field: "f"}}},
+		{Address: "https://v", Role: "r", Secrets: []vault.Secret{{Path: "p", Field: "f", Env: "A"}, {Path: "q", Field: "g", Env: "A"}}},
+	} {
+		if _, err := vault.New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		} else if errors.Unwrap(err) != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("multi-line error %q", err)
+		}
+	}
+}
