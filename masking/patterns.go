@@ -1,6 +1,7 @@
 package masking
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -61,7 +62,7 @@ func skipReason(secret string, minLen int) string {
 	case secret == "":
 		return "empty"
 	case len(secret) < minLen:
-		return "shorter than the minimum length"
+		return fmt.Sprintf("shorter than the minimum length (%d bytes)", minLen)
 	case strings.TrimSpace(secret) == "":
 		return "whitespace only"
 	}

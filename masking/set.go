@@ -34,13 +34,13 @@ type Warning struct {
 	// Index is the position of the secret among the arguments of the Add
 	// call that reported it.
 	Index int
-	// Reason says what was wrong, e.g. "shorter than the minimum length (4
-	// bytes)".
+	// Reason says what happened, e.g. "not masked: shorter than the
+	// minimum length (4 bytes)".
 	Reason string
 }
 
 func (w Warning) String() string {
-	return fmt.Sprintf("secret #%d not masked: %s", w.Index, w.Reason)
+	return fmt.Sprintf("secret #%d %s", w.Index, w.Reason)
 }
 
 // A Set is the collection of registered secrets that Writers mask. It is
@@ -95,15 +95,13 @@ func (s *Set) Add(secrets ...string) (skipped int) {
 			continue
 		}
 		if r := skipReason(v, s.opts.MinLength); r != "" {
-			if r == "shorter than the minimum length" {
-				r = fmt.Sprintf("%s (%d bytes)", r, s.opts.MinLength)
-			}
-			s.warn(Warning{Index: i, Reason: r})
+			s.warn(Warning{Index: i, Reason: "not masked: " + r})
 			skipped++
 			continue
 		}
 		dropped := 0
-		for _, p := range variants(v, s.opts.MinLength) {
+		pats := variants(v, s.opts.MinLength)
+		for _, p := range pats {
 			if _, ok := s.known[p]; ok {
 				continue
 			}
@@ -116,7 +114,11 @@ func (s *Set) Add(secrets ...string) (skipped int) {
 			added = true
 		}
 		if dropped > 0 {
-			s.warn(Warning{Index: i, Reason: fmt.Sprintf("%d of its patterns exceed the masker's size budget", dropped)})
+			r := "not masked: it exceeds the masker's size budget"
+			if dropped < len(pats) {
+				r = fmt.Sprintf("only partly masked: %d of its %d patterns exceed the masker's size budget", dropped, len(pats))
+			}
+			s.warn(Warning{Index: i, Reason: r})
 			skipped++
 			continue
 		}

@@ -22,14 +22,15 @@ const maxRetained = 1 << 20
 //
 // Each Write passes on at once every byte that cannot be part of a secret,
 // in a single Write to the underlying writer (none if there is nothing to
-// pass on). Only a suffix of the input that is a proper prefix of a pattern
-// is held back, at most the longest pattern's length minus one; it is
-// released when the partial match fails, or by Flush or Close. There is no
-// line buffering and no timer.
+// pass on). Only the bytes of a pending partial match (a suffix of the
+// input that is a proper prefix of a pattern) are held back, at most the
+// longest pattern's length minus one; they are released when the partial
+// match fails, or by Flush or Close. There is no line buffering and no
+// timer.
 //
-// A secret added to the Set mid-stream masks every later occurrence that
-// starts in bytes the Writer has not released (including bytes it holds
-// back); bytes already written are never retracted.
+// A secret added to the Set mid-stream masks every occurrence that starts
+// in bytes the Writer has not passed on (including bytes it holds back);
+// bytes already passed on are never retracted.
 //
 // Its methods may be called from several goroutines, but a Writer is one
 // stream: use one Writer per output stream.
