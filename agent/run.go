@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,11 @@ const ExitCommandNotFound = 127
 func (s *Session) Run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if len(argv) == 0 {
 		return 0, &ConfigError{Msg: "no command given (usage: chaperone run -- CMD ARGS...)"}
+	}
+	if sameWriter(stdout, stderr) {
+		// Two maskers feed one destination from two goroutines.
+		shared := &lockedWriter{w: stdout}
+		stdout, stderr = shared, shared
 	}
 	outW := s.masks.NewWriter(stdout)
 	errW := s.masks.NewWriter(stderr)
@@ -77,4 +83,26 @@ func (s *Session) scrubArgs(argv []string) []string {
 		out[i] = s.scrub(a)
 	}
 	return out
+}
+
+// sameWriter reports whether a and b are the same comparable writer.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// lockedWriter serialises writes from the stdout and stderr maskers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

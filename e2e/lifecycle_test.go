@@ -188,3 +188,34 @@ func TestStartStop(t *testing.T) {
 		t.Errorf("no attestation: %v", err)
 	}
 }
+
+func TestStartGitHubShell(t *testing.T) {
+	ds := startDevstack(t, "github")
+	secrets := ds.seededSecrets(t)
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
+	ghEnv := filepath.Join(dir, "github_env")
+	r := chaperone(t, dir, append(ds.environ(), "GITHUB_ENV="+ghEnv), "start", "--shell", "github", "--state-dir", state)
+	if r.code != 0 {
+		t.Fatalf("start exit %d:\n%s", r.code, r.stderr)
+	}
+	written, err := os.ReadFile(ghEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every value written to GITHUB_ENV was registered with ::add-mask::
+	// on stdout first.
+	for _, s := range secrets {
+		if strings.Contains(string(written), s) && !strings.Contains(r.stdout, "::add-mask::"+s) {
+			t.Errorf("a value reached GITHUB_ENV without ::add-mask::")
+		}
+	}
+	if !strings.Contains(string(written), "DB_PASSWORD<<ghadelimiter_") {
+		t.Errorf("GITHUB_ENV lacks the heredoc form for DB_PASSWORD")
+	}
+	r = chaperone(t, dir, ds.environ(), "stop", "--state-dir", state)
+	if r.code != 0 {
+		t.Fatalf("stop exit %d:\n%s", r.code, r.stderr)
+	}
+	assertAllRevokedExcept(t, ds, 1)
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -78,7 +77,7 @@ func runDemo(c *cli.Context) error {
 	}
 	fmt.Fprintf(out, "== job log (the script prints its credentials; chaperone masks them)\n")
 	var log bytes.Buffer
-	jobOut := &syncWriter{w: io.MultiWriter(prefixWriter(out, "   | "), &log)}
+	jobOut := io.MultiWriter(prefixWriter(out, "   | "), &log)
 	code, err := s.Run(c.Context, []string{"sh", "-c", demoScript}, nil, jobOut, jobOut)
 	if err != nil {
 		return err
@@ -169,18 +168,6 @@ func envLookup(env []string) func(string) string {
 // minimalEnviron is the demo job's base environment: enough to find sh.
 func minimalEnviron() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LANG=C"}
-}
-
-// syncWriter serialises the job's stdout and stderr writers onto one stream.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 // prefixWriter indents each line written through it.

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestReorderArgs(t *testing.T) {
+	app := newApp(nil, nil, nil)
+	cases := []struct{ in, want []string }{
+		{[]string{"c", "verify", "b.json", "--key", "k.pub"}, []string{"c", "verify", "--key", "k.pub", "--", "b.json"}},
+		{[]string{"c", "verify", "--key=k.pub", "b.json", "--digest", "sha256:ab"}, []string{"c", "verify", "--key=k.pub", "--digest", "sha256:ab", "--", "b.json"}},
+		{[]string{"c", "run", "--config", "x.yml", "--", "sh", "-c", "echo --key"}, []string{"c", "run", "--config", "x.yml", "--", "sh", "-c", "echo --key"}},
+		{[]string{"c", "mask", "--token-prefix", "p_", "--secret-env", "A"}, []string{"c", "mask", "--token-prefix", "p_", "--secret-env", "A"}},
+		{[]string{"c", "nosuch", "a", "--b"}, []string{"c", "nosuch", "a", "--b"}},
+	}
+	for _, tc := range cases {
+		if got := reorderArgs(app, tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("reorderArgs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"chaperone", "version"}, 0, ""},
+		{[]string{"chaperone", "run"}, 2, "no command given"},
+		{[]string{"chaperone", "run", "--nope", "--", "true"}, 2, "nope"},
+		{[]string{"chaperone", "verify"}, 2, "exactly one BUNDLE"},
+		{[]string{"chaperone", "verify", "b.json", "--key", "k", "--certificate-identity", "x"}, 2, "keyless"},
+		{[]string{"chaperone", "run", "--config", "/nonexistent/c.yml", "--", "true"}, 2, "file not found"},
+		{[]string{"chaperone", "start", "--shell", "fish"}, 2, "--shell"},
+		{[]string{"chaperone", "devstack", "--platform", "jenkins"}, 2, "--platform"},
+	}
+	for _, tc := range cases {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, strings.NewReader(""), &out, &errb)
+		if code != tc.code {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, tc.code, errb.String())
+		}
+		if tc.want != "" {
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("%q: stderr %q, want one line mentioning %q", tc.args, errb.String(), tc.want)
+			}
+		}
+	}
+}
+
+func TestMaskCommandStreams(t *testing.T) {
+	t.Setenv("E2E_SECRET", "s3cr3t-value")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"chaperone", "mask", "--secret-env", "E2E_SECRET", "--mask", "[MASKED]"},
+		strings.NewReader("a s3cr3t-value b\ns3cr3t-values3cr3t-value\n"), &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got := out.String(); got != "a [MASKED] b\n[MASKED]\n" {
+		t.Errorf("mask output %q", got)
+	}
+}
