@@ -2,33 +2,25 @@ package agent
 
 import (
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/github"
 	"github.com/chaperone-ci/chaperone/agent/provider/vault"
 )
 
-// providerOptions are the runtime knobs a Session passes to providers.
-type providerOptions struct {
-	client        *http.Client
-	retryDeadline time.Duration
-}
-
 // buildProvider decodes scope i's provider settings into that provider's
 // Config and constructs it. Config errors name the scope and the key.
-func buildProvider(c *Config, i int, o providerOptions) (provider.Provider, error) {
+func buildProvider(c *Config, i int, o ...provider.Option) (provider.Provider, error) {
 	s := c.Scopes[i]
 	at := fmt.Sprintf("scopes[%d]", i)
 	switch s.Provider {
 	case "vault":
 		return decodeProvider(c, i, func(cfg vault.Config) (provider.Provider, error) {
-			return vault.New(cfg, vault.WithHTTPClient(o.client), vault.WithRetryDeadline(o.retryDeadline))
+			return vault.New(cfg, o...)
 		})
 	case "github":
 		return decodeProvider(c, i, func(cfg github.Config) (provider.Provider, error) {
-			return github.New(cfg, github.WithHTTPClient(o.client), github.WithRetryDeadline(o.retryDeadline))
+			return github.New(cfg, o...)
 		})
 	case "aws", "gcp", "token-exchange", "azure":
 		return nil, c.errAt(at+".provider", fmt.Sprintf("scope %q: provider %s is not supported by this version (available: vault, github)", s.Name, s.Provider))

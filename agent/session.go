@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/masking"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 )
@@ -104,8 +105,8 @@ func (s *Session) Secrets() []string {
 // Masks is the Session's secret set, for wrapping output streams.
 func (s *Session) Masks() *masking.Set { return s.masks }
 
-func (s *Session) providerOptions() providerOptions {
-	return providerOptions{client: s.opts.HTTPClient, retryDeadline: s.opts.RetryDeadline}
+func (s *Session) providerOptions() []provider.Option {
+	return []provider.Option{provider.WithHTTPClient(s.opts.HTTPClient), provider.WithRetryDeadline(s.opts.RetryDeadline)}
 }
 
 func (s *Session) logf(format string, args ...any) {
@@ -127,7 +128,7 @@ func (s *Session) Start(ctx context.Context) error {
 	s.st.Platform = id.platform
 	s.st.Job = jobInfo(id.platform, s.opts.Getenv)
 	for i, sc := range s.cfg.Scopes {
-		p, err := buildProvider(s.cfg, i, s.providerOptions())
+		p, err := buildProvider(s.cfg, i, s.providerOptions()...)
 		if err != nil {
 			return err
 		}
@@ -152,9 +153,7 @@ func (s *Session) Start(ctx context.Context) error {
 		}
 		s.logf("scope %s: %s grant for %s issued, expires %s", sc.Name, desc.Provider, g.Principal, expiryText(g.ExpiresAt))
 	}
-	if s.st.Job.RunURI == "" {
-		s.st.Job = jobInfoFromClaims(s.st.Job, s.st.Identity.Claims)
-	}
+	s.st.Job = jobInfoFromClaims(s.st.Job, s.st.Identity.Claims)
 	return nil
 }
 

@@ -86,7 +86,7 @@ func (s *Session) revoke(ctx context.Context, i int, g *grantState) *attest.Revo
 	if idx < 0 {
 		return &attest.Revocation{Outcome: attest.RevocationFailed, Error: "scope no longer in config"}
 	}
-	p, err := buildProvider(s.cfg, idx, s.providerOptions())
+	p, err := buildProvider(s.cfg, idx, s.providerOptions()...)
 	if err == nil {
 		err = p.Revoke(ctx, &g.Grant)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Bounds on what ParseSecretsFile accepts.
@@ -91,4 +92,19 @@ func jsonError(err error) error {
 	default:
 		return errors.New("masking: secrets file: invalid JSON array of strings")
 	}
+}
+
+// ReadSecretsFile reads and parses a secrets file (see ParseSecretsFile),
+// refusing one larger than MaxSecretsFileSize before reading it all.
+func ReadSecretsFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSecretsFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ParseSecretsFile(data)
 }

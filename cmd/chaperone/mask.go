@@ -11,9 +11,6 @@ import (
 	"github.com/chaperone-ci/chaperone/masking"
 )
 
-// maxSecretsFile bounds --secrets-file.
-const maxSecretsFile = 16 << 20
-
 func maskCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "mask",
@@ -30,11 +27,7 @@ func maskCommand() *cli.Command {
 			set := masking.NewSet(masking.Options{Mask: c.String("mask"), MinLength: c.Int("min-length")})
 			var secrets []string
 			if path := c.String("secrets-file"); path != "" {
-				data, err := readLimited(path, maxSecretsFile)
-				if err != nil {
-					return usagef("mask: --secrets-file: %v", err)
-				}
-				parsed, err := masking.ParseSecretsFile(data)
+				parsed, err := masking.ReadSecretsFile(path)
 				if err != nil {
 					return usagef("mask: --secrets-file %s: %v", path, err)
 				}
@@ -68,20 +61,4 @@ func maskCommand() *cli.Command {
 			return w.Close()
 		},
 	}
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
 }

@@ -43,7 +43,7 @@ func verifyCommand() *cli.Command {
 			if c.IsSet("artifact") == c.IsSet("digest") {
 				return usagef("verify: set exactly one of --artifact and --digest")
 			}
-			pub, err := readLimited(c.String("key"), 1<<20)
+			pub, err := attest.LoadPublicKey(c.String("key"))
 			if err != nil {
 				return usagef("verify: --key: %v", err)
 			}

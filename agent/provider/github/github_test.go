@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/github"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 )
@@ -73,7 +74,7 @@ func TestExchangeRefusals(t *testing.T) {
 		{Scope: devstack.Repository, Identity: devstack.GitHubIdentity, Audience: "wrong"},
 	} {
 		cfg.Address = st.GitHubAPIURL
-		p, err := github.New(cfg, github.WithRetryDeadline(time.Second))
+		p, err := github.New(cfg, provider.WithRetryDeadline(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

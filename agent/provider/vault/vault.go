@@ -43,17 +43,8 @@ type Provider struct {
 	opts wire.Options
 }
 
-// Option configures a Provider.
-type Option func(*Provider)
-
-// WithHTTPClient sets the client used for every request.
-func WithHTTPClient(c *http.Client) Option { return func(p *Provider) { p.opts.Client = c } }
-
-// WithRetryDeadline bounds the time spent retrying one request.
-func WithRetryDeadline(d time.Duration) Option { return func(p *Provider) { p.opts.Deadline = d } }
-
 // New validates cfg and returns a Provider.
-func New(cfg Config, opts ...Option) (*Provider, error) {
+func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("address is required")
 	}
@@ -83,11 +74,8 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 		}
 		seen[s.Env] = true
 	}
-	p := &Provider{cfg: cfg}
-	for _, o := range opts {
-		o(p)
-	}
-	return p, nil
+	set := provider.Apply(opts...)
+	return &Provider{cfg: cfg, opts: wire.Options{Client: set.Client, Deadline: set.RetryDeadline}}, nil
 }
 
 // Describe implements provider.Provider.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/vault"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 )
@@ -85,7 +86,7 @@ func TestIssueFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Address = st.VaultAddr
-			p, err := vault.New(tc.cfg, vault.WithRetryDeadline(time.Second))
+			p, err := vault.New(tc.cfg, provider.WithRetryDeadline(time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
