@@ -49,11 +49,18 @@ type IdentityConfig struct {
 // Scope is one declared credential scope. Provider-specific keys are kept
 // in Settings and decoded by that provider's Config type.
 type Scope struct {
-	Name       string         `mapstructure:"name"`
-	Provider   string         `mapstructure:"provider"`
-	Deliver    string         `mapstructure:"deliver"`      // env (default) | file | endpoint
-	IDTokenVar string         `mapstructure:"id-token-var"` // GitLab: variable holding this scope's token
-	Settings   map[string]any `mapstructure:",remain"`
+	Name       string `mapstructure:"name"`
+	Provider   string `mapstructure:"provider"`
+	Deliver    string `mapstructure:"deliver"`      // env (default) | file | endpoint
+	IDTokenVar string `mapstructure:"id-token-var"` // GitLab: variable holding this scope's token
+	// Registries and GitHosts are what deliver: endpoint serves the scope's
+	// token to, through the docker and git credential helpers (github
+	// scopes default to ghcr.io and github.com). RegistryUsername is the
+	// user name docker presents with it.
+	Registries       []string       `mapstructure:"registries"`
+	RegistryUsername string         `mapstructure:"registry-username"`
+	GitHosts         []string       `mapstructure:"git-hosts"`
+	Settings         map[string]any `mapstructure:",remain"`
 }
 
 // AttestConfig is the fixed attest: block of DESIGN §4.
@@ -206,7 +213,9 @@ func (c *Config) validate() error {
 			s.Deliver = "env"
 		case "env", "file":
 		case "endpoint":
-			return c.errAt(at+".deliver", fmt.Sprintf("scope %q: deliver: endpoint is not supported by this version; use env or file", s.Name))
+			if s.Provider == "github" && s.Registries == nil && s.GitHosts == nil {
+				s.Registries, s.GitHosts = []string{"ghcr.io"}, []string{"github.com"}
+			}
 		default:
 			return c.errAt(at+".deliver", fmt.Sprintf("scope %q: deliver %q is not one of env, file, endpoint", s.Name, s.Deliver))
 		}
@@ -334,4 +343,16 @@ func decodeMessage(err error) (msg, field string) {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// EndpointScopes names the scopes delivered through the local endpoint,
+// which lives only as long as the process that started it.
+func (c *Config) EndpointScopes() []string {
+	var out []string
+	for _, s := range c.Scopes {
+		if s.Deliver == "endpoint" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaperone-ci/chaperone/agent/deliver"
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/masking"
 	"github.com/sigstore/sigstore-go/pkg/sign"
@@ -42,12 +43,16 @@ type Options struct {
 // order: Start, then Run any number of times, then Stop. Start and Stop may
 // run in different processes, joined by Save and Resume.
 type Session struct {
-	opts  Options
-	cfg   *Config
-	id    *identity
-	masks *masking.Set
-	st    *state
-	mu    sync.Mutex
+	opts     Options
+	cfg      *Config
+	id       *identity
+	masks    *masking.Set
+	st       *state
+	endpoint *deliver.Endpoint // serves deliver: endpoint scopes; nil if none
+	mu       sync.Mutex        // guards st
+	// refreshMu serialises grant renewals so concurrent endpoint fetches
+	// renew a grant once.
+	refreshMu sync.Mutex
 }
 
 // NewSession prepares a Session; nothing is issued until Start.
@@ -153,6 +158,12 @@ func (s *Session) Start(ctx context.Context) error {
 		}
 		s.logf("scope %s: %s grant for %s issued, expires %s", sc.Name, desc.Provider, g.Principal, expiryText(g.ExpiresAt))
 	}
+	if err := s.startEndpoint(); err != nil {
+		s.st.Failure = err.Error()
+		s.revokeAll(ctx)
+		return &AgentError{Err: err}
+	}
+	s.warnUnrefreshable()
 	s.st.Job = jobInfoFromClaims(s.st.Job, s.st.Identity.Claims)
 	return nil
 }
@@ -182,6 +193,11 @@ func (s *Session) Environ() []string {
 		drop["ACTIONS_ID_TOKEN_REQUEST_URL"] = true
 	}
 	add := s.DeliveredEnv()
+	epAdd, epDrop := s.endpointEnv(s.opts.Environ)
+	add = append(add, epAdd...)
+	for _, name := range epDrop {
+		drop[name] = true
+	}
 	for _, kv := range add {
 		drop[kv[:strings.IndexByte(kv, '=')]] = true
 	}

@@ -44,7 +44,9 @@ type grantState struct {
 	Provider   string             `json:"provider"`
 	Delivery   string             `json:"delivery"`
 	Grant      provider.Grant     `json:"grant"`
-	Files      map[string]string  `json:"files,omitempty"` // value name → path, file delivery
+	Files      map[string]string  `json:"files,omitempty"`    // value name → path, file delivery
+	Fetches    []attest.Fetch     `json:"fetches,omitempty"`  // endpoint reads
+	Replaced   []attest.Refresh   `json:"replaced,omitempty"` // credentials a refresh replaced
 	Revocation *attest.Revocation `json:"revocation,omitempty"`
 }
 

@@ -30,6 +30,9 @@ type Summary struct {
 // when a revocation failed or the attestation could not be written; the
 // Summary is returned either way.
 func (s *Session) Stop(ctx context.Context) (*Summary, error) {
+	if s.endpoint != nil {
+		_ = s.endpoint.Close() // stop serving before revoking
+	}
 	s.revokeAll(ctx)
 	var errs []error
 	if err := s.undeliver(); err != nil {
@@ -62,44 +65,45 @@ func (s *Session) Stop(ctx context.Context) (*Summary, error) {
 
 // revokeAll settles every grant that has no outcome yet.
 func (s *Session) revokeAll(ctx context.Context) {
-	for i, g := range s.st.Grants {
+	for _, g := range s.st.Grants {
 		if g.Revocation != nil {
 			continue
 		}
-		g.Revocation = s.revoke(ctx, i, g)
+		g.Revocation = s.revokeGrant(ctx, g.Scope, g.Provider, &g.Grant)
 	}
 }
 
-func (s *Session) revoke(ctx context.Context, i int, g *grantState) *attest.Revocation {
+// revokeGrant revokes one credential of a scope and says what happened.
+func (s *Session) revokeGrant(ctx context.Context, scope, providerName string, g *provider.Grant) *attest.Revocation {
 	expiry := func() *attest.Revocation {
 		r := &attest.Revocation{Outcome: attest.RevocationExpiry}
-		if !g.Grant.ExpiresAt.IsZero() {
-			t := g.Grant.ExpiresAt
+		if !g.ExpiresAt.IsZero() {
+			t := g.ExpiresAt
 			r.ExpiresAt = &t
 		}
 		return r
 	}
-	if !g.Grant.Revocable {
+	if !g.Revocable {
 		return expiry()
 	}
-	idx := s.scopeIndex(g.Scope)
+	idx := s.scopeIndex(scope)
 	if idx < 0 {
 		return &attest.Revocation{Outcome: attest.RevocationFailed, Error: "scope no longer in config"}
 	}
 	p, err := buildProvider(s.cfg, idx, s.providerOptions()...)
 	if err == nil {
-		err = p.Revoke(ctx, &g.Grant)
+		err = p.Revoke(ctx, g)
 	}
 	switch {
 	case err == nil:
 		now := time.Now().UTC()
-		s.logf("scope %s: %s grant revoked", g.Scope, g.Provider)
+		s.logf("scope %s: %s grant revoked", scope, providerName)
 		return &attest.Revocation{Outcome: attest.RevocationRevoked, At: &now}
 	case errors.Is(err, provider.ErrNotRevocable):
 		return expiry()
 	default:
 		msg := s.scrub(err.Error())
-		s.logf("scope %s: revocation failed: %s", g.Scope, msg)
+		s.logf("scope %s: revocation failed: %s", scope, msg)
 		r := expiry()
 		r.Outcome, r.Error = attest.RevocationFailed, msg
 		return r
@@ -149,6 +153,7 @@ func (s *Session) predicate() *attest.JobPredicate {
 			Scope: g.Scope, Provider: g.Provider, Principal: g.Grant.Principal,
 			SessionName: g.Grant.SessionName, Fingerprint: g.Grant.Fingerprint,
 			IssuedAt: g.Grant.IssuedAt, ExpiresAt: g.Grant.ExpiresAt, Delivery: g.Delivery,
+			Fetches: g.Fetches, Refreshes: g.Replaced,
 		}
 		if g.Revocation != nil {
 			ag.Revocation = *g.Revocation

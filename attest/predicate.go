@@ -63,6 +63,17 @@ type Grant struct {
 	Delivery    string     `json:"delivery"` // env | file | endpoint
 	Revocation  Revocation `json:"revocation"`
 	Fetches     []Fetch    `json:"fetches,omitempty"`
+	// Refreshes are the earlier credentials of this grant, replaced before
+	// they expired (endpoint delivery renews grants in long jobs).
+	Refreshes []Refresh `json:"refreshes,omitempty"`
+}
+
+// Refresh is a credential of a grant that a renewal replaced.
+type Refresh struct {
+	Fingerprint string      `json:"credentialSHA256"`
+	IssuedAt    time.Time   `json:"issuedAt"`
+	ExpiresAt   time.Time   `json:"expiresAt,omitzero"`
+	Revocation  *Revocation `json:"revocation,omitempty"`
 }
 
 // Revocation outcomes.
@@ -83,6 +94,7 @@ type Revocation struct {
 // Fetch is one read of a credential from the local endpoint.
 type Fetch struct {
 	At         time.Time `json:"at"`
+	Protocol   string    `json:"protocol,omitempty"` // aws | gce | docker | git
 	PID        int       `json:"pid,omitempty"`
 	Executable string    `json:"executable,omitempty"`
 }

@@ -60,4 +60,27 @@ type Grant struct {
 type Value struct {
 	Name   string
 	Secret string
+	// Kind says what the value is, so the local endpoint can serve it in
+	// the shape SDKs expect; "" for plain secrets (KV reads).
+	Kind string
+}
+
+// Value kinds understood by the local credential endpoint.
+const (
+	KindAWSAccessKeyID     = "aws-access-key-id"
+	KindAWSSecretAccessKey = "aws-secret-access-key"
+	KindAWSSessionToken    = "aws-session-token"
+	KindAccessToken        = "access-token" // OAuth bearer (GCP, Azure, token exchange)
+	KindGitHubToken        = "github-token"
+	KindVaultToken         = "vault-token"
+)
+
+// Find returns the first value of a kind.
+func (g *Grant) Find(kind string) (Value, bool) {
+	for _, v := range g.Values {
+		if v.Kind == kind {
+			return v, true
+		}
+	}
+	return Value{}, false
 }

@@ -122,6 +122,9 @@ func startCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if names := cfg.EndpointScopes(); len(names) > 0 {
+				return usagef("start: scopes %s use deliver: endpoint, which needs a process for the whole job: use `chaperone run`", strings.Join(names, ", "))
+			}
 			opts := sessionOptions(c, cfg)
 			opts.StateDir = stateDir(c)
 			s, err := agent.NewSession(opts)

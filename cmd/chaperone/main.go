@@ -11,11 +11,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/chaperone-ci/chaperone/agent"
+	"github.com/chaperone-ci/chaperone/agent/deliver"
 )
 
 // Exit codes (DESIGN §3).
@@ -33,6 +35,13 @@ var (
 )
 
 func main() {
+	// The endpoint links the credential helpers' names to this binary.
+	switch filepath.Base(os.Args[0]) {
+	case deliver.DockerHelperName:
+		os.Exit(deliver.RunDockerHelper(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	case deliver.GitHelperName:
+		os.Exit(deliver.RunGitHelper(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()

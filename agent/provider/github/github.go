@@ -106,7 +106,7 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 		IssuedAt:    issuedAt,
 		ExpiresAt:   expires.UTC(),
 		Revocable:   true,
-		Values:      []provider.Value{{Name: p.cfg.Env, Secret: resp.Token}},
+		Values:      []provider.Value{{Name: p.cfg.Env, Secret: resp.Token, Kind: provider.KindGitHubToken}},
 		Private:     map[string]string{"token": resp.Token},
 	}, nil
 }

@@ -130,7 +130,7 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 		g.ExpiresAt = issuedAt.Add(time.Duration(login.Auth.LeaseDuration) * time.Second)
 	}
 	if p.cfg.TokenEnv != "" {
-		g.Values = append(g.Values, provider.Value{Name: p.cfg.TokenEnv, Secret: token})
+		g.Values = append(g.Values, provider.Value{Name: p.cfg.TokenEnv, Secret: token, Kind: provider.KindVaultToken})
 	}
 	values, err := p.read(ctx, token)
 	if err != nil {

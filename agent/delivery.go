@@ -15,15 +15,8 @@ func (s *Session) deliver(g *grantState) error {
 	if g.Delivery != "file" {
 		return nil
 	}
-	if s.st.FileDir == "" {
-		dir, err := os.MkdirTemp("", "chaperone-creds-")
-		if err != nil {
-			return fmt.Errorf("file delivery: %w", err)
-		}
-		s.st.FileDir = dir
-	}
-	dir := filepath.Join(s.st.FileDir, g.Scope)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	dir, err := s.privateDir(filepath.Join("files", g.Scope))
+	if err != nil {
 		return fmt.Errorf("file delivery for scope %q: %w", g.Scope, err)
 	}
 	g.Files = map[string]string{}
@@ -37,12 +30,13 @@ func (s *Session) deliver(g *grantState) error {
 	return nil
 }
 
-// DeliveredEnv lists NAME=value for every live grant (for file delivery the
-// value is the file's path), sorted so the job's environment is stable.
+// DeliveredEnv lists NAME=value for every live env or file grant (for file
+// delivery the value is the file's path), sorted so the job's environment
+// is stable. Endpoint grants never enter the environment.
 func (s *Session) DeliveredEnv() []string {
 	var out []string
 	for _, g := range s.st.Grants {
-		if g.Revocation != nil {
+		if g.Revocation != nil || g.Delivery == "endpoint" {
 			continue
 		}
 		for _, v := range g.Grant.Values {
