@@ -3,8 +3,10 @@ package agent
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -305,4 +307,89 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestEndpointRenewsShortLivedGrants runs a "job" three times longer than
+// the GitHub token lifetime, reading the token through the endpoint's git
+// route every half second: every token it gets works, the replaced ones are
+// revoked, and the attestation lists each renewal.
+func TestEndpointRenewsShortLivedGrants(t *testing.T) {
+	st := stack(t, devstack.Options{GitHubTokenTTL: 2 * time.Second})
+	s, _ := newTestSession(t, st, "    env: GITHUB_TOKEN\n", "    env: GITHUB_TOKEN\n    deliver: endpoint\n    ttl: 2s\n")
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env := envMap(s.Environ())
+	if env("GITHUB_TOKEN") != "" || env("CHAPERONE_ENDPOINT") == "" {
+		t.Fatalf("endpoint delivery put the token in env or no endpoint: %q", env("CHAPERONE_ENDPOINT"))
+	}
+	seen := map[string]bool{}
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest(http.MethodGet, env("CHAPERONE_ENDPOINT")+"/git?host=github.com", nil)
+		req.Header.Set("Authorization", "Bearer "+env("CHAPERONE_ENDPOINT_TOKEN"))
+		var cred struct{ Password string }
+		getJSONTest(t, req, &cred)
+		if code := githubStatus(t, st, cred.Password); code != http.StatusOK {
+			t.Fatalf("token served at %s is refused by the API: %d", time.Now().Format(time.StampMilli), code)
+		}
+		seen[cred.Password] = true
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(seen) < 3 {
+		t.Errorf("served %d distinct tokens over 3 lifetimes, want ≥ 3", len(seen))
+	}
+	sum, err := s.Stop(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok := range seen {
+		if githubStatus(t, st, tok) != http.StatusUnauthorized {
+			t.Errorf("a served token still works after the job")
+		}
+	}
+	pred := verifyBundle(t, st, sum)
+	for _, g := range pred.Grants {
+		if g.Scope != "repo" {
+			continue
+		}
+		if len(g.Refreshes) != len(seen)-1 {
+			t.Errorf("attested %d refreshes, served %d tokens", len(g.Refreshes), len(seen))
+		}
+		for _, r := range g.Refreshes {
+			if r.Revocation == nil || r.Revocation.Outcome != attest.RevocationRevoked {
+				t.Errorf("replaced credential not revoked: %+v", r.Revocation)
+			}
+		}
+		if len(g.Fetches) < 10 {
+			t.Errorf("usage record has %d fetches", len(g.Fetches))
+		}
+	}
+}
+
+func githubStatus(t *testing.T, st *devstack.Stack, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, st.GitHubAPIURL+"/installation/repositories", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func getJSONTest(t *testing.T, req *http.Request, out any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: HTTP %d", req.URL.Path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
 }
