@@ -90,10 +90,9 @@ func socketOwner(inode string) (int, string) {
 	if err != nil {
 		return 0, ""
 	}
-	self := os.Getpid()
 	for _, d := range procs {
 		pid, err := strconv.Atoi(d.Name())
-		if err != nil || pid == self {
+		if err != nil {
 			continue
 		}
 		fdDir := filepath.Join("/proc", d.Name(), "fd")
