@@ -8,6 +8,14 @@
 //   - an octo-sts compatible GitHub token exchange together with the part of
 //     the GitHub API that revokes and uses installation tokens;
 //   - AWS STS AssumeRoleWithWebIdentity and GetCallerIdentity (SigV4);
+//   - Google STS token exchange (workload identity federation with an
+//     attribute condition), IAM Credentials generateAccessToken
+//     (impersonation) and tokeninfo;
+//   - a generic OAuth 2.0 server: RFC 8693 token exchange, RFC 7009
+//     revocation, and a protected resource that accepts only live tokens;
+//   - Entra ID's client-credentials grant with a federated client assertion
+//     (issuer, subject and audience matched exactly), plus Azure Resource
+//     Manager's GET /subscriptions;
 //   - an OCI registry (go-containerregistry's pkg/registry).
 //
 // The stand-ins speak the real wire formats and refuse bad tokens the way
@@ -20,6 +28,11 @@
 // SHA-256 fingerprint, issue and expiry time, revocation) that is served at
 // GET <URL>/devstack/credentials: the server-side proof that revocation
 // happened. The ledger never holds a credential value.
+//
+// Tests can make any service answer its next requests with chosen error
+// statuses (Stack.FailNext), mint tokens that trust policies must refuse
+// (Stack.MintTokenWith), and cap credential lifetimes to exercise renewal
+// (Options.CredentialTTL).
 //
 // A Stack is used by `chaperone demo`, by tests and by `chaperone devstack`.
 // It is a development tool: anyone on the machine who can reach the

@@ -67,8 +67,11 @@ func writeFileMode(path string, data []byte, mode os.FileMode) error {
 }
 
 // generatedConfig is the chaperone config using the providers the stack
-// serves (DESIGN §4 format).
-func generatedConfig(vaultAddr, githubAPI, signingKeyPath string) []byte {
+// serves (DESIGN §4 format): vault and github, plus aws, gcp,
+// token-exchange and azure when all is set. Every scope presents the
+// audience Audience, so the config works on a GitLab stack too, whose
+// environment holds one ID token with that audience.
+func (s *Stack) generatedConfig(all bool) []byte {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("version: 1")
@@ -76,7 +79,7 @@ func generatedConfig(vaultAddr, githubAPI, signingKeyPath string) []byte {
 	line("scopes:")
 	line("  - name: db")
 	line("    provider: vault")
-	line("    address: %s", yamlScalar(vaultAddr))
+	line("    address: %s", yamlScalar(s.VaultAddr))
 	line("    role: %s", VaultRole)
 	line("    audience: %s", Audience)
 	line("    secrets:")
@@ -85,13 +88,45 @@ func generatedConfig(vaultAddr, githubAPI, signingKeyPath string) []byte {
 	line("      - {path: secret/data/ci/api, field: token, env: API_TOKEN}")
 	line("  - name: repo")
 	line("    provider: github")
-	line("    address: %s", yamlScalar(githubAPI))
+	line("    address: %s", yamlScalar(s.GitHubAPIURL))
 	line("    audience: %s", Audience)
 	line("    scope: %s", Repository)
 	line("    identity: %s", GitHubIdentity)
 	line("    env: GITHUB_TOKEN")
+	if all {
+		line("  - name: deploy")
+		line("    provider: aws")
+		line("    role-arn: %s", yamlScalar(AWSRoleARN))
+		line("    region: us-east-1")
+		line("    endpoint: %s", yamlScalar(s.STSURL))
+		line("    audience: %s", Audience)
+		line("    duration: 15m")
+		line("  - name: gcloud")
+		line("    provider: gcp")
+		line("    workload-identity-provider: %s", yamlScalar(GCPWorkloadIdentityProvider))
+		line("    audience: %s", Audience)
+		line("    service-account: %s", yamlScalar(GCPServiceAccount))
+		line("    project-id: %s", GCPProjectID)
+		line("    lifetime: 15m")
+		line("    sts-url: %s", yamlScalar(s.GCPSTSURL))
+		line("    iamcredentials-url: %s", yamlScalar(s.GCPIAMURL))
+		line("  - name: api")
+		line("    provider: token-exchange")
+		line("    token-url: %s", yamlScalar(s.TokenExchangeURL))
+		line("    revocation-url: %s", yamlScalar(s.TokenRevocationURL))
+		line("    audience: %s", Audience)
+		line("    target-audience: %s", TokenExchangeTarget)
+		line("    scopes: [read]")
+		line("    env: API_ACCESS_TOKEN")
+		line("  - name: azure")
+		line("    provider: azure")
+		line("    tenant-id: %s", AzureTenantID)
+		line("    client-id: %s", AzureClientID)
+		line("    authority: %s", yamlScalar(s.AzureAuthorityURL))
+		line("    audience: %s", Audience)
+	}
 	line("attest:")
-	line("  signer: %s", yamlScalar("key:"+signingKeyPath))
+	line("  signer: %s", yamlScalar("key:"+s.SigningKeyPath))
 	line("  output: chaperone.sigstore.json")
 	return []byte(b.String())
 }

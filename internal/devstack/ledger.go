@@ -9,22 +9,29 @@ import (
 
 // Providers named in the ledger.
 const (
-	ProviderVault  = "vault"
-	ProviderGitHub = "github"
-	ProviderAWS    = "aws"
+	ProviderVault         = "vault"
+	ProviderGitHub        = "github"
+	ProviderAWS           = "aws"
+	ProviderGCP           = "gcp"
+	ProviderTokenExchange = "token-exchange"
+	ProviderAzure         = "azure"
 )
 
 // Credential is one credential a stand-in issued, as recorded server-side.
 // It never holds the credential's value.
 type Credential struct {
-	// Provider is "vault", "github" or "aws".
+	// Provider is one of the Provider* names: "vault", "github", "aws",
+	// "gcp", "token-exchange" or "azure".
 	Provider string `json:"provider"`
 	// ID is the credential's public identifier: the Vault token accessor,
-	// "installation-token-N" for GitHub, the AWS access key id.
+	// "installation-token-N" for GitHub, the AWS access key id,
+	// "federated-token-N" or "access-token-N" for GCP (STS and
+	// generateAccessToken), "exchanged-token-N" for the token exchange,
+	// the token's uti claim for Azure.
 	ID string `json:"id"`
 	// Fingerprint is the lowercase hex SHA-256 of the credential value: the
 	// Vault client token, the GitHub installation token, the AWS secret
-	// access key.
+	// access key, the access token of the others.
 	Fingerprint string    `json:"fingerprint"`
 	IssuedAt    time.Time `json:"issuedAt"`
 	ExpiresAt   time.Time `json:"expiresAt"`

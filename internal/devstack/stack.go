@@ -28,6 +28,16 @@ type Options struct {
 	VaultTokenTTL time.Duration
 	// GitHubTokenTTL is the lifetime of installation tokens (default 1h).
 	GitHubTokenTTL time.Duration
+	// CredentialTTL, when positive, caps the lifetime of every credential
+	// the AWS, GCP, token-exchange and Azure stand-ins issue, whatever the
+	// client asked for (the response states the capped expiry). Real
+	// services never issue less than asked (STS's floor is 15 minutes), so
+	// this exists for tests of renewal in long jobs. Default: no cap.
+	CredentialTTL time.Duration
+	// AllProviders adds aws, gcp, token-exchange and azure scopes to the
+	// generated config (ConfigPath). Without it the config has the vault
+	// and github scopes only.
+	AllProviders bool
 	// Dir receives the generated files (config, signing key). It is created
 	// if missing and left in place by Close. Default: a new temporary
 	// directory that Close removes.
@@ -51,6 +61,27 @@ type Stack struct {
 	GitHubAPIURL string
 	// STSURL is the AWS STS endpoint (an endpoint URL for the SDKs and CLI).
 	STSURL string
+	// GCPSTSURL is the base of the Google STS stand-in (as
+	// https://sts.googleapis.com): POST /v1/token, and GET /tokeninfo as
+	// oauth2.googleapis.com serves it.
+	GCPSTSURL string
+	// GCPIAMURL is the base of the IAM Service Account Credentials stand-in
+	// (as https://iamcredentials.googleapis.com):
+	// POST /v1/projects/-/serviceAccounts/EMAIL:generateAccessToken.
+	GCPIAMURL string
+	// TokenExchangeURL is the RFC 8693 token endpoint of a generic OAuth
+	// authorization server (metadata at its origin +
+	// /.well-known/oauth-authorization-server).
+	TokenExchangeURL string
+	// TokenRevocationURL is that server's RFC 7009 revocation endpoint.
+	TokenRevocationURL string
+	// TokenResourceURL is a protected resource of that server: GET with
+	// a live access token as bearer → 200, otherwise 401 invalid_token.
+	TokenResourceURL string
+	// AzureAuthorityURL is the Entra ID stand-in's authority (as
+	// https://login.microsoftonline.com): POST /{tenant}/oauth2/v2.0/token.
+	// The same listener answers Azure Resource Manager's GET /subscriptions.
+	AzureAuthorityURL string
 	// Registry is the OCI registry's host:port (plain HTTP).
 	Registry string
 
@@ -68,6 +99,8 @@ type Stack struct {
 	ledger        *ledger
 	issuer        *issuer
 	vault         *vaultServer
+	oauth         *oauthServer
+	faults        *faults
 	gitlabIDToken string
 	servers       []*http.Server
 	removeDir     bool
@@ -86,7 +119,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Platform != PlatformGitHub && opts.Platform != PlatformGitLab {
 		return nil, fmt.Errorf("devstack: unknown platform %q (want %q or %q)", opts.Platform, PlatformGitHub, PlatformGitLab)
 	}
-	for _, d := range []*time.Duration{&opts.TokenTTL, &opts.VaultTokenTTL, &opts.GitHubTokenTTL} {
+	for _, d := range []*time.Duration{&opts.TokenTTL, &opts.VaultTokenTTL, &opts.GitHubTokenTTL, &opts.CredentialTTL} {
 		if *d < 0 {
 			return nil, fmt.Errorf("devstack: negative TTL %v", *d)
 		}
@@ -95,7 +128,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	opts.VaultTokenTTL = orDefault(opts.VaultTokenTTL, time.Hour)
 	opts.GitHubTokenTTL = orDefault(opts.GitHubTokenTTL, time.Hour)
 
-	s := &Stack{platform: opts.Platform, job: newJob(), ledger: newLedger()}
+	s := &Stack{platform: opts.Platform, job: newJob(), ledger: newLedger(), faults: newFaults()}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -106,8 +139,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	// One listener per service, as the real services have distinct hosts.
-	var issuerLn, vaultLn, githubLn, stsLn, registryLn net.Listener
-	for _, ln := range []*net.Listener{&issuerLn, &vaultLn, &githubLn, &stsLn, &registryLn} {
+	var issuerLn, vaultLn, githubLn, stsLn, gcpSTSLn, gcpIAMLn, oauthLn, azureLn, registryLn net.Listener
+	for _, ln := range []*net.Listener{&issuerLn, &vaultLn, &githubLn, &stsLn, &gcpSTSLn, &gcpIAMLn, &oauthLn, &azureLn, &registryLn} {
 		if *ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("devstack: listen: %w", err)
 		}
@@ -122,6 +155,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.VaultAddr = "http://" + vaultLn.Addr().String()
 	s.GitHubAPIURL = "http://" + githubLn.Addr().String()
 	s.STSURL = "http://" + stsLn.Addr().String()
+	s.GCPSTSURL = "http://" + gcpSTSLn.Addr().String()
+	s.GCPIAMURL = "http://" + gcpIAMLn.Addr().String()
+	oauthURL := "http://" + oauthLn.Addr().String()
+	s.TokenExchangeURL = oauthURL + oauthTokenPath
+	s.TokenRevocationURL = oauthURL + oauthRevokePath
+	s.TokenResourceURL = oauthURL + oauthResourcePath
+	s.AzureAuthorityURL = "http://" + azureLn.Addr().String()
 	s.Registry = registryLn.Addr().String()
 
 	if err := ctx.Err(); err != nil {
@@ -136,7 +176,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	sts := newSTSServer(s.IssuerURL, verifier, s.ledger)
+	sts := newSTSServer(s.IssuerURL, verifier, s.ledger, opts.CredentialTTL)
+	gcp := newGCPServer(s.IssuerURL, verifier, s.ledger, opts.CredentialTTL)
+	s.oauth = newOAuthServer(oauthURL, verifier, s.ledger, opts.CredentialTTL)
+	azure, err := newAzureServer(s.IssuerURL, verifier, s.ledger, opts.CredentialTTL, s.job)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
 
 	s.SigningKeyPath = filepath.Join(s.Dir, signingKeyFile)
 	s.PublicKeyPath = filepath.Join(s.Dir, publicKeyFile)
@@ -144,7 +190,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := writeSigningKey(s.SigningKeyPath, s.PublicKeyPath); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	if err := writeFileMode(s.ConfigPath, generatedConfig(s.VaultAddr, s.GitHubAPIURL, s.SigningKeyPath), 0o644); err != nil {
+	if err := writeFileMode(s.ConfigPath, s.generatedConfig(opts.AllProviders), 0o644); err != nil {
 		return nil, fmt.Errorf("devstack: writing config: %w", err)
 	}
 	if s.platform == PlatformGitLab {
@@ -154,10 +200,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	quiet := log.New(io.Discard, "", 0)
-	s.serve(issuerLn, s.issuerRoutes(), apiTimeout)
-	s.serve(vaultLn, s.vault, apiTimeout)
-	s.serve(githubLn, github.routes(), apiTimeout)
-	s.serve(stsLn, sts, apiTimeout)
+	f := s.faults
+	s.serve(issuerLn, f.wrap(ServiceIssuer, issuerFault, s.issuerRoutes()), apiTimeout)
+	s.serve(vaultLn, f.wrap(ServiceVault, vaultFault, s.vault), apiTimeout)
+	s.serve(githubLn, f.wrap(ServiceGitHub, githubFault, github.routes()), apiTimeout)
+	s.serve(stsLn, f.wrap(ServiceAWS, stsFault, sts), apiTimeout)
+	s.serve(gcpSTSLn, f.wrap(ServiceGCPSTS, gcpSTSFault, gcp.stsRoutes()), apiTimeout)
+	s.serve(gcpIAMLn, f.wrap(ServiceGCPIAM, gcpIAMFault, gcp.iamRoutes()), apiTimeout)
+	s.serve(oauthLn, f.wrap(ServiceTokenExchange, oauthFault, s.oauth.routes()), apiTimeout)
+	s.serve(azureLn, f.wrap(ServiceAzure, azureFault, azure.routes()), apiTimeout)
 	s.serve(registryLn, registry.New(registry.Logger(quiet), registry.WithReferrersSupport(true)), registryTimeout)
 	return s, nil
 }
@@ -264,10 +315,41 @@ func (s *Stack) MintToken(platform, audience string) (string, error) {
 	return token, nil
 }
 
+// TokenRequest describes a job token for MintTokenWith.
+type TokenRequest struct {
+	// Platform is PlatformGitHub or PlatformGitLab; "" means the stack's.
+	Platform string
+	// Audience is the aud claim; "" means the platform's default.
+	Audience string
+	// IssuedAt is the iat claim (nbf and exp follow from it); zero means
+	// now. A time more than Options.TokenTTL ago gives an expired token.
+	IssuedAt time.Time
+	// Claims are added to, or replace, the platform's claims (including
+	// registered ones such as "sub" or "iss"): a token a real issuer would
+	// sign for another repository, or one no trust policy accepts.
+	Claims map[string]any
+}
+
+// MintTokenWith signs a job token as MintToken does, with the changes req
+// asks for. It exists for tests of refusals: expired tokens, other
+// subjects, other issuers (still signed with the devstack key).
+func (s *Stack) MintTokenWith(req TokenRequest) (string, error) {
+	token, err := s.issuer.mint(mintRequest{platform: req.Platform, audience: req.Audience, issuedAt: req.IssuedAt, extra: req.Claims})
+	if err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	return token, nil
+}
+
+// TokenExchangeClientSecret is the secret of TokenExchangeClientID at the
+// token-exchange stand-in (random per Start).
+func (s *Stack) TokenExchangeClientSecret() string { return s.oauth.clientSecret }
+
 // Secrets returns every secret value seeded into the stand-ins (the Vault
-// KV fields, and the string leaves of JSON-valued fields), for tests that
-// prove none of them leaked. Values are random per Start.
-func (s *Stack) Secrets() []string { return s.vault.secrets() }
+// KV fields, the string leaves of JSON-valued fields, and the token
+// exchange's client secret), for tests that prove none of them leaked.
+// Values are random per Start.
+func (s *Stack) Secrets() []string { return append(s.vault.secrets(), s.oauth.clientSecret) }
 
 // Credentials returns the ledger of issued credentials, the same data as
 // GET URL/devstack/credentials, in issue order.

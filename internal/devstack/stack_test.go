@@ -94,6 +94,8 @@ var commonEnvNames = []string{
 	"CHAPERONE_CONFIG", "CHAPERONE_DEVSTACK_URL", "CHAPERONE_DEVSTACK_ISSUER",
 	"CHAPERONE_DEVSTACK_VAULT_ADDR", "CHAPERONE_DEVSTACK_STS_URL", "CHAPERONE_DEVSTACK_GITHUB_API_URL",
 	"CHAPERONE_DEVSTACK_REGISTRY", "CHAPERONE_DEVSTACK_SIGNING_KEY", "CHAPERONE_DEVSTACK_PUBLIC_KEY",
+	"CHAPERONE_DEVSTACK_GCP_STS_URL", "CHAPERONE_DEVSTACK_GCP_IAM_URL", "CHAPERONE_DEVSTACK_TOKEN_URL",
+	"CHAPERONE_DEVSTACK_TOKEN_REVOCATION_URL", "CHAPERONE_DEVSTACK_TOKEN_RESOURCE_URL", "CHAPERONE_DEVSTACK_AZURE_AUTHORITY_URL",
 }
 
 func TestEnvFileGitHub(t *testing.T) {
@@ -123,18 +125,24 @@ func TestEnvFileGitHub(t *testing.T) {
 	assertNames(t, env, want)
 
 	checks := map[string]string{
-		"GITHUB_ACTIONS":                    "true",
-		"GITHUB_REPOSITORY":                 Repository,
-		"GITHUB_REPOSITORY_OWNER":           RepositoryOwner,
-		"CHAPERONE_CONFIG":                  s.ConfigPath,
-		"CHAPERONE_DEVSTACK_URL":            s.URL,
-		"CHAPERONE_DEVSTACK_ISSUER":         s.IssuerURL,
-		"CHAPERONE_DEVSTACK_VAULT_ADDR":     s.VaultAddr,
-		"CHAPERONE_DEVSTACK_STS_URL":        s.STSURL,
-		"CHAPERONE_DEVSTACK_GITHUB_API_URL": s.GitHubAPIURL,
-		"CHAPERONE_DEVSTACK_REGISTRY":       s.Registry,
-		"CHAPERONE_DEVSTACK_SIGNING_KEY":    s.SigningKeyPath,
-		"CHAPERONE_DEVSTACK_PUBLIC_KEY":     s.PublicKeyPath,
+		"GITHUB_ACTIONS":                          "true",
+		"GITHUB_REPOSITORY":                       Repository,
+		"GITHUB_REPOSITORY_OWNER":                 RepositoryOwner,
+		"CHAPERONE_CONFIG":                        s.ConfigPath,
+		"CHAPERONE_DEVSTACK_URL":                  s.URL,
+		"CHAPERONE_DEVSTACK_ISSUER":               s.IssuerURL,
+		"CHAPERONE_DEVSTACK_VAULT_ADDR":           s.VaultAddr,
+		"CHAPERONE_DEVSTACK_STS_URL":              s.STSURL,
+		"CHAPERONE_DEVSTACK_GITHUB_API_URL":       s.GitHubAPIURL,
+		"CHAPERONE_DEVSTACK_REGISTRY":             s.Registry,
+		"CHAPERONE_DEVSTACK_SIGNING_KEY":          s.SigningKeyPath,
+		"CHAPERONE_DEVSTACK_PUBLIC_KEY":           s.PublicKeyPath,
+		"CHAPERONE_DEVSTACK_GCP_STS_URL":          s.GCPSTSURL,
+		"CHAPERONE_DEVSTACK_GCP_IAM_URL":          s.GCPIAMURL,
+		"CHAPERONE_DEVSTACK_TOKEN_URL":            s.TokenExchangeURL,
+		"CHAPERONE_DEVSTACK_TOKEN_REVOCATION_URL": s.TokenRevocationURL,
+		"CHAPERONE_DEVSTACK_TOKEN_RESOURCE_URL":   s.TokenResourceURL,
+		"CHAPERONE_DEVSTACK_AZURE_AUTHORITY_URL":  s.AzureAuthorityURL,
 	}
 	for k, v := range checks {
 		if env[k] != v {
@@ -368,7 +376,7 @@ func TestCloseStopsServicesAndRemovesTempDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := []string{s.Registry}
-	for _, u := range []string{s.URL, s.VaultAddr, s.GitHubAPIURL, s.STSURL} {
+	for _, u := range []string{s.URL, s.VaultAddr, s.GitHubAPIURL, s.STSURL, s.GCPSTSURL, s.GCPIAMURL, s.TokenExchangeURL, s.AzureAuthorityURL} {
 		parsed, err := url.Parse(u)
 		if err != nil {
 			t.Fatal(err)
@@ -396,7 +404,7 @@ func TestCloseStopsServicesAndRemovesTempDir(t *testing.T) {
 }
 
 func TestStartRefusesBadOptions(t *testing.T) {
-	for _, opts := range []Options{{Platform: "jenkins"}, {TokenTTL: -time.Second}} {
+	for _, opts := range []Options{{Platform: "jenkins"}, {TokenTTL: -time.Second}, {CredentialTTL: -time.Second}} {
 		if s, err := Start(context.Background(), opts); err == nil {
 			s.Close()
 			t.Errorf("Start(%+v) succeeded", opts)

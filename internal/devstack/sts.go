@@ -50,20 +50,22 @@ type awsSession struct {
 type stsServer struct {
 	verifier     *tokenVerifier
 	ledger       *ledger
-	provider     string // OIDC provider ARN of the devstack issuer
-	roleID       string // the role's unique id (AROA…)
+	maxTTL       time.Duration // Options.CredentialTTL; 0: no cap
+	provider     string        // OIDC provider ARN of the devstack issuer
+	roleID       string        // the role's unique id (AROA…)
 	subjectGlobs []*regexp.Regexp
 
 	mu       sync.Mutex
 	sessions map[string]*awsSession // by access key id
 }
 
-func newSTSServer(issuerURL string, v *tokenVerifier, l *ledger) *stsServer {
+func newSTSServer(issuerURL string, v *tokenVerifier, l *ledger, maxTTL time.Duration) *stsServer {
 	host := strings.TrimPrefix(strings.TrimPrefix(issuerURL, "https://"), "http://")
 	repo := regexp.QuoteMeta(Repository)
 	return &stsServer{
 		verifier: v,
 		ledger:   l,
+		maxTTL:   maxTTL,
 		provider: "arn:aws:iam::" + AWSAccountID + ":oidc-provider/" + host,
 		roleID:   "AROA" + randomString(17, upperChars+digitChars),
 		// StringLike conditions on the sub claim.
@@ -248,7 +250,7 @@ func (s *stsServer) assumeRoleWithWebIdentity(w http.ResponseWriter, p url.Value
 		return
 	}
 
-	expires := now.Add(time.Duration(duration) * time.Second).UTC().Truncate(time.Second)
+	expires := now.Add(capTTL(time.Duration(duration)*time.Second, s.maxTTL)).UTC().Truncate(time.Second)
 	sess := &awsSession{
 		secretAccessKey: randomString(40, base64Chars),
 		// Real session tokens start with this (base64 of a protobuf
