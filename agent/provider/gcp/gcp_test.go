@@ -1,0 +1,257 @@
+package gcp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/agent/provider/gcp"
+	"github.com/chaperone-ci/chaperone/internal/devstack"
+)
+
+type tokenFunc func(aud string) (string, error)
+
+func (f tokenFunc) Token(_ context.Context, aud string) (string, error) { return f(aud) }
+
+func minted(st *devstack.Stack, req devstack.TokenRequest, asked *[]string) tokenFunc {
+	return func(aud string) (string, error) {
+		if asked != nil {
+			*asked = append(*asked, aud)
+		}
+		if req.Audience == "" {
+			req.Audience = aud
+		}
+		return st.MintTokenWith(req)
+	}
+}
+
+type counting struct{ n atomic.Int32 }
+
+func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func startStack(t *testing.T, opts devstack.Options) *devstack.Stack {
+	t.Helper()
+	st, err := devstack.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func config(st *devstack.Stack) gcp.Config {
+	return gcp.Config{
+		WorkloadIdentityProvider: devstack.GCPWorkloadIdentityProvider, ServiceAccount: devstack.GCPServiceAccount,
+		STSURL: st.GCPSTSURL, IAMCredentialsURL: st.GCPIAMURL, ProjectID: devstack.GCPProjectID,
+	}
+}
+
+// tokenInfo asks the devstack's tokeninfo what a token is.
+func tokenInfo(t *testing.T, st *devstack.Stack, token string) (int, map[string]string) {
+	t.Helper()
+	resp, err := http.Get(st.GCPSTSURL + "/tokeninfo?access_token=" + url.QueryEscape(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&info)
+	return resp.StatusCode, info
+}
+
+func TestImpersonation(t *testing.T) {
+	st := startStack(t, devstack.Options{})
+	cfg := config(st)
+	cfg.Lifetime = 10 * time.Minute
+	p, err := gcp.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, &asked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || asked[0] != "https://iam.googleapis.com/"+devstack.GCPWorkloadIdentityProvider {
+		t.Errorf("token audiences %v, want Google's default", asked)
+	}
+	tok, ok := g.Find(provider.KindAccessToken)
+	if !ok || len(g.Values) != 1 || tok.Name != "GOOGLE_OAUTH_ACCESS_TOKEN" || !strings.HasPrefix(tok.Secret, "ya29.c.") {
+		t.Fatalf("values: %d, %s", len(g.Values), tok.Name)
+	}
+	if g.Revocable || g.Principal != devstack.GCPServiceAccount {
+		t.Errorf("grant: revocable %v principal %q", g.Revocable, g.Principal)
+	}
+	if life := g.ExpiresAt.Sub(g.IssuedAt); life > 10*time.Minute || life < 9*time.Minute {
+		t.Errorf("lifetime %v, want the configured 10m", life)
+	}
+	status, info := tokenInfo(t, st, tok.Secret)
+	if status != http.StatusOK || info["email"] != devstack.GCPServiceAccount || info["scope"] != gcp.DefaultScope {
+		t.Errorf("tokeninfo: %d %v", status, info)
+	}
+	// The ledger holds the federated token and the service account token;
+	// the grant's fingerprint is the latter's.
+	creds := st.Credentials()
+	if len(creds) != 2 || creds[1].Provider != devstack.ProviderGCP || creds[1].Fingerprint != g.Fingerprint || !creds[1].ExpiresAt.Equal(g.ExpiresAt) {
+		t.Errorf("ledger %+v, grant %s", creds, g.Fingerprint)
+	}
+	if err := p.Revoke(context.Background(), g); !errors.Is(err, provider.ErrNotRevocable) {
+		t.Errorf("Revoke = %v", err)
+	}
+}
+
+func TestFederatedTokenWithoutServiceAccount(t *testing.T) {
+	st := startStack(t, devstack.Options{Platform: devstack.PlatformGitLab})
+	p, err := gcp.New(gcp.Config{
+		WorkloadIdentityProvider: "//iam.googleapis.com/" + devstack.GCPWorkloadIdentityProvider, Audience: devstack.Audience,
+		STSURL: st.GCPSTSURL, Env: "GCP_TOKEN", Scopes: []string{"https://www.googleapis.com/auth/devstorage.read_only"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(g.Values[0].Secret, "ya29.d.") || g.Values[0].Name != "GCP_TOKEN" || g.Principal != "//iam.googleapis.com/"+devstack.GCPWorkloadIdentityProvider {
+		t.Errorf("grant %s %q", g.Values[0].Name, g.Principal)
+	}
+	if life := time.Until(g.ExpiresAt); life > time.Hour+time.Second || life < 59*time.Minute {
+		t.Errorf("federated token expires in %v, want an hour", life)
+	}
+	if creds := st.Credentials(); len(creds) != 1 || creds[0].Fingerprint != g.Fingerprint {
+		t.Errorf("ledger %+v", creds)
+	}
+}
+
+func TestRefusalsFailFastWithGoogleMessage(t *testing.T) {
+	st := startStack(t, devstack.Options{})
+	cases := []struct {
+		name   string
+		change func(*gcp.Config)
+		token  devstack.TokenRequest
+		want   string
+	}{
+		{"wrong audience", nil, devstack.TokenRequest{Audience: "https://elsewhere"}, "gcp sts token exchange: HTTP 400: The audience in ID Token"},
+		{"attribute condition", nil, devstack.TokenRequest{Claims: map[string]any{"repository": "someone/else"}}, "HTTP 400: The given credential is rejected by the attribute condition."},
+		{"expired token", nil, devstack.TokenRequest{IssuedAt: time.Now().Add(-time.Hour)}, "HTTP 400: The ID Token has expired"},
+		{"unknown provider", func(c *gcp.Config) {
+			c.WorkloadIdentityProvider = "projects/1/locations/global/workloadIdentityPools/pool/providers/other"
+		}, devstack.TokenRequest{}, "HTTP 400: The target service indicated by the \"audience\" parameters is invalid."},
+		{"unbound service account", func(c *gcp.Config) { c.ServiceAccount = "admin@" + devstack.GCPProjectID + ".iam.gserviceaccount.com" },
+			devstack.TokenRequest{}, "gcp generateAccessToken admin@chaperone-devstack.iam.gserviceaccount.com: HTTP 403: PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' denied"},
+		{"lifetime over an hour", func(c *gcp.Config) { c.Lifetime = 2 * time.Hour }, devstack.TokenRequest{}, "HTTP 400: INVALID_ARGUMENT: Lifetime must be at most 3600s"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config(st)
+			if tc.change != nil {
+				tc.change(&cfg)
+			}
+			rt := &counting{}
+			p, err := gcp.New(cfg, provider.WithHTTPClient(&http.Client{Transport: rt}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jwt string
+			start := time.Now()
+			_, err = p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
+				var e error
+				jwt, e = minted(st, tc.token, nil)(aud)
+				return jwt, e
+			}))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), jwt) || strings.Contains(err.Error(), "ya29.") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error leaks a token or spans lines: %v", err)
+			}
+			if d, n := time.Since(start), rt.n.Load(); d > time.Second || n > 2 {
+				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, n)
+			}
+		})
+	}
+}
+
+func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
+	st := startStack(t, devstack.Options{})
+	if err := st.FailNext(devstack.ServiceGCPSTS, 500, 503); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FailNext(devstack.ServiceGCPIAM, 503); err != nil {
+		t.Fatal(err)
+	}
+	rt := &counting{}
+	p, err := gcp.New(config(st), provider.WithHTTPClient(&http.Client{Transport: rt}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, nil)); err != nil {
+		t.Fatalf("Issue after faults: %v", err)
+	}
+	if n := rt.n.Load(); n != 5 {
+		t.Errorf("%d requests, want 3 to STS and 2 to IAM", n)
+	}
+	if err := st.InjectFaults(devstack.ServiceGCPIAM, devstack.Fault{Status: 403, Message: "IAM policy denies impersonation"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, nil))
+	if err == nil || !strings.Contains(err.Error(), "HTTP 403: PERMISSION_DENIED: IAM policy denies impersonation") || time.Since(start) > time.Second {
+		t.Errorf("403: err = %v after %v", err, time.Since(start))
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	p, err := gcp.New(gcp.Config{WorkloadIdentityProvider: devstack.GCPWorkloadIdentityProvider, ServiceAccount: devstack.GCPServiceAccount, ProjectID: "proj"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := provider.Description{Provider: "gcp", Principal: devstack.GCPServiceAccount,
+		Audience: "https://iam.googleapis.com/" + devstack.GCPWorkloadIdentityProvider, Endpoint: gcp.DefaultIAMCredentialsURL}
+	if d := p.Describe(); d != want {
+		t.Errorf("Describe = %+v, want %+v", d, want)
+	}
+	if p.ProjectID() != "proj" || p.ServiceAccount() != devstack.GCPServiceAccount || len(p.Scopes()) != 1 || len(p.PublicValues()) != 2 {
+		t.Errorf("accessors: %q %q %v %v", p.ProjectID(), p.ServiceAccount(), p.Scopes(), p.PublicValues())
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	ok := gcp.Config{WorkloadIdentityProvider: devstack.GCPWorkloadIdentityProvider, ServiceAccount: devstack.GCPServiceAccount}
+	cases := []struct {
+		change func(*gcp.Config)
+		field  string
+	}{
+		{func(c *gcp.Config) { c.WorkloadIdentityProvider = "" }, "workload-identity-provider"},
+		{func(c *gcp.Config) {
+			c.WorkloadIdentityProvider = "projects/my-project/locations/global/workloadIdentityPools/pool/providers/prov"
+		}, "workload-identity-provider"},
+		{func(c *gcp.Config) { c.ServiceAccount = "not an email" }, "service-account"},
+		{func(c *gcp.Config) { c.ServiceAccount, c.Lifetime = "", time.Minute }, "lifetime"},
+		{func(c *gcp.Config) { c.Lifetime = 13 * time.Hour }, "lifetime"},
+		{func(c *gcp.Config) { c.Lifetime = 1500 * time.Millisecond }, "lifetime"},
+		{func(c *gcp.Config) { c.Scopes = []string{"a b"} }, "scopes[0]"},
+		{func(c *gcp.Config) { c.STSURL = "sts.local" }, "sts-url"},
+		{func(c *gcp.Config) { c.IAMCredentialsURL = "ftp://x" }, "iamcredentials-url"},
+		{func(c *gcp.Config) { c.Env = "1BAD" }, "env"},
+	}
+	for _, tc := range cases {
+		cfg := ok
+		tc.change(&cfg)
+		_, err := gcp.New(cfg)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.field+" ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("New(%+v) = %v, want a one-line error naming %s", cfg, err, tc.field)
+		}
+	}
+}
