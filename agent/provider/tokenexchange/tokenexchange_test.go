@@ -1,0 +1,312 @@
+package tokenexchange_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/agent/provider/tokenexchange"
+	"github.com/chaperone-ci/chaperone/internal/devstack"
+)
+
+type tokenFunc func(aud string) (string, error)
+
+func (f tokenFunc) Token(_ context.Context, aud string) (string, error) { return f(aud) }
+
+func minted(st *devstack.Stack, req devstack.TokenRequest) tokenFunc {
+	return func(aud string) (string, error) {
+		if req.Audience == "" {
+			req.Audience = aud
+		}
+		return st.MintTokenWith(req)
+	}
+}
+
+type counting struct{ n atomic.Int32 }
+
+func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func startStack(t *testing.T) *devstack.Stack {
+	t.Helper()
+	st, err := devstack.Start(context.Background(), devstack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func config(st *devstack.Stack) tokenexchange.Config {
+	return tokenexchange.Config{TokenURL: st.TokenExchangeURL, RevocationURL: st.TokenRevocationURL, TargetAudience: devstack.TokenExchangeTarget}
+}
+
+// resource calls the protected resource with a token.
+func resource(t *testing.T, st *devstack.Stack, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, st.TokenResourceURL, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestExchangeAndRevoke(t *testing.T) {
+	st := startStack(t)
+	cfg := config(st)
+	cfg.Scopes = []string{"read", "write"}
+	cfg.RequestedTokenType = "access_token"
+	p, err := tokenexchange.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked string
+	g, err := p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
+		asked = aud
+		return st.MintToken("", aud)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default OIDC audience is the server's origin.
+	if want := strings.TrimSuffix(st.TokenExchangeURL, "/oauth2/token"); asked != want {
+		t.Errorf("OIDC audience %q, want %q", asked, want)
+	}
+	tok, ok := g.Find(provider.KindAccessToken)
+	if !ok || tok.Name != "ACCESS_TOKEN" || !g.Revocable || g.Principal != devstack.TokenExchangeTarget {
+		t.Fatalf("grant: %s revocable %v principal %q", tok.Name, g.Revocable, g.Principal)
+	}
+	if life := g.ExpiresAt.Sub(g.IssuedAt); life < 15*time.Minute-time.Second || life > 15*time.Minute+time.Second {
+		t.Errorf("lifetime %v, want the server's 900s", life)
+	}
+	if code := resource(t, st, tok.Secret); code != http.StatusOK {
+		t.Fatalf("issued token refused by the resource: %d", code)
+	}
+	if err := p.Revoke(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	if code := resource(t, st, tok.Secret); code != http.StatusUnauthorized {
+		t.Errorf("revoked token accepted by the resource: %d", code)
+	}
+	creds := st.Credentials()
+	if len(creds) != 1 || creds[0].Provider != devstack.ProviderTokenExchange || creds[0].Fingerprint != g.Fingerprint || !creds[0].Revoked {
+		t.Errorf("ledger %+v", creds)
+	}
+}
+
+func TestNotRevocableWithoutEndpoint(t *testing.T) {
+	st := startStack(t)
+	cfg := config(st)
+	cfg.RevocationURL = ""
+	cfg.Audience = devstack.Audience
+	cfg.SubjectTokenType = "id_token"
+	cfg.Env = "API_TOKEN"
+	p, err := tokenexchange.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Revocable || g.Private != nil || g.Values[0].Name != "API_TOKEN" {
+		t.Errorf("grant revocable %v private %v name %s", g.Revocable, g.Private != nil, g.Values[0].Name)
+	}
+	if err := p.Revoke(context.Background(), g); !errors.Is(err, provider.ErrNotRevocable) {
+		t.Errorf("Revoke = %v, want ErrNotRevocable", err)
+	}
+}
+
+func TestClientAuthentication(t *testing.T) {
+	st := startStack(t)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(st.TokenExchangeClientSecret()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TX_SECRET", st.TokenExchangeClientSecret())
+	t.Setenv("TX_WRONG", "not-the-secret")
+	for _, tc := range []struct {
+		name          string
+		env, file, by string
+		want          string
+	}{
+		{name: "basic from env", env: "TX_SECRET"},
+		{name: "post from file", file: secretFile, by: "post"},
+		{name: "wrong secret", env: "TX_WRONG", want: "token exchange: HTTP 401: client authentication failed"},
+		{name: "unset secret", env: "TX_UNSET", want: "client-secret-env TX_UNSET is empty or unset"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config(st)
+			cfg.ClientID, cfg.ClientSecretEnv, cfg.ClientSecretFile, cfg.ClientAuth = devstack.TokenExchangeClientID, tc.env, tc.file, tc.by
+			p, err := tokenexchange.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), st.TokenExchangeClientSecret()) {
+					t.Fatalf("err = %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server lets only the owning client revoke: this proves
+			// the client authenticated on revocation too.
+			if err := p.Revoke(context.Background(), g); err != nil {
+				t.Fatal(err)
+			}
+			if code := resource(t, st, g.Values[0].Secret); code != http.StatusUnauthorized {
+				t.Errorf("revoked token accepted: %d", code)
+			}
+		})
+	}
+}
+
+func TestRefusalsFailFastWithServerMessage(t *testing.T) {
+	st := startStack(t)
+	cases := []struct {
+		name   string
+		change func(*tokenexchange.Config)
+		token  devstack.TokenRequest
+		want   string
+	}{
+		{"other subject", nil, devstack.TokenRequest{Claims: map[string]any{"sub": "repo:someone/else:ref:refs/heads/main"}}, "HTTP 400: subject_token: subject \"repo:someone/else:ref:refs/heads/main\" is not allowed"},
+		{"wrong audience", func(c *tokenexchange.Config) { c.Audience = "https://elsewhere" }, devstack.TokenRequest{}, "HTTP 400: subject_token: audience"},
+		{"expired token", nil, devstack.TokenRequest{IssuedAt: time.Now().Add(-time.Hour)}, "HTTP 400: subject_token: token is expired"},
+		{"unknown target", func(c *tokenexchange.Config) { c.TargetAudience = "billing" }, devstack.TokenRequest{}, `HTTP 400: unknown audience "billing"`},
+		{"unknown scope", func(c *tokenexchange.Config) { c.Scopes = []string{"admin"} }, devstack.TokenRequest{}, `HTTP 400: unknown scope "admin"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config(st)
+			if tc.change != nil {
+				tc.change(&cfg)
+			}
+			rt := &counting{}
+			p, err := tokenexchange.New(cfg, provider.WithHTTPClient(&http.Client{Transport: rt}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jwt string
+			start := time.Now()
+			_, err = p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
+				var e error
+				jwt, e = minted(st, tc.token)(aud)
+				return jwt, e
+			}))
+			if err == nil || !strings.Contains(err.Error(), "token exchange: "+tc.want) || strings.Contains(err.Error(), jwt) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if d, n := time.Since(start), rt.n.Load(); d > time.Second || n != 1 {
+				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, n)
+			}
+		})
+	}
+	if n := len(st.Credentials()); n != 0 {
+		t.Errorf("refusals issued %d tokens", n)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	st := startStack(t)
+	rt := &counting{}
+	p, err := tokenexchange.New(config(st), provider.WithHTTPClient(&http.Client{Transport: rt}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FailNext(devstack.ServiceTokenExchange, 500, 503); err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+	if err != nil || rt.n.Load() != 3 {
+		t.Fatalf("Issue after 500, 503: %v (%d requests)", err, rt.n.Load())
+	}
+	// Revocation is retried too, and a revocation that keeps failing
+	// reports the server's reason at the deadline.
+	if err := st.FailNext(devstack.ServiceTokenExchange, 503); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Revoke(context.Background(), g); err != nil {
+		t.Fatalf("Revoke after 503: %v", err)
+	}
+	if code := resource(t, st, g.Values[0].Secret); code != http.StatusUnauthorized {
+		t.Errorf("token still live after revoke: %d", code)
+	}
+	g, err = p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InjectFaults(devstack.ServiceTokenExchange, devstack.Fault{Status: 503, Message: "revocation store offline"},
+		devstack.Fault{Status: 503, Message: "revocation store offline"}, devstack.Fault{Status: 503, Message: "revocation store offline"},
+		devstack.Fault{Status: 503, Message: "revocation store offline"}, devstack.Fault{Status: 503, Message: "revocation store offline"}); err != nil {
+		t.Fatal(err)
+	}
+	short, _ := tokenexchange.New(config(st), provider.WithRetryDeadline(500*time.Millisecond))
+	if err := short.Revoke(context.Background(), g); err == nil || !strings.Contains(err.Error(), "token revocation: HTTP 503: revocation store offline") {
+		t.Errorf("persistently failing revoke: %v", err)
+	}
+	// Faults the revocation did not use up answer the resource first.
+	code := http.StatusServiceUnavailable
+	for i := 0; i < 6 && code == http.StatusServiceUnavailable; i++ {
+		code = resource(t, st, g.Values[0].Secret)
+	}
+	if code != http.StatusOK {
+		t.Errorf("token revoked although every revocation failed: %d", code)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	p, err := tokenexchange.New(tokenexchange.Config{TokenURL: "https://auth.example.com:8443/oauth/token", Resource: "https://api.example.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := provider.Description{Provider: "token-exchange", Principal: "https://api.example.com/", Audience: "https://auth.example.com:8443", Endpoint: "https://auth.example.com:8443/oauth/token"}
+	if d := p.Describe(); d != want {
+		t.Errorf("Describe = %+v, want %+v", d, want)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	ok := tokenexchange.Config{TokenURL: "https://auth.example.com/token"}
+	cases := []struct {
+		change func(*tokenexchange.Config)
+		field  string
+	}{
+		{func(c *tokenexchange.Config) { c.TokenURL = "" }, "token-url"},
+		{func(c *tokenexchange.Config) { c.TokenURL = "auth.example.com/token" }, "token-url"},
+		{func(c *tokenexchange.Config) { c.RevocationURL = "mailto:x" }, "revocation-url"},
+		{func(c *tokenexchange.Config) { c.Resource = "/relative" }, "resource"},
+		{func(c *tokenexchange.Config) { c.Scopes = []string{"a b"} }, "scopes[0]"},
+		{func(c *tokenexchange.Config) { c.SubjectTokenType = "saml2" }, "subject-token-type"},
+		{func(c *tokenexchange.Config) { c.RequestedTokenType = "cookie" }, "requested-token-type"},
+		{func(c *tokenexchange.Config) { c.ClientSecretEnv = "S" }, "client-id"},
+		{func(c *tokenexchange.Config) { c.ClientID, c.ClientSecretEnv, c.ClientSecretFile = "c", "S", "/f" }, "client-secret-env"},
+		{func(c *tokenexchange.Config) { c.ClientID, c.ClientSecretEnv = "c", "1-BAD" }, "client-secret-env"},
+		{func(c *tokenexchange.Config) { c.ClientID, c.ClientSecretEnv, c.ClientAuth = "c", "S", "jwt" }, "client-auth"},
+		{func(c *tokenexchange.Config) { c.ClientAuth = "post" }, "client-auth"},
+		{func(c *tokenexchange.Config) { c.Env = "A-B" }, "env"},
+		{func(c *tokenexchange.Config) { c.TTL = -time.Second }, "ttl"},
+	}
+	for _, tc := range cases {
+		cfg := ok
+		tc.change(&cfg)
+		_, err := tokenexchange.New(cfg)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.field+" ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("New(%+v) = %v, want a one-line error naming %s", cfg, err, tc.field)
+		}
+	}
+}
