@@ -33,9 +33,15 @@ const (
 	azureObjectID        = "3f2e1d0c-9b8a-4765-a4b3-c2d1e0f9a8b7"
 )
 
-// azureResources are the resources a client-credentials scope may name
-// ("<resource>/.default").
-var azureResources = []string{azureManagement, "https://graph.microsoft.com", "https://vault.azure.net", "https://storage.azure.com"}
+// azureResource reports whether a client-credentials scope may name
+// resource ("<resource>/.default").
+func azureResource(resource string) bool {
+	switch strings.TrimSuffix(resource, "/") {
+	case azureManagement, "https://graph.microsoft.com", "https://vault.azure.net", "https://storage.azure.com":
+		return true
+	}
+	return false
+}
 
 // azureFederatedCredential is a federated identity credential of the app:
 // all three fields must match the assertion exactly (case-sensitively).
@@ -153,7 +159,7 @@ func (a *azureServer) token(w http.ResponseWriter, r *http.Request) {
 		aadError(w, http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope))
 		return
 	}
-	if !slices.Contains(azureResources, strings.TrimSuffix(resource, "/")) {
+	if !azureResource(resource) {
 		aadError(w, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", resource, tenant))
 		return
 	}

@@ -36,7 +36,7 @@ const (
 )
 
 // oauthScopes are the scopes the stand-in knows.
-var oauthScopes = []string{"read", "write"}
+func oauthScopes() []string { return []string{"read", "write"} }
 
 // exchangedToken is the server-side state of an access token it issued;
 // validity (expiry, revocation) lives in the ledger.
@@ -106,7 +106,7 @@ func (o *oauthServer) metadata(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint":                             o.baseURL + oauthTokenPath,
 		"revocation_endpoint":                        o.baseURL + oauthRevokePath,
 		"grant_types_supported":                      []string{gcpTokenExchangeGrant},
-		"scopes_supported":                           oauthScopes,
+		"scopes_supported":                           oauthScopes(),
 		"token_endpoint_auth_methods_supported":      auth,
 		"revocation_endpoint_auth_methods_supported": auth,
 	})
@@ -206,7 +206,7 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request) {
 		scopes = []string{oauthDefaultScope}
 	}
 	for _, s := range scopes {
-		if !slices.Contains(oauthScopes, s) {
+		if !slices.Contains(oauthScopes(), s) {
 			oauthError(w, http.StatusBadRequest, "invalid_scope", fmt.Sprintf("unknown scope %q", s))
 			return
 		}

@@ -124,6 +124,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, fmt.Errorf("devstack: negative TTL %v", *d)
 		}
 	}
+	if opts.CredentialTTL > 0 && opts.CredentialTTL < time.Second {
+		return nil, fmt.Errorf("devstack: CredentialTTL %v is under a second, which expires_in cannot express", opts.CredentialTTL)
+	}
 	opts.TokenTTL = orDefault(opts.TokenTTL, 5*time.Minute)
 	opts.VaultTokenTTL = orDefault(opts.VaultTokenTTL, time.Hour)
 	opts.GitHubTokenTTL = orDefault(opts.GitHubTokenTTL, time.Hour)

@@ -404,7 +404,7 @@ func TestCloseStopsServicesAndRemovesTempDir(t *testing.T) {
 }
 
 func TestStartRefusesBadOptions(t *testing.T) {
-	for _, opts := range []Options{{Platform: "jenkins"}, {TokenTTL: -time.Second}, {CredentialTTL: -time.Second}} {
+	for _, opts := range []Options{{Platform: "jenkins"}, {TokenTTL: -time.Second}, {CredentialTTL: -time.Second}, {CredentialTTL: time.Millisecond}} {
 		if s, err := Start(context.Background(), opts); err == nil {
 			s.Close()
 			t.Errorf("Start(%+v) succeeded", opts)
