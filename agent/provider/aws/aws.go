@@ -323,6 +323,11 @@ func describeError(err error) error {
 		}
 		return &wire.StatusError{Op: op, Status: status, Message: wire.ServerMessage([]byte(msg))}
 	}
+	if status >= 200 && status <= 299 {
+		// A success the SDK could not decode; its error may quote the
+		// body, which would hold the credentials.
+		return &wire.StatusError{Op: op, Status: status, Message: "the response could not be decoded"}
+	}
 	if status != 0 {
 		return &wire.StatusError{Op: op, Status: status}
 	}

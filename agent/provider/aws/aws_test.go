@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -333,5 +334,31 @@ func TestSessionNameFromEnv(t *testing.T) {
 	g, err := p.Issue(context.Background(), minted(st, nil))
 	if err != nil || g.SessionName != "gh-555-3-build" {
 		t.Errorf("session from env: %v %q", err, g.SessionName)
+	}
+}
+
+func TestUndecodableAndOversizedResponses(t *testing.T) {
+	secret := "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzzSECRETzz"
+	for name, body := range map[string]string{
+		"undecodable": "<AssumeRoleWithWebIdentityResponse><SecretAccessKey>" + secret + "</SecretAccessKey><broken",
+		"oversized":   "<AssumeRoleWithWebIdentityResponse>" + strings.Repeat(" ", 2<<20) + secret,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Content-Type", "text/xml")
+				_, _ = w.Write([]byte(body))
+			}))
+			defer srv.Close()
+			p, err := aws.New(aws.Config{RoleARN: devstack.AWSRoleARN, Region: "eu-west-1", Endpoint: srv.URL, SessionName: "s1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Issue(context.Background(), tokenFunc{mint: func(string) (string, error) { return "h.p.s", nil }})
+			if err == nil || strings.Contains(err.Error(), secret) || hits.Load() != 1 {
+				t.Errorf("err = %v after %d requests; want one failed request and no quoted body", err, hits.Load())
+			}
+		})
 	}
 }
