@@ -103,6 +103,7 @@ type Stack struct {
 	faults        *faults
 	gitlabIDToken string
 	servers       []*http.Server
+	listeners     []net.Listener
 	removeDir     bool
 
 	closeOnce sync.Once
@@ -261,6 +262,7 @@ func (s *Stack) serve(ln net.Listener, h http.Handler, timeout time.Duration) {
 		MaxHeaderBytes:    64 << 10,
 	}
 	s.servers = append(s.servers, srv)
+	s.listeners = append(s.listeners, ln)
 	go func() { _ = srv.Serve(ln) }() // returns http.ErrServerClosed on Close
 }
 
@@ -370,6 +372,12 @@ func (s *Stack) Close() error {
 			if err := srv.Shutdown(ctx); err != nil {
 				errs = append(errs, err, srv.Close())
 			}
+		}
+		// Shutdown closes only the listeners whose Serve has started;
+		// close the others here so no port outlives Close. (A second
+		// close of a listener just reports net.ErrClosed.)
+		for _, ln := range s.listeners {
+			_ = ln.Close()
 		}
 		if s.removeDir && s.Dir != "" {
 			errs = append(errs, os.RemoveAll(s.Dir))
