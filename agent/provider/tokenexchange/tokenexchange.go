@@ -192,6 +192,11 @@ func (p *Provider) Describe() provider.Description {
 	return provider.Description{Provider: "token-exchange", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: p.cfg.TokenURL}
 }
 
+// ClientSecret reads the configured client secret ("" for a public
+// client), so the agent can mask it like every credential it reads. It is
+// a secret: never print it.
+func (p *Provider) ClientSecret() (string, error) { return p.clientSecret() }
+
 // clientSecret reads the configured secret ("" for public clients). The
 // value is a secret the caller must not print.
 func (p *Provider) clientSecret() (string, error) {

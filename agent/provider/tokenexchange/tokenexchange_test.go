@@ -154,6 +154,9 @@ func TestClientAuthentication(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if sec, err := p.ClientSecret(); tc.want == "" && (err != nil || sec != st.TokenExchangeClientSecret()) {
+				t.Errorf("ClientSecret() = %v (matches: %v)", err, sec == st.TokenExchangeClientSecret())
+			}
 			g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), st.TokenExchangeClientSecret()) {
