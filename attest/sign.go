@@ -39,6 +39,25 @@ func Sign(ctx context.Context, statement []byte, kp sign.Keypair, opts SignOptio
 	if kp == nil {
 		return nil, errors.New("sign: no signing key")
 	}
+	keyVerifier, err := keypairVerifier(kp)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	cfg := keyConfig(keyVerifier)
+	var bopts sign.BundleOptions
+	if opts.TrustedMaterial != nil {
+		// The signing key comes first, so a key lookup always finds it
+		// whatever other keys the trusted material holds.
+		bopts.TrustedRoot = root.TrustedMaterialCollection{cfg.trusted, opts.TrustedMaterial}
+	}
+	return signWith(ctx, statement, kp, bopts, cfg)
+}
+
+// signWith signs statement with kp through sign.Bundle (which contacts the
+// certificate provider, TSAs and logs in bopts), then verifies the new
+// bundle with cfg, as Verify would, against the statement's own predicate
+// type and every one of its subject digests.
+func signWith(ctx context.Context, statement []byte, kp sign.Keypair, bopts sign.BundleOptions, cfg *verifyConfig) ([]byte, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -46,24 +65,17 @@ func Sign(ctx context.Context, statement []byte, kp sign.Keypair, opts SignOptio
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	keyVerifier, err := keypairVerifier(kp)
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	cfg := keyConfig(keyVerifier)
 	cfg.predicateType = st.PredicateType
 	cfg.digests, err = subjectDigests(st.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	cfg.withoutArtifact = len(cfg.digests) == 0
-
-	bopts := sign.BundleOptions{Context: ctx}
-	if opts.TrustedMaterial != nil {
-		// The signing key comes first, so a key lookup always finds it
-		// whatever other keys the trusted material holds.
-		bopts.TrustedRoot = root.TrustedMaterialCollection{cfg.trusted, opts.TrustedMaterial}
+	if err := cfg.build(); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
 	}
+
+	bopts.Context = ctx
 	content := &sign.DSSEData{Data: statement, PayloadType: PayloadTypeInToto}
 	pb, err := sign.Bundle(content, kp, bopts)
 	if err != nil {

@@ -2,30 +2,51 @@ package attest
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"regexp"
 	"time"
 
-	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
 // VerifyOptions says what a bundle must satisfy. The zero value verifies
-// nothing and is refused: a signer (today: a public key) is required, and
-// so is a subject to look for unless WithoutArtifactUnsafe is set.
+// nothing and is refused: exactly one signer source is required (a public
+// key, or a certificate identity with a trusted root), and so is a subject
+// to look for unless WithoutArtifactUnsafe is set.
 type VerifyOptions struct {
 	// PublicKeyPEM is the PEM public key ("PUBLIC KEY") that must have
-	// signed the bundle, as with cosign --key. Required today; keyless
-	// verification will add a certificate identity (issuer + SAN) and a
-	// trusted root as the alternative signer source, and exactly one of
-	// the two will be required.
+	// signed the bundle, as with cosign --key.
 	PublicKeyPEM []byte
+
+	// The signer of a keyless bundle: the certificate's subject alternative
+	// name (the workload identity, e.g.
+	// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main)
+	// and the OIDC issuer it was issued for, each exact or a regular
+	// expression (Go syntax, unanchored as in cosign: anchor with ^…$).
+	// Give one of each pair. Requires TrustedRootJSON.
+	CertificateIdentity, CertificateIdentityRegexp     string
+	CertificateOIDCIssuer, CertificateOIDCIssuerRegexp string
+
+	// TrustedRootJSON is a Sigstore trusted root (Fulcio CAs, timestamp
+	// authorities, transparency and CT logs), e.g. as written by
+	// TrustedRootFor or `cosign trusted-root create`. Required with a
+	// certificate identity. With a public key it is optional, and when given,
+	// the bundle must carry a signed timestamp from one of its TSAs.
+	TrustedRootJSON []byte
+
+	// Time evidence a keyless bundle must carry. By default: one RFC 3161
+	// timestamp from a TSA in the trusted root (a private Sigstore, or
+	// GitHub's, as `gh attestation verify` checks them). TransparencyLog
+	// requires instead an entry in a Rekor log of the trusted root, whose
+	// integrated time or a TSA timestamp dates the signature (bundles from
+	// the public Sigstore instance). SignedCertificateTimestamp also
+	// requires an SCT from a CT log of the trusted root.
+	TransparencyLog            bool
+	SignedCertificateTimestamp bool
 
 	// PredicateType is the predicate type the statement must carry.
 	// Empty means PredicateTypeJob. It is always checked.
@@ -34,7 +55,8 @@ type VerifyOptions struct {
 	// The subject the statement must name. Set exactly one of Artifact (its
 	// contents, hashed with SHA-256, as with cosign's positional blob) and
 	// ArtifactDigest (as with cosign --digest/--digestAlg). For a job
-	// attestation without artifacts use JobSubjectDigest(runURI).
+	// attestation without artifacts use JobSubjectDigest(runURI); for an
+	// image, its manifest digest.
 	Artifact       io.Reader
 	ArtifactDigest *Digest
 
@@ -42,106 +64,93 @@ type VerifyOptions struct {
 	// --check-claims=false). The signature and predicate type are still
 	// checked. Only for callers that check the subjects themselves.
 	WithoutArtifactUnsafe bool
+
+	// Policy is checked on the job predicate of an authentic bundle. A
+	// policy with rules needs PredicateType PredicateTypeJob.
+	Policy Policy
 }
 
-// Names of the checks in a Result, in the order they run.
+// verifyConfig is VerifyOptions resolved into sigstore-go terms, with the
+// trusted material parsed and the sigstore-go verifier built once.
+type verifyConfig struct {
+	trusted       root.TrustedMaterial
+	verifierOpts  []verify.VerifierOption
+	identity      verify.PolicyOption
+	signerKind    string // "key" | "certificate"
+	signerDetail  string // for the signer check's verdict
+	needTimestamp bool   // a time source is part of the policy
+	predicateType string
+
+	digests         []verify.ArtifactDigest
+	withoutArtifact bool
+	policy          Policy
+
+	sev *verify.Verifier
+}
+
+// Signer kinds in SignerInfo.
 const (
-	CheckBundle        = "bundle"        // size, media type, DSSE envelope with an in-toto payload
-	CheckSignature     = "signature"     // DSSE signature by the expected key (sigstore-go)
-	CheckStatement     = "statement"     // the payload is an in-toto Statement v1
-	CheckPredicateType = "predicateType" // the statement's predicate type is the expected one
-	CheckSubject       = "subject"       // a subject carries the expected digest (sigstore-go)
-	CheckPredicate     = "predicate"     // the predicate decodes and satisfies JobPredicate.Validate
+	signerKindKey         = "key"
+	signerKindCertificate = "certificate"
 )
 
-// Verdicts of a Check.
-const (
-	VerdictPass = "pass"
-	VerdictFail = "fail"
-	VerdictSkip = "skip"
-)
-
-// Check is the verdict of one verification step.
-type Check struct {
-	Name    string `json:"name"`
-	Verdict string `json:"verdict"`
-	Detail  string `json:"detail,omitempty"`
-}
-
-// Result reports what Verify checked. Checks is always filled in as far
-// as verification got. Statement, Subjects, MatchedSubject and Predicate
-// are set only when Verified is true (every check passed or was skipped),
-// so content of an unverified bundle can never be mistaken for verified
-// content.
-type Result struct {
-	Verified        bool          `json:"verified"`
-	BundleMediaType string        `json:"bundleMediaType,omitempty"`
-	PublicKeyHint   string        `json:"publicKeyHint,omitempty"`
-	Checks          []Check       `json:"checks"`
-	Statement       *Statement    `json:"statement,omitempty"`
-	Subjects        []Subject     `json:"subjects,omitempty"`
-	MatchedSubject  *Subject      `json:"matchedSubject,omitempty"`
-	Predicate       *JobPredicate `json:"predicate,omitempty"` // when the predicate type is PredicateTypeJob
-}
-
-// Check returns the check with the given name, if it ran.
-func (r *Result) Check(name string) (Check, bool) {
-	for _, c := range r.Checks {
-		if c.Name == name {
-			return c, true
-		}
+func (o VerifyOptions) config() (*verifyConfig, error) {
+	keyless := o.CertificateIdentity != "" || o.CertificateIdentityRegexp != "" ||
+		o.CertificateOIDCIssuer != "" || o.CertificateOIDCIssuerRegexp != ""
+	var (
+		cfg *verifyConfig
+		err error
+	)
+	switch {
+	case len(o.PublicKeyPEM) > 0 && keyless:
+		return nil, errors.New("verify: give either a public key or a certificate identity and issuer, not both")
+	case len(o.PublicKeyPEM) > 0:
+		cfg, err = o.keyConfig()
+	case keyless:
+		cfg, err = o.certificateConfig()
+	default:
+		return nil, errors.New("verify: no signer given; refusing to verify without knowing who must have signed: give a public key, or a certificate identity and OIDC issuer with a trusted root")
 	}
-	return Check{}, false
-}
-
-func (r *Result) add(name, verdict, detail string) {
-	r.Checks = append(r.Checks, Check{Name: name, Verdict: verdict, Detail: detail})
-}
-
-// VerificationError is returned when a bundle fails a check. Check is the
-// name of the first failed check (see the Check* constants).
-type VerificationError struct {
-	Check string
-	Err   error
-}
-
-func (e *VerificationError) Error() string {
-	return "attestation not verified: " + e.Check + ": " + e.Err.Error()
-}
-
-func (e *VerificationError) Unwrap() error { return e.Err }
-
-// Verify checks a Sigstore bundle (JSON, at most MaxBundleSize bytes)
-// holding a DSSE-signed in-toto statement: the DSSE signature against the
-// given key (sigstore-go, no transparency log or timestamps, as cosign
-// verify-blob-attestation --key --insecure-ignore-tlog), the predicate
-// type, the subject digest, and, for job attestations, the predicate
-// contents.
-//
-// A misused VerifyOptions yields (nil, error). A bundle that fails a check
-// yields a Result recording the checks (with Verified false and no
-// content) and a *VerificationError.
-func Verify(bundleJSON []byte, opts VerifyOptions) (*Result, error) {
-	cfg, err := opts.config()
 	if err != nil {
 		return nil, err
 	}
-	return verifyBundle(bundleJSON, cfg)
+
+	cfg.predicateType = o.PredicateType
+	if cfg.predicateType == "" {
+		cfg.predicateType = PredicateTypeJob
+	}
+	if err := o.Policy.validate(); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if !o.Policy.IsZero() && cfg.predicateType != PredicateTypeJob {
+		return nil, fmt.Errorf("verify: policy rules apply to job attestations (predicate type %s), not %s", PredicateTypeJob, cfg.predicateType)
+	}
+	cfg.policy = o.Policy
+	if err := o.subject(cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.build(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
-// verifyConfig is VerifyOptions resolved into sigstore-go terms.
-type verifyConfig struct {
-	trusted         root.TrustedMaterial
-	verifierOpts    []verify.VerifierOption
-	identity        verify.PolicyOption
-	predicateType   string
-	digests         []verify.ArtifactDigest
-	withoutArtifact bool
+// build makes the sigstore-go verifier from the trusted material and the
+// time policy.
+func (cfg *verifyConfig) build() error {
+	sev, err := verify.NewVerifier(cfg.trusted, cfg.verifierOpts...)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	cfg.sev = sev
+	return nil
 }
 
-func (o VerifyOptions) config() (*verifyConfig, error) {
-	if len(o.PublicKeyPEM) == 0 {
-		return nil, errors.New("verify: no public key given; refusing to verify without knowing who must have signed")
+// keyConfig trusts exactly the given public key, whatever key hint the
+// bundle names (as cosign --key does).
+func (o VerifyOptions) keyConfig() (*verifyConfig, error) {
+	if o.TransparencyLog || o.SignedCertificateTimestamp {
+		return nil, errors.New("verify: transparency log and SCT requirements apply to certificate identities; with a public key give a trusted root with a TSA instead")
 	}
 	pub, err := ParsePublicKeyPEM(o.PublicKeyPEM)
 	if err != nil {
@@ -152,11 +161,117 @@ func (o VerifyOptions) config() (*verifyConfig, error) {
 		return nil, fmt.Errorf("verify: public key: %s: %w", describeKey(pub), err)
 	}
 	cfg := keyConfig(v)
-	cfg.predicateType = o.PredicateType
-	if cfg.predicateType == "" {
-		cfg.predicateType = PredicateTypeJob
+	cfg.signerDetail = "signed by the given " + describeKey(pub)
+	if len(o.TrustedRootJSON) > 0 {
+		tr, err := parseTrustedRoot(o.TrustedRootJSON)
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		if len(tr.TimestampingAuthorities()) == 0 {
+			return nil, errors.New("verify: the trusted root has no timestamp authority; with a public key, a trusted root is only needed to check signed timestamps")
+		}
+		cfg.trusted = root.TrustedMaterialCollection{cfg.trusted, tr}
+		cfg.verifierOpts = []verify.VerifierOption{verify.WithSignedTimestamps(1), verify.WithoutStatementPredicate()}
+		cfg.needTimestamp = true
 	}
+	return cfg, nil
+}
 
+// keyConfig trusts exactly one public key; no timestamps or log entries
+// are required.
+func keyConfig(v signature.Verifier) *verifyConfig {
+	key := root.NewExpiringKey(v, time.Time{}, time.Time{})
+	return &verifyConfig{
+		trusted: root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
+			return key, nil
+		}),
+		verifierOpts: []verify.VerifierOption{verify.WithNoObserverTimestamps(), verify.WithoutStatementPredicate()},
+		identity:     verify.WithKey(),
+		signerKind:   signerKindKey,
+		signerDetail: "signed by the given key",
+	}
+}
+
+// certificateConfig trusts certificates from the trusted root's CAs for
+// the given identity and issuer, dated by a trusted time source.
+func (o VerifyOptions) certificateConfig() (*verifyConfig, error) {
+	if err := exactlyOne("certificate identity", o.CertificateIdentity, o.CertificateIdentityRegexp); err != nil {
+		return nil, err
+	}
+	if err := exactlyOne("certificate OIDC issuer", o.CertificateOIDCIssuer, o.CertificateOIDCIssuerRegexp); err != nil {
+		return nil, err
+	}
+	for what, re := range map[string]string{"identity": o.CertificateIdentityRegexp, "OIDC issuer": o.CertificateOIDCIssuerRegexp} {
+		if _, err := regexp.Compile(re); err != nil {
+			return nil, fmt.Errorf("verify: certificate %s regexp: %w", what, err)
+		}
+	}
+	if len(o.TrustedRootJSON) == 0 {
+		return nil, errors.New("verify: a certificate identity needs a trusted root (the Fulcio CA and timestamp authority that vouch for it)")
+	}
+	tr, err := parseTrustedRoot(o.TrustedRootJSON)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if len(tr.FulcioCertificateAuthorities()) == 0 {
+		return nil, errors.New("verify: the trusted root has no certificate authority, so no certificate can verify")
+	}
+	id, err := verify.NewShortCertificateIdentity(o.CertificateOIDCIssuer, o.CertificateOIDCIssuerRegexp, o.CertificateIdentity, o.CertificateIdentityRegexp)
+	if err != nil {
+		return nil, fmt.Errorf("verify: certificate identity: %w", err)
+	}
+	cfg := &verifyConfig{
+		trusted:       tr,
+		verifierOpts:  []verify.VerifierOption{verify.WithoutStatementPredicate()},
+		identity:      verify.WithCertificateIdentity(id),
+		signerKind:    signerKindCertificate,
+		signerDetail:  describeIdentity(o),
+		needTimestamp: true,
+	}
+	if o.TransparencyLog {
+		if len(tr.RekorLogs()) == 0 {
+			return nil, errors.New("verify: a transparency log entry is required but the trusted root has no transparency log")
+		}
+		cfg.verifierOpts = append(cfg.verifierOpts, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+	} else {
+		if len(tr.TimestampingAuthorities()) == 0 {
+			return nil, errors.New("verify: the trusted root has no timestamp authority, so no signed timestamp can verify (for bundles logged in Rekor, require the transparency log instead)")
+		}
+		cfg.verifierOpts = append(cfg.verifierOpts, verify.WithSignedTimestamps(1))
+	}
+	if o.SignedCertificateTimestamp {
+		if len(tr.CTLogs()) == 0 {
+			return nil, errors.New("verify: an SCT is required but the trusted root has no CT log")
+		}
+		cfg.verifierOpts = append(cfg.verifierOpts, verify.WithSignedCertificateTimestamps(1))
+	}
+	return cfg, nil
+}
+
+func exactlyOne(what, exact, re string) error {
+	switch {
+	case exact == "" && re == "":
+		return fmt.Errorf("verify: no %s given (exact or regexp); both the identity and its issuer are required", what)
+	case exact != "" && re != "":
+		return fmt.Errorf("verify: give the %s exactly or as a regexp, not both", what)
+	}
+	return nil
+}
+
+func describeIdentity(o VerifyOptions) string {
+	id := fmt.Sprintf("identity %q", o.CertificateIdentity)
+	if o.CertificateIdentityRegexp != "" {
+		id = fmt.Sprintf("identity matching %q", o.CertificateIdentityRegexp)
+	}
+	iss := fmt.Sprintf("issuer %q", o.CertificateOIDCIssuer)
+	if o.CertificateOIDCIssuerRegexp != "" {
+		iss = fmt.Sprintf("issuer matching %q", o.CertificateOIDCIssuerRegexp)
+	}
+	return id + ", " + iss
+}
+
+// subject resolves the subject options into digests.
+func (o VerifyOptions) subject(cfg *verifyConfig) error {
 	n := 0
 	if o.Artifact != nil {
 		n++
@@ -169,190 +284,23 @@ func (o VerifyOptions) config() (*verifyConfig, error) {
 	}
 	switch {
 	case n == 0:
-		return nil, errors.New("verify: no subject to check: give the artifact or its digest (or explicitly skip the check with WithoutArtifactUnsafe)")
+		return errors.New("verify: no subject to check: give the artifact or its digest (or explicitly skip the check with WithoutArtifactUnsafe)")
 	case n > 1:
-		return nil, errors.New("verify: give only one of the artifact, its digest, and WithoutArtifactUnsafe")
+		return errors.New("verify: give only one of the artifact, its digest, and WithoutArtifactUnsafe")
 	case o.WithoutArtifactUnsafe:
 		cfg.withoutArtifact = true
 	case o.ArtifactDigest != nil:
 		raw, err := o.ArtifactDigest.bytes()
 		if err != nil {
-			return nil, fmt.Errorf("verify: artifact digest: %w", err)
+			return fmt.Errorf("verify: artifact digest: %w", err)
 		}
 		cfg.digests = []verify.ArtifactDigest{{Algorithm: o.ArtifactDigest.Algorithm, Digest: raw}}
 	default:
 		h := sha256.New()
 		if _, err := io.Copy(h, o.Artifact); err != nil {
-			return nil, fmt.Errorf("verify: reading the artifact: %w", err)
+			return fmt.Errorf("verify: reading the artifact: %w", err)
 		}
 		cfg.digests = []verify.ArtifactDigest{{Algorithm: "sha256", Digest: h.Sum(nil)}}
 	}
-	return cfg, nil
-}
-
-// keyConfig trusts exactly one public key, whatever key hint the bundle
-// names (as cosign --key does); no timestamps or log entries are required.
-func keyConfig(v signature.Verifier) *verifyConfig {
-	key := root.NewExpiringKey(v, time.Time{}, time.Time{})
-	return &verifyConfig{
-		trusted: root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-			return key, nil
-		}),
-		verifierOpts: []verify.VerifierOption{verify.WithNoObserverTimestamps(), verify.WithoutStatementPredicate()},
-		identity:     verify.WithKey(),
-	}
-}
-
-func verifyBundle(bundleJSON []byte, cfg *verifyConfig) (*Result, error) {
-	res := &Result{}
-	fail := func(check string, err error) (*Result, error) {
-		res.add(check, VerdictFail, err.Error())
-		return res, &VerificationError{Check: check, Err: err}
-	}
-
-	// bundle: structure, before any cryptography.
-	if len(bundleJSON) > MaxBundleSize {
-		return fail(CheckBundle, fmt.Errorf("bundle is %d bytes, more than the %d allowed", len(bundleJSON), MaxBundleSize))
-	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(bundleJSON); err != nil {
-		return fail(CheckBundle, fmt.Errorf("not a valid Sigstore bundle: %w", err))
-	}
-	res.BundleMediaType = b.GetMediaType()
-	res.PublicKeyHint = b.GetVerificationMaterial().GetPublicKey().GetHint()
-	env := b.GetDsseEnvelope()
-	if env == nil {
-		return fail(CheckBundle, errors.New("the bundle holds no DSSE envelope (a message signature is not an attestation)"))
-	}
-	if env.GetPayloadType() != PayloadTypeInToto {
-		return fail(CheckBundle, fmt.Errorf("DSSE payload type is %q, want %s", env.GetPayloadType(), PayloadTypeInToto))
-	}
-	res.add(CheckBundle, VerdictPass, res.BundleMediaType)
-
-	// signature (and, in the same sigstore-go call, the subject digest).
-	sev, err := verify.NewVerifier(cfg.trusted, cfg.verifierOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
-	}
-	artifactPolicy := verify.WithoutArtifactUnsafe()
-	if !cfg.withoutArtifact {
-		artifactPolicy = verify.WithArtifactDigests(cfg.digests)
-	}
-	_, fullErr := sev.Verify(&b, verify.NewPolicy(artifactPolicy, cfg.identity))
-	var subjectErr error
-	if fullErr != nil {
-		if cfg.withoutArtifact {
-			return fail(CheckSignature, signatureError(fullErr))
-		}
-		// Tell a bad signature from a subject mismatch.
-		if _, sigErr := sev.Verify(&b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), cfg.identity)); sigErr != nil {
-			return fail(CheckSignature, signatureError(sigErr))
-		}
-		subjectErr = fullErr
-	}
-	res.add(CheckSignature, VerdictPass, "DSSE signature verified with the given key")
-
-	// From here on the payload is authentic; check what it says.
-	stmt, err := ParseStatement(env.GetPayload())
-	if err != nil {
-		return fail(CheckStatement, err)
-	}
-	res.add(CheckStatement, VerdictPass, stmt.Type)
-
-	var failed *VerificationError
-	note := func(check string, err error) {
-		res.add(check, VerdictFail, err.Error())
-		if failed == nil {
-			failed = &VerificationError{Check: check, Err: err}
-		}
-	}
-
-	typeOK := stmt.PredicateType == cfg.predicateType
-	if typeOK {
-		res.add(CheckPredicateType, VerdictPass, stmt.PredicateType)
-	} else {
-		note(CheckPredicateType, fmt.Errorf("predicate type is %q, want %q", stmt.PredicateType, cfg.predicateType))
-	}
-
-	var matched *Subject
-	switch {
-	case cfg.withoutArtifact:
-		res.add(CheckSubject, VerdictSkip, "subject check skipped on request (WithoutArtifactUnsafe)")
-	case subjectErr != nil:
-		note(CheckSubject, fmt.Errorf("no subject has digest %s (subjects: %s)", describeDigests(cfg.digests), describeSubjects(stmt.Subject)))
-	default:
-		if matched = findSubject(stmt.Subject, cfg.digests); matched == nil {
-			// sigstore-go matched but our reading of the payload does not:
-			// never accept on a disagreement between parsers.
-			note(CheckSubject, fmt.Errorf("no subject has digest %s", describeDigests(cfg.digests)))
-		} else {
-			res.add(CheckSubject, VerdictPass, fmt.Sprintf("%s %s", matched.Name, describeDigests(cfg.digests)))
-		}
-	}
-
-	var pred *JobPredicate
-	if typeOK && stmt.PredicateType == PredicateTypeJob {
-		pred = &JobPredicate{}
-		if err := json.Unmarshal(stmt.Predicate, pred); err != nil {
-			note(CheckPredicate, fmt.Errorf("predicate does not decode as a job predicate: %w", err))
-		} else if err := pred.Validate(); err != nil {
-			note(CheckPredicate, err)
-		} else {
-			res.add(CheckPredicate, VerdictPass, "job predicate is well-formed")
-		}
-	}
-
-	if failed != nil {
-		return res, failed
-	}
-	res.Verified = true
-	res.Statement = stmt
-	res.Subjects = stmt.Subject
-	res.MatchedSubject = matched
-	res.Predicate = pred
-	return res, nil
-}
-
-func signatureError(err error) error {
-	return fmt.Errorf("not signed by the given key, or altered after signing: %w", err)
-}
-
-func findSubject(subjects []Subject, digests []verify.ArtifactDigest) *Subject {
-	for _, want := range digests {
-		h := hex.EncodeToString(want.Digest)
-		for i := range subjects {
-			if strings.EqualFold(subjects[i].Digest[want.Algorithm], h) {
-				s := subjects[i]
-				return &s
-			}
-		}
-	}
 	return nil
-}
-
-func describeDigests(ds []verify.ArtifactDigest) string {
-	parts := make([]string, len(ds))
-	for i, d := range ds {
-		parts[i] = d.Algorithm + ":" + hex.EncodeToString(d.Digest)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func describeSubjects(ss []Subject) string {
-	const show = 5
-	var parts []string
-	for i, s := range ss {
-		if i == show {
-			parts = append(parts, fmt.Sprintf("and %d more", len(ss)-show))
-			break
-		}
-		d := s.Digest["sha256"]
-		if d == "" {
-			d = "(no sha256)"
-		} else {
-			d = "sha256:" + d
-		}
-		parts = append(parts, fmt.Sprintf("%q %s", s.Name, d))
-	}
-	return strings.Join(parts, "; ")
 }

@@ -20,13 +20,22 @@ install_go_tool() {
 }
 
 install_go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5
+# Keyless signing peers (e2e/keyless_test.go runs them in `unshare -n`).
+install_go_tool fulcio github.com/sigstore/fulcio v1.8.8
+install_go_tool timestamp-server github.com/sigstore/timestamp-authority/cmd/timestamp-server v1.2.9
 
-if ! command -v shellcheck >/dev/null 2>&1; then
+# Debian packages: shellcheck (lint) and docker-registry (distribution
+# 2.8.2, the OCI registry of e2e/oci_test.go, which writes its own
+# loopback-only config; the package's service is never started).
+missing=()
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+if ((${#missing[@]} > 0)); then
 	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-		echo "install-tools: installing shellcheck (Debian)"
+		echo "install-tools: installing ${missing[*]} (Debian)"
 		apt-get update -qq >/dev/null
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	else
-		echo "install-tools: shellcheck not found; install it to lint scripts" >&2
+		echo "install-tools: ${missing[*]} not found; install with apt-get (shellcheck lints scripts; docker-registry serves the OCI e2e tests)" >&2
 	fi
 fi

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,87 +10,251 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	// KMS key references (--key awskms://…), and the KMS signers the agent
+	// builds through attest.NewSigner.
+	_ "github.com/chaperone-ci/chaperone/attest/kmsproviders"
 )
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "verify",
-		Usage:     "verify an attestation bundle: signature, signer, predicate type, subject",
-		ArgsUsage: "BUNDLE",
+		Name:  "verify",
+		Usage: "verify attestation bundles: signature, signer, timestamp, predicate type, subject, and policy",
+		Description: `Verifies each BUNDLE file (all must pass), or with --oci the bundles attached
+to an image in its registry (one must pass). The signer is a public key (--key
+FILE, or a KMS key URI), or a keyless identity: --certificate-identity[-regexp]
+and --certificate-oidc-issuer[-regexp] with --trusted-root. Keyless bundles must
+carry an RFC 3161 timestamp from a TSA of the trusted root (or, with
+--require-tlog, a transparency log entry). Regexps are unanchored, as in
+cosign: write ^…$. Exit status: 0 verified, 1 a check failed, 2 usage error.`,
+		ArgsUsage: "BUNDLE...",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "key", EnvVars: []string{"CHAPERONE_VERIFY_KEY"}, Usage: "PEM public key that must have signed the bundle"},
+			&cli.StringFlag{Name: "key", EnvVars: []string{"CHAPERONE_VERIFY_KEY"}, Usage: "PEM public key file, or KMS key URI (awskms://…, gcpkms://…, azurekms://…, hashivault://…), that must have signed"},
+			&cli.StringFlag{Name: "certificate-identity", Usage: "keyless: exact signer identity (certificate SAN)"},
+			&cli.StringFlag{Name: "certificate-identity-regexp", Usage: "keyless: signer identity regexp"},
+			&cli.StringFlag{Name: "certificate-oidc-issuer", Usage: "keyless: exact OIDC issuer of the signer's token"},
+			&cli.StringFlag{Name: "certificate-oidc-issuer-regexp", Usage: "keyless: OIDC issuer regexp"},
+			&cli.StringFlag{Name: "trusted-root", EnvVars: []string{"CHAPERONE_TRUSTED_ROOT"}, Usage: "Sigstore trusted root JSON (Fulcio CA, TSA); required for keyless, optional with --key (then a TSA timestamp is required)"},
+			&cli.BoolFlag{Name: "require-tlog", Usage: "keyless: require a transparency log (Rekor) entry instead of a TSA timestamp (public Sigstore bundles)"},
+			&cli.BoolFlag{Name: "require-sct", Usage: "keyless: require a signed certificate timestamp from a CT log of the trusted root"},
 			&cli.StringFlag{Name: "artifact", Usage: "file the attestation must name as a subject"},
 			&cli.StringFlag{Name: "digest", Usage: "subject digest the attestation must name, ALG:HEX (e.g. sha256:…; the job subject is printed by run/stop)"},
+			&cli.StringFlag{Name: "oci", Usage: "verify the bundles attached to this image (REPO@sha256:… or REPO:TAG) in its registry; the subject is the image digest"},
 			&cli.StringFlag{Name: "type", Value: attest.PredicateTypeJob, Usage: "predicate type the statement must carry"},
-			&cli.StringFlag{Name: "certificate-identity", Usage: "keyless: exact signer identity (SAN)"},
-			&cli.StringFlag{Name: "certificate-identity-regexp", Usage: "keyless: signer identity regexp"},
-			&cli.StringFlag{Name: "certificate-oidc-issuer", Usage: "keyless: exact OIDC issuer"},
-			&cli.StringFlag{Name: "certificate-oidc-issuer-regexp", Usage: "keyless: OIDC issuer regexp"},
-			&cli.StringFlag{Name: "trusted-root", Usage: "keyless: trusted root JSON"},
+			&cli.BoolFlag{Name: "require-revoked", Usage: "policy: every revocable grant was revoked"},
+			&cli.DurationFlag{Name: "max-grant-ttl", Usage: "policy: longest lifetime a grant may have been issued for (e.g. 15m)"},
+			&cli.StringSliceFlag{Name: "allow-scope", Usage: "policy: a scope grants may have (repeat for several)"},
+			&cli.StringSliceFlag{Name: "allow-provider", Usage: "policy: a provider grants may come from (repeat for several)"},
+			&cli.StringFlag{Name: "require-outcome", Usage: "policy: the job outcome the attestation must record (success, failure, agent-error)"},
 			formatFlag("text", "text", "json"),
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("verify: want exactly one BUNDLE argument, got %d", c.NArg())
-			}
-			for _, f := range []string{"certificate-identity", "certificate-identity-regexp", "certificate-oidc-issuer", "certificate-oidc-issuer-regexp", "trusted-root"} {
-				if c.IsSet(f) {
-					return usagef("verify: --%s: keyless verification is not supported by this version; use --key", f)
-				}
-			}
-			if c.String("key") == "" {
-				return usagef("verify: --key is required")
-			}
-			if c.IsSet("artifact") == c.IsSet("digest") {
-				return usagef("verify: set exactly one of --artifact and --digest")
-			}
-			pub, err := attest.LoadPublicKey(c.String("key"))
-			if err != nil {
-				return usagef("verify: --key: %v", err)
-			}
-			opts := attest.VerifyOptions{PublicKeyPEM: pub, PredicateType: c.String("type")}
-			if path := c.String("artifact"); path != "" {
-				f, err := os.Open(path)
-				if err != nil {
-					return usagef("verify: --artifact: %v", err)
-				}
-				defer f.Close()
-				opts.Artifact = f
-			} else {
-				d, err := attest.ParseDigest(c.String("digest"))
-				if err != nil {
-					return usagef("verify: --digest: %v", err)
-				}
-				opts.ArtifactDigest = &d
-			}
-			bundlePath := c.Args().First()
-			data, err := attest.ReadBundleFile(bundlePath)
+		Action: runVerify,
+	}
+}
+
+// verifyOutcome is one verified bundle, as printed.
+type verifyOutcome struct {
+	Bundle   string `json:"bundle"`
+	Referrer string `json:"referrer,omitempty"`
+	*attest.Result
+	Error string `json:"error,omitempty"`
+}
+
+func runVerify(c *cli.Context) error {
+	oci := c.String("oci")
+	keyless := c.IsSet("certificate-identity") || c.IsSet("certificate-identity-regexp") ||
+		c.IsSet("certificate-oidc-issuer") || c.IsSet("certificate-oidc-issuer-regexp")
+	switch {
+	case oci == "" && c.NArg() == 0:
+		return usagef("verify: no BUNDLE given: want exactly one BUNDLE file, several, or --oci IMAGE")
+	case oci != "" && c.NArg() > 0:
+		return usagef("verify: give BUNDLE files or --oci IMAGE, not both")
+	case c.String("key") != "" && keyless:
+		return usagef("verify: give either --key or a keyless identity (--certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]), not both")
+	case c.String("key") == "" && !keyless:
+		return usagef("verify: no signer given: --key, or a keyless --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp] and --trusted-root")
+	case oci != "" && (c.IsSet("artifact") || c.IsSet("digest")):
+		return usagef("verify: with --oci the subject is the image's digest; drop --artifact/--digest")
+	case oci == "" && c.IsSet("artifact") == c.IsSet("digest"):
+		return usagef("verify: set exactly one of --artifact and --digest")
+	}
+	if format := c.String("format"); format != "text" && format != "json" {
+		return usagef("verify: --format %q is not one of text, json", format)
+	}
+	opts, closeArtifact, err := verifyOptions(c)
+	if err != nil {
+		return err
+	}
+	defer closeArtifact()
+
+	var outcomes []verifyOutcome
+	if oci != "" {
+		outcomes, err = verifyImage(c.Context, oci, opts)
+		if err != nil {
+			return err
+		}
+	} else {
+		v, err := attest.NewVerifier(opts)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		for _, path := range c.Args().Slice() {
+			data, err := attest.ReadBundleFile(path)
 			if err != nil {
 				return usagef("verify: %v", err)
 			}
-			res, err := attest.Verify(data, opts)
-			var verr *attest.VerificationError
-			if err != nil && !errors.As(err, &verr) {
-				return usagef("verify: %v", err)
-			}
-			if c.String("format") == "json" {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				if encErr := enc.Encode(res); encErr != nil {
-					return encErr
-				}
-			} else if res != nil {
-				for _, ch := range res.Checks {
-					fmt.Fprintf(c.App.ErrWriter, "  %-14s %s %s\n", ch.Name, ch.Verdict, ch.Detail)
-				}
-			}
-			if err != nil {
-				return checkFailed{fmt.Errorf("verify %s: %w", bundlePath, err)}
-			}
-			if c.String("format") != "json" {
-				fmt.Fprintf(c.App.Writer, "Verified OK: %s\n", bundlePath)
-			}
-			return nil
+			outcomes = append(outcomes, outcome(path, "", v, data))
+		}
+	}
+	return reportVerify(c, oci, outcomes)
+}
+
+// verifyOptions turns the flags into attest.VerifyOptions. The returned
+// function closes the --artifact file.
+func verifyOptions(c *cli.Context) (attest.VerifyOptions, func(), error) {
+	noop := func() {}
+	opts := attest.VerifyOptions{
+		CertificateIdentity:         c.String("certificate-identity"),
+		CertificateIdentityRegexp:   c.String("certificate-identity-regexp"),
+		CertificateOIDCIssuer:       c.String("certificate-oidc-issuer"),
+		CertificateOIDCIssuerRegexp: c.String("certificate-oidc-issuer-regexp"),
+		TransparencyLog:             c.Bool("require-tlog"),
+		SignedCertificateTimestamp:  c.Bool("require-sct"),
+		PredicateType:               c.String("type"),
+		Policy: attest.Policy{
+			RequireRevoked: c.Bool("require-revoked"),
+			MaxGrantTTL:    c.Duration("max-grant-ttl"),
+			AllowScopes:    c.StringSlice("allow-scope"),
+			AllowProviders: c.StringSlice("allow-provider"),
+			RequireOutcome: c.String("require-outcome"),
 		},
 	}
+	if c.IsSet("max-grant-ttl") && opts.Policy.MaxGrantTTL <= 0 {
+		return opts, noop, usagef("verify: --max-grant-ttl must be positive")
+	}
+	if ref := c.String("key"); ref != "" {
+		pub, err := attest.LoadVerificationKey(c.Context, ref)
+		if err != nil {
+			return opts, noop, usagef("verify: --key: %v", err)
+		}
+		opts.PublicKeyPEM = pub
+	}
+	if path := c.String("trusted-root"); path != "" {
+		tr, err := attest.LoadTrustedRoot(path)
+		if err != nil {
+			return opts, noop, usagef("verify: --trusted-root: %v", err)
+		}
+		opts.TrustedRootJSON = tr
+	}
+	switch {
+	case c.String("artifact") != "":
+		f, err := os.Open(c.String("artifact"))
+		if err != nil {
+			return opts, noop, usagef("verify: --artifact: %v", err)
+		}
+		opts.Artifact = f
+		return opts, func() { f.Close() }, nil
+	case c.String("digest") != "":
+		d, err := attest.ParseDigest(c.String("digest"))
+		if err != nil {
+			return opts, noop, usagef("verify: --digest: %v", err)
+		}
+		opts.ArtifactDigest = &d
+	}
+	return opts, noop, nil
+}
+
+// verifyImage fetches the bundles attached to an image and verifies each
+// against the image digest.
+func verifyImage(ctx context.Context, image string, opts attest.VerifyOptions) ([]verifyOutcome, error) {
+	subject, atts, err := attest.FetchFromImage(ctx, image)
+	if err != nil {
+		return nil, checkFailed{fmt.Errorf("verify --oci %s: %w", image, err)}
+	}
+	d := attest.Digest{Algorithm: "sha256", Hex: subject.Digest["sha256"]}
+	opts.ArtifactDigest = &d
+	v, err := attest.NewVerifier(opts)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if len(atts) == 0 {
+		return nil, checkFailed{fmt.Errorf("verify --oci %s: no Sigstore bundle is attached to %s@%s", image, subject.Name, d)}
+	}
+	var out []verifyOutcome
+	for _, a := range atts {
+		out = append(out, outcome(subject.Name+"@"+d.String(), a.Referrer, v, a.Bundle))
+	}
+	return out, nil
+}
+
+func outcome(name, referrer string, v *attest.Verifier, data []byte) verifyOutcome {
+	res, err := v.Verify(data)
+	o := verifyOutcome{Bundle: name, Referrer: referrer, Result: res}
+	if err != nil {
+		o.Error = err.Error()
+	}
+	return o
+}
+
+// reportVerify prints the outcomes and decides the exit status: every
+// bundle file must verify; of an image's bundles, one must.
+func reportVerify(c *cli.Context, image string, outcomes []verifyOutcome) error {
+	passed, failed := 0, []string{}
+	for _, o := range outcomes {
+		if o.Error == "" {
+			passed++
+		} else {
+			where := o.Bundle
+			if o.Referrer != "" {
+				where = o.Referrer
+			}
+			failed = append(failed, where+": "+o.Error)
+		}
+	}
+	ok := len(failed) == 0
+	if image != "" {
+		ok = passed > 0
+	}
+	if c.String("format") == "json" {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		var v any = outcomes[0]
+		if len(outcomes) > 1 || image != "" {
+			v = struct {
+				Verified bool            `json:"verified"`
+				Image    string          `json:"image,omitempty"`
+				Results  []verifyOutcome `json:"results"`
+			}{ok, image, outcomes}
+		}
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+	} else {
+		for _, o := range outcomes {
+			if len(outcomes) > 1 || o.Referrer != "" {
+				name := o.Bundle
+				if o.Referrer != "" {
+					name = o.Referrer
+				}
+				fmt.Fprintf(c.App.ErrWriter, "%s:\n", name)
+			}
+			if o.Result != nil {
+				for _, ch := range o.Checks {
+					fmt.Fprintf(c.App.ErrWriter, "  %-16s %s %s\n", ch.Name, ch.Verdict, ch.Detail)
+				}
+			}
+			if o.Error == "" {
+				fmt.Fprintf(c.App.Writer, "Verified OK: %s\n", o.Bundle)
+			}
+		}
+	}
+	if ok {
+		return nil
+	}
+	if image != "" {
+		return checkFailed{fmt.Errorf("verify --oci %s: none of the %d attached bundle(s) verified: %s", image, len(outcomes), failed[0])}
+	}
+	if len(outcomes) == 1 {
+		return checkFailed{fmt.Errorf("verify %s", failed[0])}
+	}
+	return checkFailed{errors.New("verify: " + fmt.Sprintf("%d of %d bundles failed; first: %s", len(failed), len(outcomes), failed[0]))}
 }

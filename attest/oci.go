@@ -1,0 +1,109 @@
+package attest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// OCIOption configures how ResolveImage, AttachToImage and FetchFromImage
+// reach a registry.
+type OCIOption func(*ociOptions)
+
+type ociOptions struct {
+	keychain  authn.Keychain
+	transport http.RoundTripper
+	insecure  bool
+}
+
+// WithRegistryKeychain sets where registry credentials come from (default
+// authn.DefaultKeychain: docker's config.json and credential helpers).
+func WithRegistryKeychain(kc authn.Keychain) OCIOption {
+	return func(o *ociOptions) { o.keychain = kc }
+}
+
+// WithRegistryTransport sets the HTTP transport to the registry.
+func WithRegistryTransport(rt http.RoundTripper) OCIOption {
+	return func(o *ociOptions) { o.transport = rt }
+}
+
+// WithInsecureRegistry talks plain HTTP to the registry. Registries on
+// localhost and 127.0.0.1 (and private addresses) use plain HTTP without
+// it, as docker and cosign do.
+func WithInsecureRegistry() OCIOption {
+	return func(o *ociOptions) { o.insecure = true }
+}
+
+func newOCIOptions(opts []OCIOption) ociOptions {
+	o := ociOptions{keychain: authn.DefaultKeychain}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+func (o ociOptions) remote(ctx context.Context) []remote.Option {
+	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(o.keychain), remote.WithUserAgent("chaperone")}
+	if o.transport != nil {
+		ro = append(ro, remote.WithTransport(o.transport))
+	}
+	return ro
+}
+
+func (o ociOptions) parse(ref string) (name.Reference, error) {
+	var nopts []name.Option
+	if o.insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	return r, nil
+}
+
+// ResolveImage looks an image up in its registry and returns it as an
+// in-toto subject: the repository name (e.g. ghcr.io/org/app) and the
+// manifest digest (for a multi-platform image, the index digest). A
+// reference by digest is checked against what the registry serves.
+func ResolveImage(ctx context.Context, ref string, opts ...OCIOption) (Subject, error) {
+	o := newOCIOptions(opts)
+	r, err := o.parse(ref)
+	if err != nil {
+		return Subject{}, err
+	}
+	desc, err := headImage(ctx, r, o)
+	if err != nil {
+		return Subject{}, err
+	}
+	return imageSubject(r, desc), nil
+}
+
+func imageSubject(r name.Reference, desc *v1.Descriptor) Subject {
+	return Subject{Name: r.Context().Name(), Digest: map[string]string{desc.Digest.Algorithm: desc.Digest.Hex}}
+}
+
+// headImage returns the descriptor of the manifest r names (HEAD, falling
+// back to GET for registries that do not answer HEAD).
+func headImage(ctx context.Context, r name.Reference, o ociOptions) (*v1.Descriptor, error) {
+	desc, err := remote.Head(r, o.remote(ctx)...)
+	if err != nil {
+		d, gerr := remote.Get(r, o.remote(ctx)...)
+		if gerr != nil {
+			return nil, fmt.Errorf("resolving image %s: %w", r, gerr)
+		}
+		desc = &d.Descriptor
+	}
+	if d, ok := r.(name.Digest); ok && d.DigestStr() != desc.Digest.String() {
+		return nil, fmt.Errorf("resolving image %s: the registry serves digest %s", r, desc.Digest)
+	}
+	if desc.Digest.Algorithm != "sha256" {
+		return nil, fmt.Errorf("resolving image %s: digest algorithm %s is not supported", r, desc.Digest.Algorithm)
+	}
+	return desc, nil
+}
