@@ -219,7 +219,7 @@ func (c *Config) validate() error {
 		default:
 			return c.errAt(at+".deliver", fmt.Sprintf("scope %q: deliver %q is not one of env, file, endpoint", s.Name, s.Deliver))
 		}
-		if _, err := buildProvider(c, i); err != nil {
+		if _, err := buildProvider(c, i, nil); err != nil {
 			return err
 		}
 	}

@@ -31,12 +31,19 @@ func (s *Session) deliver(g *grantState) error {
 }
 
 // DeliveredEnv lists NAME=value for every live env or file grant (for file
-// delivery the value is the file's path), sorted so the job's environment
-// is stable. Endpoint grants never enter the environment.
+// delivery the value is the file's path) and every grant's public settings,
+// sorted so the job's environment is stable. Endpoint grants' credentials
+// never enter the environment.
 func (s *Session) DeliveredEnv() []string {
 	var out []string
 	for _, g := range s.st.Grants {
-		if g.Revocation != nil || g.Delivery == "endpoint" {
+		if g.Revocation != nil {
+			continue
+		}
+		for _, v := range g.Public {
+			out = append(out, v.Name+"="+v.Secret)
+		}
+		if g.Delivery == "endpoint" {
 			continue
 		}
 		for _, v := range g.Grant.Values {

@@ -26,16 +26,22 @@ func (s *Session) startEndpoint() error {
 		if sc.Deliver != "endpoint" {
 			continue
 		}
-		p, err := buildProvider(s.cfg, i, s.providerOptions()...)
+		p, err := buildProvider(s.cfg, i, s.opts.Getenv, s.providerOptions()...)
 		if err != nil {
 			return err
 		}
 		desc := p.Describe()
-		routes = append(routes, deliver.Route{
+		rt := deliver.Route{
 			Scope: sc.Name, Provider: desc.Provider,
 			Registries: sc.Registries, Username: sc.RegistryUsername, GitHosts: sc.GitHosts,
-			ServiceAccount: desc.Principal, Project: s.opts.Getenv("GOOGLE_CLOUD_PROJECT"),
-		})
+		}
+		if g, ok := p.(interface {
+			ServiceAccount() string
+			ProjectID() string
+		}); ok {
+			rt.ServiceAccount, rt.Project = g.ServiceAccount(), g.ProjectID()
+		}
+		routes = append(routes, rt)
 	}
 	if len(routes) == 0 {
 		return nil
@@ -121,7 +127,7 @@ func (s *Session) liveGrant(ctx context.Context, scope string) (*provider.Grant,
 		return &g, nil
 	}
 	idx := s.scopeIndex(scope)
-	p, err := buildProvider(s.cfg, idx, s.providerOptions()...)
+	p, err := buildProvider(s.cfg, idx, s.opts.Getenv, s.providerOptions()...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,13 +4,19 @@ import (
 	"fmt"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/agent/provider/aws"
+	"github.com/chaperone-ci/chaperone/agent/provider/azure"
+	"github.com/chaperone-ci/chaperone/agent/provider/gcp"
 	"github.com/chaperone-ci/chaperone/agent/provider/github"
+	"github.com/chaperone-ci/chaperone/agent/provider/tokenexchange"
 	"github.com/chaperone-ci/chaperone/agent/provider/vault"
 )
 
 // buildProvider decodes scope i's provider settings into that provider's
 // Config and constructs it. Config errors name the scope and the key.
-func buildProvider(c *Config, i int, o ...provider.Option) (provider.Provider, error) {
+// getenv supplies job facts some providers derive names from (the AWS
+// RoleSessionName); nil when only validating.
+func buildProvider(c *Config, i int, getenv func(string) string, o ...provider.Option) (provider.Provider, error) {
 	s := c.Scopes[i]
 	at := fmt.Sprintf("scopes[%d]", i)
 	switch s.Provider {
@@ -22,8 +28,19 @@ func buildProvider(c *Config, i int, o ...provider.Option) (provider.Provider, e
 		return decodeProvider(c, i, func(cfg github.Config) (provider.Provider, error) {
 			return github.New(cfg, o...)
 		})
-	case "aws", "gcp", "token-exchange", "azure":
-		return nil, c.errAt(at+".provider", fmt.Sprintf("scope %q: provider %s is not supported by this version (available: vault, github)", s.Name, s.Provider))
+	case "aws":
+		return decodeProvider(c, i, func(cfg aws.Config) (provider.Provider, error) {
+			if cfg.SessionName == "" && getenv != nil {
+				cfg.SessionName = aws.SessionNameFromEnv(getenv)
+			}
+			return aws.New(cfg, o...)
+		})
+	case "gcp":
+		return decodeProvider(c, i, func(cfg gcp.Config) (provider.Provider, error) { return gcp.New(cfg, o...) })
+	case "token-exchange":
+		return decodeProvider(c, i, func(cfg tokenexchange.Config) (provider.Provider, error) { return tokenexchange.New(cfg, o...) })
+	case "azure":
+		return decodeProvider(c, i, func(cfg azure.Config) (provider.Provider, error) { return azure.New(cfg, o...) })
 	case "":
 		return nil, c.errAt(at, fmt.Sprintf("scope %q: provider is required", s.Name))
 	default:
@@ -46,3 +63,11 @@ func decodeProvider[C any](c *Config, i int, build func(C) (provider.Provider, e
 	}
 	return p, nil
 }
+
+// publicValuer is implemented by providers with non-secret settings the job
+// needs besides the credential (AWS_REGION, GOOGLE_CLOUD_PROJECT, ...).
+type publicValuer interface{ PublicValues() []provider.Value }
+
+// clientSecreter is implemented by providers that read a credential of
+// their own (an OAuth client secret), which must be masked too.
+type clientSecreter interface{ ClientSecret() (string, error) }

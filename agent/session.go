@@ -133,11 +133,16 @@ func (s *Session) Start(ctx context.Context) error {
 	s.st.Platform = id.platform
 	s.st.Job = jobInfo(id.platform, s.opts.Getenv)
 	for i, sc := range s.cfg.Scopes {
-		p, err := buildProvider(s.cfg, i, s.providerOptions()...)
+		p, err := buildProvider(s.cfg, i, s.opts.Getenv, s.providerOptions()...)
 		if err != nil {
 			return err
 		}
 		desc := p.Describe()
+		if cs, ok := p.(clientSecreter); ok {
+			if secret, err := cs.ClientSecret(); err == nil {
+				s.addSecret(secret)
+			}
+		}
 		g, err := p.Issue(ctx, id.forScope(sc))
 		s.captureIdentity()
 		if err != nil {
@@ -147,6 +152,9 @@ func (s *Session) Start(ctx context.Context) error {
 			return &AgentError{Err: err}
 		}
 		gs := &grantState{Scope: sc.Name, Provider: desc.Provider, Delivery: sc.Deliver, Grant: *g}
+		if pv, ok := p.(publicValuer); ok {
+			gs.Public = pv.PublicValues()
+		}
 		for _, v := range g.Values {
 			s.addSecret(v.Secret)
 		}

@@ -45,6 +45,7 @@ type grantState struct {
 	Delivery   string             `json:"delivery"`
 	Grant      provider.Grant     `json:"grant"`
 	Files      map[string]string  `json:"files,omitempty"`    // value name → path, file delivery
+	Public     []provider.Value   `json:"public,omitempty"`   // non-secret settings (region, project)
 	Fetches    []attest.Fetch     `json:"fetches,omitempty"`  // endpoint reads
 	Replaced   []attest.Refresh   `json:"replaced,omitempty"` // credentials a refresh replaced
 	Revocation *attest.Revocation `json:"revocation,omitempty"`

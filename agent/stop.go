@@ -90,7 +90,7 @@ func (s *Session) revokeGrant(ctx context.Context, scope, providerName string, g
 	if idx < 0 {
 		return &attest.Revocation{Outcome: attest.RevocationFailed, Error: "scope no longer in config"}
 	}
-	p, err := buildProvider(s.cfg, idx, s.providerOptions()...)
+	p, err := buildProvider(s.cfg, idx, s.opts.Getenv, s.providerOptions()...)
 	if err == nil {
 		err = p.Revoke(ctx, g)
 	}

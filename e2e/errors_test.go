@@ -94,5 +94,5 @@ func TestGitLabRun(t *testing.T) {
 	if strings.TrimSpace(r.stdout) != "token=*** pw=***" {
 		t.Errorf("job output %q", r.stdout)
 	}
-	assertAllRevoked(t, ds, 2)
+	assertRevoked(t, ds, 0)
 }

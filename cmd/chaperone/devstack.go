@@ -28,7 +28,7 @@ func devstackCommand() *cli.Command {
 			if platform != "github" && platform != "gitlab" {
 				return usagef("devstack: --platform %q is not one of github, gitlab", platform)
 			}
-			st, err := devstack.Start(c.Context, devstack.Options{Platform: platform, Dir: c.String("dir"), TokenTTL: c.Duration("token-ttl")})
+			st, err := devstack.Start(c.Context, devstack.Options{Platform: platform, Dir: c.String("dir"), TokenTTL: c.Duration("token-ttl"), AllProviders: true})
 			if err != nil {
 				return fmt.Errorf("devstack: %w", err)
 			}
