@@ -18,6 +18,7 @@ func devstackCommand() *cli.Command {
 			&cli.StringFlag{Name: "env-file", EnvVars: []string{"CHAPERONE_DEVSTACK_ENV_FILE"}, Usage: "write NAME=value lines for `set -a; . FILE` here (default: print them)"},
 			&cli.StringFlag{Name: "platform", Value: "github", EnvVars: []string{"CHAPERONE_DEVSTACK_PLATFORM"}, Usage: "github or gitlab: which runner the environment imitates"},
 			&cli.DurationFlag{Name: "token-ttl", Value: 5 * time.Minute, EnvVars: []string{"CHAPERONE_DEVSTACK_TOKEN_TTL"}, Usage: "lifetime of the OIDC tokens the issuer mints"},
+			&cli.DurationFlag{Name: "credential-ttl", EnvVars: []string{"CHAPERONE_DEVSTACK_CREDENTIAL_TTL"}, Usage: "cap the lifetime of AWS, GCP, token-exchange and Azure credentials (e.g. 30s, to watch renewal)"},
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"CHAPERONE_DEVSTACK_DIR"}, Usage: "directory for the generated config and keys (default: a temporary one, removed on exit)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -28,7 +29,7 @@ func devstackCommand() *cli.Command {
 			if platform != "github" && platform != "gitlab" {
 				return usagef("devstack: --platform %q is not one of github, gitlab", platform)
 			}
-			st, err := devstack.Start(c.Context, devstack.Options{Platform: platform, Dir: c.String("dir"), TokenTTL: c.Duration("token-ttl"), AllProviders: true})
+			st, err := devstack.Start(c.Context, devstack.Options{Platform: platform, Dir: c.String("dir"), TokenTTL: c.Duration("token-ttl"), CredentialTTL: c.Duration("credential-ttl"), AllProviders: true})
 			if err != nil {
 				return fmt.Errorf("devstack: %w", err)
 			}
