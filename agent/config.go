@@ -70,8 +70,15 @@ type AttestConfig struct {
 	TSAURL    string          `mapstructure:"tsa-url"`
 	RekorURL  string          `mapstructure:"rekor-url"`
 	Output    string          `mapstructure:"output"`
-	OCI       string          `mapstructure:"oci"`
+	OCI       string          `mapstructure:"oci"` // "referrers": attach the bundle to every image subject
 	Subjects  []SubjectConfig `mapstructure:"subjects"`
+	// TrustedRootOutput, when set, is where the trusted root that verifies
+	// the bundle (private Fulcio/TSA) is written.
+	TrustedRootOutput string `mapstructure:"trusted-root-output"`
+	// IDTokenVar names the variable holding a token with audience sigstore
+	// for keyless signing where tokens cannot be minted (GitLab:
+	// id_tokens). Default SIGSTORE_ID_TOKEN.
+	IDTokenVar string `mapstructure:"id-token-var"`
 }
 
 // SubjectConfig declares an artifact the attestation is about.
@@ -227,10 +234,9 @@ func (c *Config) validate() error {
 		c.Attest.Signer = "keyless"
 	}
 	switch {
-	case c.Attest.Signer == "none":
+	case c.Attest.Signer == "none", c.Attest.Signer == "keyless":
 	case strings.HasPrefix(c.Attest.Signer, "key:") && len(c.Attest.Signer) > len("key:"):
-	case c.Attest.Signer == "keyless", strings.HasPrefix(c.Attest.Signer, "kms:"):
-		return c.errAt("attest.signer", fmt.Sprintf("attest.signer %q is not supported by this version; use key:PATH (or none to skip the attestation)", c.Attest.Signer))
+	case strings.HasPrefix(c.Attest.Signer, "kms:") && len(c.Attest.Signer) > len("kms:"):
 	default:
 		return c.errAt("attest.signer", fmt.Sprintf("attest.signer %q is not one of keyless, key:PATH, kms:URI, none", c.Attest.Signer))
 	}
@@ -241,9 +247,11 @@ func (c *Config) validate() error {
 		if (s.Path == "") == (s.Image == "") {
 			return c.errAt(fmt.Sprintf("attest.subjects[%d]", i), fmt.Sprintf("attest.subjects[%d]: set exactly one of path, image", i))
 		}
-		if s.Image != "" {
-			return c.errAt(fmt.Sprintf("attest.subjects[%d]", i), "attest.subjects: image subjects are not supported by this version")
-		}
+	}
+	switch c.Attest.OCI {
+	case "", "referrers":
+	default:
+		return c.errAt("attest.oci", fmt.Sprintf("attest.oci %q: the only storage supported is referrers (the bundle is attached to each image subject in its own repository, where cosign finds it)", c.Attest.OCI))
 	}
 	if c.Mask.MinLength < 0 {
 		return c.errAt("mask.min-length", "mask.min-length must not be negative")

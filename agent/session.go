@@ -17,8 +17,8 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent/deliver"
 	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/attest"
 	"github.com/chaperone-ci/chaperone/masking"
-	"github.com/sigstore/sigstore-go/pkg/sign"
 )
 
 // Options configure a Session. Config is required; the rest default to the
@@ -33,8 +33,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// RetryDeadline bounds retries of one request; default 30s.
 	RetryDeadline time.Duration
-	// Signer overrides attest.signer (the demo signs with an ephemeral key).
-	Signer sign.Keypair
+	// Signer overrides attest.signer.
+	Signer attest.Signer
 	// Version is recorded in the attestation.
 	Version, Commit string
 }
@@ -123,13 +123,11 @@ func (s *Session) logf(format string, args ...any) {
 // before the error returns; Stop may still be called to attest the failure.
 func (s *Session) Start(ctx context.Context) error {
 	s.st.StartedAt = time.Now().UTC()
-	id, err := newIdentity(s.cfg.Identity, s.opts.Getenv, s.opts.HTTPClient, s.opts.RetryDeadline)
+	id, err := s.identity()
 	if err != nil {
 		s.st.Failure = err.Error()
 		return &AgentError{Err: err}
 	}
-	id.onNew = s.addSecret
-	s.id = id
 	s.st.Platform = id.platform
 	s.st.Job = jobInfo(id.platform, s.opts.Getenv)
 	for i, sc := range s.cfg.Scopes {
@@ -165,6 +163,16 @@ func (s *Session) Start(ctx context.Context) error {
 			return &AgentError{Err: err}
 		}
 		s.logf("scope %s: %s grant for %s issued, expires %s", sc.Name, desc.Provider, g.Principal, expiryText(g.ExpiresAt))
+	}
+	// Build the signer now so a bad key or unreachable Fulcio fails the job
+	// before it runs, not after.
+	if s.opts.Signer == nil && s.cfg.Attest.Signer != "none" {
+		if _, err := s.signer(ctx); err != nil {
+			err = fmt.Errorf("attest.signer: %s", s.scrub(err.Error()))
+			s.st.Failure = err.Error()
+			s.revokeAll(ctx)
+			return &AgentError{Err: err}
+		}
 	}
 	if err := s.startEndpoint(); err != nil {
 		s.st.Failure = err.Error()

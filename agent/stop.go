@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
@@ -173,46 +172,27 @@ func (s *Session) predicate() *attest.JobPredicate {
 	return p
 }
 
-// attest signs the predicate and writes the bundle; it returns the path.
+// attest signs the predicate, writes the bundle (and the trusted root when
+// asked), attaches it to every image subject when attest.oci is set, and
+// returns the bundle's path.
 func (s *Session) attest(ctx context.Context, pred *attest.JobPredicate) (string, error) {
-	signer := s.opts.Signer
-	spec := s.cfg.Attest.Signer
-	if signer == nil {
-		if spec == "none" {
-			s.logf("attest.signer is none: no attestation written")
-			return "", nil
-		}
-		path, ok := strings.CutPrefix(spec, "key:")
-		if !ok {
-			return "", fmt.Errorf("signer %q is not supported by this version", spec)
-		}
-		password := s.opts.Getenv("CHAPERONE_KEY_PASSWORD")
-		if password == "" {
-			password = s.opts.Getenv("COSIGN_PASSWORD")
-		}
-		var err error
-		signer, err = attest.LoadKeySigner(path, []byte(password))
-		if err != nil {
-			return "", err
-		}
+	if s.opts.Signer == nil && s.cfg.Attest.Signer == "none" {
+		s.logf("attest.signer is none: no attestation written")
+		return "", nil
 	}
-	subjects := []attest.Subject{attest.JobSubject(pred.Job.RunURI)}
-	var patterns []string
-	for _, sc := range s.cfg.Attest.Subjects {
-		patterns = append(patterns, sc.Path)
+	signer, err := s.signer(ctx)
+	if err != nil {
+		return "", err
 	}
-	if len(patterns) > 0 {
-		files, err := attest.FileSubjects(patterns...)
-		if err != nil {
-			return "", err
-		}
-		subjects = append(subjects, files...)
+	subjects, images, err := s.subjects(ctx, pred.Job.RunURI)
+	if err != nil {
+		return "", err
 	}
 	stmt, err := attest.NewStatement(attest.PredicateTypeJob, subjects, pred)
 	if err != nil {
 		return "", err
 	}
-	bundle, err := attest.Sign(ctx, stmt, signer, attest.SignOptions{})
+	bundle, err := signer.SignStatement(ctx, stmt)
 	if err != nil {
 		return "", err
 	}
@@ -220,5 +200,90 @@ func (s *Session) attest(ctx context.Context, pred *attest.JobPredicate) (string
 	if err := attest.WriteBundle(out, bundle); err != nil {
 		return "", err
 	}
+	if path := s.cfg.Attest.TrustedRootOutput; path != "" {
+		if root := signer.TrustedRoot(); root != nil {
+			if err := attest.WriteBundle(path, root); err != nil {
+				return out, fmt.Errorf("trusted root: %w", err)
+			}
+		}
+	}
+	if s.cfg.Attest.OCI != "" {
+		for _, img := range images {
+			ref, err := attest.AttachToImage(ctx, bundle, img, attest.PredicateTypeJob)
+			if err != nil {
+				return out, fmt.Errorf("attaching to %s: %w", img, err)
+			}
+			s.logf("attestation attached to %s as %s", img, ref)
+		}
+	}
 	return out, nil
+}
+
+// signer builds the configured signer (or returns Options.Signer). Keyless
+// signers get the job's OIDC token for the audience Fulcio wants.
+func (s *Session) signer(ctx context.Context) (attest.Signer, error) {
+	if s.opts.Signer != nil {
+		return s.opts.Signer, nil
+	}
+	a := s.cfg.Attest
+	return attest.NewSigner(ctx, a.Signer, attest.SignerOptions{
+		Getenv:    s.opts.Getenv,
+		IDToken:   s.sigstoreToken,
+		FulcioURL: a.FulcioURL, TSAURL: a.TSAURL, RekorURL: a.RekorURL,
+		HTTPClient: s.opts.HTTPClient,
+	})
+}
+
+// sigstoreToken is the job's OIDC token for keyless signing: minted on
+// GitHub, read from attest.id-token-var (default SIGSTORE_ID_TOKEN, as
+// cosign reads it) elsewhere.
+func (s *Session) sigstoreToken(ctx context.Context, audience string) (string, error) {
+	id, err := s.identity()
+	if err != nil {
+		return "", err
+	}
+	return id.forScope(Scope{Name: "attest", IDTokenVar: envOr(s.cfg.Attest.IDTokenVar, "SIGSTORE_ID_TOKEN")}).Token(ctx, audience)
+}
+
+// identity returns the Session's identity, creating it in a process that
+// resumed a started Session.
+func (s *Session) identity() (*identity, error) {
+	if s.id != nil {
+		return s.id, nil
+	}
+	id, err := newIdentity(s.cfg.Identity, s.opts.Getenv, s.opts.HTTPClient, s.opts.RetryDeadline)
+	if err != nil {
+		return nil, err
+	}
+	id.onNew = s.addSecret
+	s.id = id
+	return id, nil
+}
+
+// subjects lists the job subject, every declared file, and every declared
+// image resolved to its digest; images are also returned as repo@digest
+// for OCI attachment.
+func (s *Session) subjects(ctx context.Context, runURI string) ([]attest.Subject, []string, error) {
+	subjects := []attest.Subject{attest.JobSubject(runURI)}
+	var patterns, images []string
+	for _, sc := range s.cfg.Attest.Subjects {
+		if sc.Path != "" {
+			patterns = append(patterns, sc.Path)
+			continue
+		}
+		sub, err := attest.ResolveImage(ctx, sc.Image)
+		if err != nil {
+			return nil, nil, err
+		}
+		subjects = append(subjects, sub)
+		images = append(images, sub.Name+"@sha256:"+sub.Digest["sha256"])
+	}
+	if len(patterns) > 0 {
+		files, err := attest.FileSubjects(patterns...)
+		if err != nil {
+			return nil, nil, err
+		}
+		subjects = append(subjects, files...)
+	}
+	return subjects, images, nil
 }

@@ -200,6 +200,35 @@ func keylessInNetns(t *testing.T) {
 		t.Errorf("verify with a trusted root lacking the TSA: exit %d, want 2 naming the missing TSA\n%s", chap.code, chap.stderr)
 	}
 
+	// The same through `chaperone run`: attest.signer keyless with the
+	// private Fulcio and TSA, the trusted root written next to the bundle.
+	runDir := t.TempDir()
+	cfgText := regexp.MustCompile(`(?m)^  signer: .*$`).ReplaceAllString(readFile(t, ds.env["CHAPERONE_CONFIG"]),
+		"  signer: keyless\n  fulcio-url: "+fulcioURL+"\n  tsa-url: "+tsaURL+"\n  trusted-root-output: trusted-root.json")
+	runCfg := filepath.Join(runDir, "chaperone.yml")
+	writeFile(t, runCfg, cfgText)
+	run := chaperone(t, runDir, ds.environ(), "run", "--config", runCfg, "--format", "json", "--", "true")
+	if run.code != 0 {
+		t.Fatalf("chaperone run with a keyless signer: exit %d\n%s", run.code, run.stderr)
+	}
+	var sum struct {
+		JobSubject attest.Subject `json:"jobSubject"`
+	}
+	if err := json.Unmarshal([]byte(run.stdout), &sum); err != nil {
+		t.Fatalf("run --format json: %v\n%s", err, run.stdout)
+	}
+	chap = chaperone(t, runDir, nil, "verify", "chaperone.sigstore.json", "--certificate-identity-regexp", sanRegexp,
+		"--certificate-oidc-issuer", issuer, "--trusted-root", "trusted-root.json", "--digest", "sha256:"+sum.JobSubject.Digest["sha256"])
+	if chap.code != 0 {
+		t.Errorf("chaperone verify of run's keyless bundle: exit %d\n%s", chap.code, chap.stderr)
+	}
+	if out, err := exec.Command(cosignBin, "verify-blob-attestation", "--new-bundle-format", "--bundle", filepath.Join(runDir, "chaperone.sigstore.json"),
+		"--trusted-root", filepath.Join(runDir, "trusted-root.json"), "--certificate-identity-regexp", sanRegexp, "--certificate-oidc-issuer", issuer,
+		"--use-signed-timestamps", "--insecure-ignore-tlog", "--insecure-ignore-sct",
+		"--type", attest.PredicateTypeJob, "--digest", sum.JobSubject.Digest["sha256"], "--digestAlg", "sha256").CombinedOutput(); err != nil {
+		t.Errorf("cosign rejected run's keyless bundle: %v\n%s", err, out)
+	}
+
 	// A trusted root made by cosign from the same chains verifies the bundle too.
 	cosRoot := filepath.Join(dir, "cosign-root.json")
 	fulcioChain := filepath.Join(dir, "fulcio-chain.pem")

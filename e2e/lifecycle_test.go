@@ -205,7 +205,8 @@ func TestStartGitHubShell(t *testing.T) {
 	// Every value written to GITHUB_ENV was registered with ::add-mask::
 	// on stdout first.
 	for _, s := range secrets {
-		if strings.Contains(string(written), s) && !strings.Contains(r.stdout, "::add-mask::"+s) {
+		escaped := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+		if strings.Contains(string(written), s) && !strings.Contains(r.stdout, "::add-mask::"+escaped+"\n") {
 			t.Errorf("a value reached GITHUB_ENV without ::add-mask::")
 		}
 	}
