@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/attest"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
+	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
 
 // stack starts the devstack for one test. Its files live in a test
@@ -25,12 +26,7 @@ func stack(t *testing.T, opts devstack.Options) *devstack.Stack {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	st, err := devstack.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
+	return devstacktest.Start(t, opts)
 }
 
 func envMap(env []string) func(string) string {

@@ -16,53 +16,14 @@ import (
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/aws"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
+	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
 
-// tokenFunc is a TokenSource; it records the audiences asked for and the
-// tokens handed out, so tests can check that no error leaks one.
-type tokenFunc struct {
-	mint   func(aud string) (string, error)
-	issued *[]string
-}
+// fixedToken is a TokenSource that always hands out the same token, for
+// tests in which no devstack checks it.
+type fixedToken string
 
-func (f tokenFunc) Token(_ context.Context, aud string) (string, error) {
-	tok, err := f.mint(aud)
-	if f.issued != nil && err == nil {
-		*f.issued = append(*f.issued, tok)
-	}
-	return tok, err
-}
-
-func minted(st *devstack.Stack, issued *[]string) tokenFunc {
-	return tokenFunc{mint: func(aud string) (string, error) { return st.MintToken("", aud) }, issued: issued}
-}
-
-func mintedWith(st *devstack.Stack, req devstack.TokenRequest, issued *[]string) tokenFunc {
-	return tokenFunc{mint: func(aud string) (string, error) {
-		if req.Audience == "" {
-			req.Audience = aud
-		}
-		return st.MintTokenWith(req)
-	}, issued: issued}
-}
-
-// counting counts the requests a provider sends.
-type counting struct{ n atomic.Int32 }
-
-func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-func startStack(t *testing.T, opts devstack.Options) *devstack.Stack {
-	t.Helper()
-	st, err := devstack.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
+func (f fixedToken) Token(context.Context, string) (string, error) { return string(f), nil }
 
 func config(st *devstack.Stack) aws.Config {
 	return aws.Config{RoleARN: devstack.AWSRoleARN, Region: "eu-west-1", Endpoint: st.STSURL, SessionName: "gh-4242-1-build"}
@@ -83,12 +44,12 @@ func callerIdentity(st *devstack.Stack, id, secret, session string) (*sts.GetCal
 }
 
 func TestIssueAndUseWithTheSDK(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	p, err := aws.New(config(st))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted(st, nil))
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,26 +90,23 @@ func TestIssueAndUseWithTheSDK(t *testing.T) {
 }
 
 func TestOptionsReachSTS(t *testing.T) {
-	st := startStack(t, devstack.Options{CredentialTTL: 5 * time.Second})
+	st := devstacktest.Start(t, devstack.Options{CredentialTTL: 5 * time.Second})
 	cfg := config(st)
 	cfg.Audience = devstack.Audience
 	cfg.Duration = time.Hour
 	cfg.InlineSessionPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
 	cfg.ManagedSessionPolicies = []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"}
 	cfg.Env = aws.EnvNames{AccessKeyID: "PROD_KEY", SecretAccessKey: "PROD_SECRET", SessionToken: "PROD_TOKEN"}
-	var asked []string
+	tokens := devstacktest.Tokens(st, devstack.TokenRequest{})
 	p, err := aws.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), tokenFunc{mint: func(aud string) (string, error) {
-		asked = append(asked, aud)
-		return st.MintToken("", aud)
-	}})
+	g, err := p.Issue(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(asked) != 1 || asked[0] != devstack.Audience {
+	if asked := tokens.Asked(); len(asked) != 1 || asked[0] != devstack.Audience {
 		t.Errorf("token audiences %v", asked)
 	}
 	if g.Values[0].Name != "PROD_KEY" || g.Values[1].Name != "PROD_SECRET" || g.Values[2].Name != "PROD_TOKEN" {
@@ -161,7 +119,7 @@ func TestOptionsReachSTS(t *testing.T) {
 }
 
 func TestRefusalsFailFastWithSTSMessage(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	cases := []struct {
 		name   string
 		cfg    func(aws.Config) aws.Config
@@ -183,21 +141,21 @@ func TestRefusalsFailFastWithSTSMessage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := &counting{}
-			p, err := aws.New(tc.cfg(config(st)), provider.WithHTTPClient(&http.Client{Transport: rt}))
+			rt := &devstacktest.Counter{}
+			p, err := aws.New(tc.cfg(config(st)), provider.WithHTTPClient(rt.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var issued []string
+			tokens := devstacktest.Tokens(st, tc.tokens)
 			start := time.Now()
-			_, err = p.Issue(context.Background(), mintedWith(st, tc.tokens, &issued))
+			_, err = p.Issue(context.Background(), tokens)
 			if err == nil || !strings.Contains(err.Error(), "aws sts AssumeRoleWithWebIdentity: "+tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
-			if d := time.Since(start); d > time.Second || rt.n.Load() != 1 {
-				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, rt.n.Load())
+			if d := time.Since(start); d > time.Second || rt.Count() != 1 {
+				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, rt.Count())
 			}
-			for _, tok := range issued {
+			for _, tok := range tokens.Issued() {
 				if strings.Contains(err.Error(), tok) {
 					t.Error("the error contains the OIDC token")
 				}
@@ -210,19 +168,19 @@ func TestRefusalsFailFastWithSTSMessage(t *testing.T) {
 }
 
 func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	if err := st.FailNext(devstack.ServiceAWS, 500, 503); err != nil {
 		t.Fatal(err)
 	}
-	rt := &counting{}
-	p, err := aws.New(config(st), provider.WithHTTPClient(&http.Client{Transport: rt}))
+	rt := &devstacktest.Counter{}
+	p, err := aws.New(config(st), provider.WithHTTPClient(rt.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Issue(context.Background(), minted(st, nil)); err != nil {
+	if _, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{})); err != nil {
 		t.Fatalf("Issue after 500, 503: %v", err)
 	}
-	if n := rt.n.Load(); n != 3 {
+	if n := rt.Count(); n != 3 {
 		t.Errorf("%d requests, want 3", n)
 	}
 
@@ -232,7 +190,7 @@ func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = p.Issue(context.Background(), minted(st, nil))
+	_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err == nil || !strings.Contains(err.Error(), "HTTP 403: AccessDenied: explicit deny in a service control policy") || time.Since(start) > time.Second {
 		t.Errorf("403: err = %v after %v", err, time.Since(start))
 	}
@@ -240,7 +198,7 @@ func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ = aws.New(config(st), provider.WithRetryDeadline(700*time.Millisecond))
-	if _, err = p.Issue(context.Background(), minted(st, nil)); err == nil || !strings.Contains(err.Error(), "HTTP 503: ServiceUnavailable") {
+	if _, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{})); err == nil || !strings.Contains(err.Error(), "HTTP 503: ServiceUnavailable") {
 		t.Errorf("persistent 503: err = %v", err)
 	}
 }
@@ -251,7 +209,7 @@ func TestTransportFailureIsRetriedAndReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Issue(context.Background(), tokenFunc{mint: func(string) (string, error) { return "header.payload.sig", nil }})
+	_, err = p.Issue(context.Background(), fixedToken("header.payload.sig"))
 	if err == nil || !strings.HasPrefix(err.Error(), "aws sts AssumeRoleWithWebIdentity: ") || strings.Contains(err.Error(), "header.payload.sig") {
 		t.Errorf("err = %v", err)
 	}
@@ -326,12 +284,12 @@ func TestSessionNameFromEnv(t *testing.T) {
 	t.Setenv("GITHUB_RUN_ID", "555")
 	t.Setenv("GITHUB_RUN_ATTEMPT", "3")
 	t.Setenv("GITHUB_JOB", "build")
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	p, err := aws.New(aws.Config{RoleARN: devstack.AWSRoleARN, Region: "eu-west-1", Endpoint: st.STSURL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted(st, nil))
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err != nil || g.SessionName != "gh-555-3-build" {
 		t.Errorf("session from env: %v %q", err, g.SessionName)
 	}
@@ -355,7 +313,7 @@ func TestUndecodableAndOversizedResponses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = p.Issue(context.Background(), tokenFunc{mint: func(string) (string, error) { return "h.p.s", nil }})
+			_, err = p.Issue(context.Background(), fixedToken("h.p.s"))
 			if err == nil || strings.Contains(err.Error(), secret) || hits.Load() != 1 {
 				t.Errorf("err = %v after %d requests; want one failed request and no quoted body", err, hits.Load())
 			}

@@ -5,44 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/azure"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
+	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
-
-type tokenFunc func(aud string) (string, error)
-
-func (f tokenFunc) Token(_ context.Context, aud string) (string, error) { return f(aud) }
-
-func minted(st *devstack.Stack, req devstack.TokenRequest) tokenFunc {
-	return func(aud string) (string, error) {
-		if req.Audience == "" {
-			req.Audience = aud
-		}
-		return st.MintTokenWith(req)
-	}
-}
-
-type counting struct{ n atomic.Int32 }
-
-func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-func startStack(t *testing.T, opts devstack.Options) *devstack.Stack {
-	t.Helper()
-	st, err := devstack.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 func config(st *devstack.Stack) azure.Config {
 	return azure.Config{TenantID: devstack.AzureTenantID, ClientID: devstack.AzureClientID, Authority: st.AzureAuthorityURL}
@@ -51,32 +21,22 @@ func config(st *devstack.Stack) azure.Config {
 // subscriptions lists subscriptions at the devstack's ARM with a token.
 func subscriptions(t *testing.T, st *devstack.Stack, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, st.AzureAuthorityURL+"/subscriptions?api-version=2022-12-01", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return devstacktest.BearerStatus(t, st.AzureAuthorityURL+"/subscriptions?api-version=2022-12-01", token)
 }
 
 func TestIssue(t *testing.T) {
-	st := startStack(t, devstack.Options{CredentialTTL: time.Minute})
+	st := devstacktest.Start(t, devstack.Options{CredentialTTL: time.Minute})
 	p, err := azure.New(config(st))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var asked string
-	g, err := p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
-		asked = aud
-		return st.MintToken("", aud)
-	}))
+	tokens := devstacktest.Tokens(st, devstack.TokenRequest{})
+	g, err := p.Issue(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if asked != "api://AzureADTokenExchange" {
-		t.Errorf("assertion audience %q", asked)
+	if asked := tokens.Asked(); len(asked) == 0 || asked[len(asked)-1] != "api://AzureADTokenExchange" {
+		t.Errorf("assertion audiences %q", asked)
 	}
 	tok, ok := g.Find(provider.KindAccessToken)
 	if !ok || tok.Name != "AZURE_ACCESS_TOKEN" || g.Revocable || g.Principal != devstack.AzureTenantID+"/"+devstack.AzureClientID {
@@ -98,7 +58,7 @@ func TestIssue(t *testing.T) {
 }
 
 func TestGitLabAndCustomAudience(t *testing.T) {
-	st := startStack(t, devstack.Options{Platform: devstack.PlatformGitLab})
+	st := devstacktest.Start(t, devstack.Options{Platform: devstack.PlatformGitLab})
 	cfg := config(st)
 	cfg.Audience = devstack.Audience
 	cfg.Scope = "https://vault.azure.net/.default"
@@ -107,7 +67,7 @@ func TestGitLabAndCustomAudience(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +81,7 @@ func TestGitLabAndCustomAudience(t *testing.T) {
 }
 
 func TestRefusalsFailFastWithAADSTSMessage(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	cases := []struct {
 		name   string
 		change func(*azure.Config)
@@ -143,25 +103,21 @@ func TestRefusalsFailFastWithAADSTSMessage(t *testing.T) {
 			if tc.change != nil {
 				tc.change(&cfg)
 			}
-			rt := &counting{}
-			p, err := azure.New(cfg, provider.WithHTTPClient(&http.Client{Transport: rt}))
+			rt := &devstacktest.Counter{}
+			p, err := azure.New(cfg, provider.WithHTTPClient(rt.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var jwt string
+			tokens := devstacktest.Tokens(st, tc.token)
 			start := time.Now()
-			_, err = p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
-				var e error
-				jwt, e = minted(st, tc.token)(aud)
-				return jwt, e
-			}))
+			_, err = p.Issue(context.Background(), tokens)
 			if err == nil || !strings.Contains(err.Error(), "azure token: "+tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), jwt) || strings.Contains(err.Error(), "\n") {
+			if strings.Contains(err.Error(), tokens.Last()) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error leaks the assertion or spans lines: %v", err)
 			}
-			if d, n := time.Since(start), rt.n.Load(); d > time.Second || n != 1 {
+			if d, n := time.Since(start), rt.Count(); d > time.Second || n != 1 {
 				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, n)
 			}
 		})
@@ -172,23 +128,23 @@ func TestRefusalsFailFastWithAADSTSMessage(t *testing.T) {
 }
 
 func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	if err := st.FailNext(devstack.ServiceAzure, 500, 503); err != nil {
 		t.Fatal(err)
 	}
-	rt := &counting{}
-	p, err := azure.New(config(st), provider.WithHTTPClient(&http.Client{Transport: rt}))
+	rt := &devstacktest.Counter{}
+	p, err := azure.New(config(st), provider.WithHTTPClient(rt.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{})); err != nil || rt.n.Load() != 3 {
-		t.Fatalf("Issue after 500, 503: %v (%d requests)", err, rt.n.Load())
+	if _, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{})); err != nil || rt.Count() != 3 {
+		t.Fatalf("Issue after 500, 503: %v (%d requests)", err, rt.Count())
 	}
 	if err := st.InjectFaults(devstack.ServiceAzure, devstack.Fault{Status: 403, Message: "Conditional Access policy blocks the workload identity."}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+	_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err == nil || !strings.Contains(err.Error(), "HTTP 403: AADSTS90000: Conditional Access policy blocks the workload identity.") || time.Since(start) > time.Second {
 		t.Errorf("403: err = %v after %v", err, time.Since(start))
 	}

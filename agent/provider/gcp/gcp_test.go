@@ -7,47 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/gcp"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
+	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
-
-type tokenFunc func(aud string) (string, error)
-
-func (f tokenFunc) Token(_ context.Context, aud string) (string, error) { return f(aud) }
-
-func minted(st *devstack.Stack, req devstack.TokenRequest, asked *[]string) tokenFunc {
-	return func(aud string) (string, error) {
-		if asked != nil {
-			*asked = append(*asked, aud)
-		}
-		if req.Audience == "" {
-			req.Audience = aud
-		}
-		return st.MintTokenWith(req)
-	}
-}
-
-type counting struct{ n atomic.Int32 }
-
-func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-func startStack(t *testing.T, opts devstack.Options) *devstack.Stack {
-	t.Helper()
-	st, err := devstack.Start(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 func config(st *devstack.Stack) gcp.Config {
 	return gcp.Config{
@@ -70,19 +37,19 @@ func tokenInfo(t *testing.T, st *devstack.Stack, token string) (int, map[string]
 }
 
 func TestImpersonation(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	cfg := config(st)
 	cfg.Lifetime = 10 * time.Minute
 	p, err := gcp.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var asked []string
-	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, &asked))
+	tokens := devstacktest.Tokens(st, devstack.TokenRequest{})
+	g, err := p.Issue(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(asked) != 1 || asked[0] != "https://iam.googleapis.com/"+devstack.GCPWorkloadIdentityProvider {
+	if asked := tokens.Asked(); len(asked) != 1 || asked[0] != "https://iam.googleapis.com/"+devstack.GCPWorkloadIdentityProvider {
 		t.Errorf("token audiences %v, want Google's default", asked)
 	}
 	tok, ok := g.Find(provider.KindAccessToken)
@@ -111,7 +78,7 @@ func TestImpersonation(t *testing.T) {
 }
 
 func TestFederatedTokenWithoutServiceAccount(t *testing.T) {
-	st := startStack(t, devstack.Options{Platform: devstack.PlatformGitLab})
+	st := devstacktest.Start(t, devstack.Options{Platform: devstack.PlatformGitLab})
 	p, err := gcp.New(gcp.Config{
 		WorkloadIdentityProvider: "//iam.googleapis.com/" + devstack.GCPWorkloadIdentityProvider, Audience: devstack.Audience,
 		STSURL: st.GCPSTSURL, Env: "GCP_TOKEN", Scopes: []string{"https://www.googleapis.com/auth/devstorage.read_only"},
@@ -119,7 +86,7 @@ func TestFederatedTokenWithoutServiceAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, nil))
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +102,7 @@ func TestFederatedTokenWithoutServiceAccount(t *testing.T) {
 }
 
 func TestRefusalsFailFastWithGoogleMessage(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	cases := []struct {
 		name   string
 		change func(*gcp.Config)
@@ -158,25 +125,21 @@ func TestRefusalsFailFastWithGoogleMessage(t *testing.T) {
 			if tc.change != nil {
 				tc.change(&cfg)
 			}
-			rt := &counting{}
-			p, err := gcp.New(cfg, provider.WithHTTPClient(&http.Client{Transport: rt}))
+			rt := &devstacktest.Counter{}
+			p, err := gcp.New(cfg, provider.WithHTTPClient(rt.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var jwt string
+			tokens := devstacktest.Tokens(st, tc.token)
 			start := time.Now()
-			_, err = p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
-				var e error
-				jwt, e = minted(st, tc.token, nil)(aud)
-				return jwt, e
-			}))
+			_, err = p.Issue(context.Background(), tokens)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), jwt) || strings.Contains(err.Error(), "ya29.") || strings.Contains(err.Error(), "\n") {
+			if strings.Contains(err.Error(), tokens.Last()) || strings.Contains(err.Error(), "ya29.") || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error leaks a token or spans lines: %v", err)
 			}
-			if d, n := time.Since(start), rt.n.Load(); d > time.Second || n > 2 {
+			if d, n := time.Since(start), rt.Count(); d > time.Second || n > 2 {
 				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, n)
 			}
 		})
@@ -184,29 +147,29 @@ func TestRefusalsFailFastWithGoogleMessage(t *testing.T) {
 }
 
 func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
-	st := startStack(t, devstack.Options{})
+	st := devstacktest.Start(t, devstack.Options{})
 	if err := st.FailNext(devstack.ServiceGCPSTS, 500, 503); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.FailNext(devstack.ServiceGCPIAM, 503); err != nil {
 		t.Fatal(err)
 	}
-	rt := &counting{}
-	p, err := gcp.New(config(st), provider.WithHTTPClient(&http.Client{Transport: rt}))
+	rt := &devstacktest.Counter{}
+	p, err := gcp.New(config(st), provider.WithHTTPClient(rt.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, nil)); err != nil {
+	if _, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{})); err != nil {
 		t.Fatalf("Issue after faults: %v", err)
 	}
-	if n := rt.n.Load(); n != 5 {
+	if n := rt.Count(); n != 5 {
 		t.Errorf("%d requests, want 3 to STS and 2 to IAM", n)
 	}
 	if err := st.InjectFaults(devstack.ServiceGCPIAM, devstack.Fault{Status: 403, Message: "IAM policy denies impersonation"}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = p.Issue(context.Background(), minted(st, devstack.TokenRequest{}, nil))
+	_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err == nil || !strings.Contains(err.Error(), "HTTP 403: PERMISSION_DENIED: IAM policy denies impersonation") || time.Since(start) > time.Second {
 		t.Errorf("403: err = %v after %v", err, time.Since(start))
 	}

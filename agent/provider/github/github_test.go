@@ -2,7 +2,6 @@ package github_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -10,37 +9,21 @@ import (
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/github"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
+	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
-
-type minted struct{ st *devstack.Stack }
-
-func (m minted) Token(_ context.Context, aud string) (string, error) {
-	return m.st.MintToken(devstack.PlatformGitHub, aud)
-}
 
 func installationStatus(t *testing.T, st *devstack.Stack, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, st.GitHubAPIURL+"/installation/repositories", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return devstacktest.BearerStatus(t, st.GitHubAPIURL+"/installation/repositories", token)
 }
 
 func TestExchangeAndRevoke(t *testing.T) {
-	st, err := devstack.Start(context.Background(), devstack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := devstacktest.Start(t, devstack.Options{})
 	p, err := github.New(github.Config{Address: st.GitHubAPIURL, Audience: devstack.Audience, Scope: devstack.Repository, Identity: devstack.GitHubIdentity, TTL: 10 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted{st})
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +46,7 @@ func TestExchangeAndRevoke(t *testing.T) {
 }
 
 func TestExchangeRefusals(t *testing.T) {
-	st, err := devstack.Start(context.Background(), devstack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := devstacktest.Start(t, devstack.Options{})
 	for _, cfg := range []github.Config{
 		{Scope: devstack.Repository, Identity: "nobody", Audience: devstack.Audience},
 		{Scope: "other/repo", Identity: devstack.GitHubIdentity, Audience: devstack.Audience},
@@ -79,7 +58,7 @@ func TestExchangeRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, err = p.Issue(context.Background(), minted{st})
+		_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub}))
 		if err == nil || !strings.Contains(err.Error(), "github token exchange: HTTP 4") {
 			t.Errorf("%+v: err = %v, want a 4xx refusal", cfg, err)
 		}

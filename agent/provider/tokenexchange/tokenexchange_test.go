@@ -7,44 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/tokenexchange"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
+	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
-
-type tokenFunc func(aud string) (string, error)
-
-func (f tokenFunc) Token(_ context.Context, aud string) (string, error) { return f(aud) }
-
-func minted(st *devstack.Stack, req devstack.TokenRequest) tokenFunc {
-	return func(aud string) (string, error) {
-		if req.Audience == "" {
-			req.Audience = aud
-		}
-		return st.MintTokenWith(req)
-	}
-}
-
-type counting struct{ n atomic.Int32 }
-
-func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-func startStack(t *testing.T) *devstack.Stack {
-	t.Helper()
-	st, err := devstack.Start(context.Background(), devstack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 func config(st *devstack.Stack) tokenexchange.Config {
 	return tokenexchange.Config{TokenURL: st.TokenExchangeURL, RevocationURL: st.TokenRevocationURL, TargetAudience: devstack.TokenExchangeTarget}
@@ -53,18 +23,11 @@ func config(st *devstack.Stack) tokenexchange.Config {
 // resource calls the protected resource with a token.
 func resource(t *testing.T, st *devstack.Stack, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, st.TokenResourceURL, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return devstacktest.BearerStatus(t, st.TokenResourceURL, token)
 }
 
 func TestExchangeAndRevoke(t *testing.T) {
-	st := startStack(t)
+	st := devstacktest.Start(t, devstack.Options{})
 	cfg := config(st)
 	cfg.Scopes = []string{"read", "write"}
 	cfg.RequestedTokenType = "access_token"
@@ -72,17 +35,14 @@ func TestExchangeAndRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var asked string
-	g, err := p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
-		asked = aud
-		return st.MintToken("", aud)
-	}))
+	tokens := devstacktest.Tokens(st, devstack.TokenRequest{})
+	g, err := p.Issue(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The default OIDC audience is the server's origin.
-	if want := strings.TrimSuffix(st.TokenExchangeURL, "/oauth2/token"); asked != want {
-		t.Errorf("OIDC audience %q, want %q", asked, want)
+	if want, asked := strings.TrimSuffix(st.TokenExchangeURL, "/oauth2/token"), tokens.Asked(); len(asked) == 0 || asked[len(asked)-1] != want {
+		t.Errorf("OIDC audiences %q, want %q", asked, want)
 	}
 	tok, ok := g.Find(provider.KindAccessToken)
 	if !ok || tok.Name != "ACCESS_TOKEN" || !g.Revocable || g.Principal != devstack.TokenExchangeTarget {
@@ -107,7 +67,7 @@ func TestExchangeAndRevoke(t *testing.T) {
 }
 
 func TestNotRevocableWithoutEndpoint(t *testing.T) {
-	st := startStack(t)
+	st := devstacktest.Start(t, devstack.Options{})
 	cfg := config(st)
 	cfg.RevocationURL = ""
 	cfg.Audience = devstack.Audience
@@ -117,7 +77,7 @@ func TestNotRevocableWithoutEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +90,7 @@ func TestNotRevocableWithoutEndpoint(t *testing.T) {
 }
 
 func TestClientAuthentication(t *testing.T) {
-	st := startStack(t)
+	st := devstacktest.Start(t, devstack.Options{})
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte(st.TokenExchangeClientSecret()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -157,7 +117,7 @@ func TestClientAuthentication(t *testing.T) {
 			if sec, err := p.ClientSecret(); tc.want == "" && (err != nil || sec != st.TokenExchangeClientSecret()) {
 				t.Errorf("ClientSecret() = %v (matches: %v)", err, sec == st.TokenExchangeClientSecret())
 			}
-			g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+			g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), st.TokenExchangeClientSecret()) {
 					t.Fatalf("err = %v, want %q", err, tc.want)
@@ -180,7 +140,7 @@ func TestClientAuthentication(t *testing.T) {
 }
 
 func TestRefusalsFailFastWithServerMessage(t *testing.T) {
-	st := startStack(t)
+	st := devstacktest.Start(t, devstack.Options{})
 	cases := []struct {
 		name   string
 		change func(*tokenexchange.Config)
@@ -199,22 +159,18 @@ func TestRefusalsFailFastWithServerMessage(t *testing.T) {
 			if tc.change != nil {
 				tc.change(&cfg)
 			}
-			rt := &counting{}
-			p, err := tokenexchange.New(cfg, provider.WithHTTPClient(&http.Client{Transport: rt}))
+			rt := &devstacktest.Counter{}
+			p, err := tokenexchange.New(cfg, provider.WithHTTPClient(rt.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var jwt string
+			tokens := devstacktest.Tokens(st, tc.token)
 			start := time.Now()
-			_, err = p.Issue(context.Background(), tokenFunc(func(aud string) (string, error) {
-				var e error
-				jwt, e = minted(st, tc.token)(aud)
-				return jwt, e
-			}))
-			if err == nil || !strings.Contains(err.Error(), "token exchange: "+tc.want) || strings.Contains(err.Error(), jwt) {
+			_, err = p.Issue(context.Background(), tokens)
+			if err == nil || !strings.Contains(err.Error(), "token exchange: "+tc.want) || strings.Contains(err.Error(), tokens.Last()) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
-			if d, n := time.Since(start), rt.n.Load(); d > time.Second || n != 1 {
+			if d, n := time.Since(start), rt.Count(); d > time.Second || n != 1 {
 				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, n)
 			}
 		})
@@ -225,18 +181,18 @@ func TestRefusalsFailFastWithServerMessage(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	st := startStack(t)
-	rt := &counting{}
-	p, err := tokenexchange.New(config(st), provider.WithHTTPClient(&http.Client{Transport: rt}))
+	st := devstacktest.Start(t, devstack.Options{})
+	rt := &devstacktest.Counter{}
+	p, err := tokenexchange.New(config(st), provider.WithHTTPClient(rt.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := st.FailNext(devstack.ServiceTokenExchange, 500, 503); err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
-	if err != nil || rt.n.Load() != 3 {
-		t.Fatalf("Issue after 500, 503: %v (%d requests)", err, rt.n.Load())
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
+	if err != nil || rt.Count() != 3 {
+		t.Fatalf("Issue after 500, 503: %v (%d requests)", err, rt.Count())
 	}
 	// Revocation is retried too, and a revocation that keeps failing
 	// reports the server's reason at the deadline.
@@ -249,7 +205,7 @@ func TestRetries(t *testing.T) {
 	if code := resource(t, st, g.Values[0].Secret); code != http.StatusUnauthorized {
 		t.Errorf("token still live after revoke: %d", code)
 	}
-	g, err = p.Issue(context.Background(), minted(st, devstack.TokenRequest{}))
+	g, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,27 +10,11 @@ import (
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/vault"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
+	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
 
-// minted is a TokenSource backed by the devstack issuer.
-type minted struct{ st *devstack.Stack }
-
-func (m minted) Token(_ context.Context, aud string) (string, error) {
-	return m.st.MintToken(devstack.PlatformGitHub, aud)
-}
-
-func startStack(t *testing.T) *devstack.Stack {
-	t.Helper()
-	st, err := devstack.Start(context.Background(), devstack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
-
 func TestIssueReadsSecretsAndRevokes(t *testing.T) {
-	st := startStack(t)
+	st := devstacktest.Start(t, devstack.Options{})
 	p, err := vault.New(vault.Config{
 		Address: st.VaultAddr, Role: devstack.VaultRole, Audience: devstack.Audience, TokenEnv: "VAULT_TOKEN",
 		Secrets: []vault.Secret{{Path: "secret/data/ci/db", Field: "password", Env: "DB_PASSWORD"}, {Path: "secret/data/ci/db", Field: "username", Env: "DB_USER"}},
@@ -38,7 +22,7 @@ func TestIssueReadsSecretsAndRevokes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), minted{st})
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +55,7 @@ func TestIssueReadsSecretsAndRevokes(t *testing.T) {
 }
 
 func TestIssueFailures(t *testing.T) {
-	st := startStack(t)
+	st := devstacktest.Start(t, devstack.Options{})
 	cases := []struct {
 		name string
 		cfg  vault.Config
@@ -90,7 +74,7 @@ func TestIssueFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = p.Issue(context.Background(), minted{st})
+			_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub}))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
