@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -149,9 +150,11 @@ func runDemo(c *cli.Context) error {
 
 	fmt.Fprintf(out, "== summary\n")
 	fmt.Fprintf(out, "   identity  %s\n             issuer %s\n", sum.Identity.Subject, sum.Identity.Issuer)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, g := range sum.Grants {
-		fmt.Fprintf(out, "   grant     %-5s %-7s %-34s %s\n", g.Scope, g.Provider, g.Principal, revocationText(g.Revocation))
+		fmt.Fprintf(tw, "   grant     %s\t%s\t%s\t%s\n", g.Scope, g.Provider, g.Principal, revocationText(g.Revocation))
 	}
+	_ = tw.Flush()
 	fmt.Fprintf(out, "   bundle    %s\n", sum.BundlePath)
 	fmt.Fprintf(out, "   verify    chaperone verify %s --key %s --digest sha256:%s\n", sum.BundlePath, st.PublicKeyPath, sum.JobSubject.Digest["sha256"])
 	fmt.Fprintf(out, "   cosign    cosign verify-blob-attestation --new-bundle-format --insecure-ignore-tlog --trusted-root %s --key %s --bundle %s --type %s --digest %s --digestAlg sha256\n",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -43,9 +44,11 @@ func summaryJSON(sum *agent.Summary) map[string]any {
 
 func writeSummaryText(w io.Writer, sum *agent.Summary) {
 	fmt.Fprintf(w, "chaperone: identity %s (issuer %s)\n", sum.Identity.Subject, sum.Identity.Issuer)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, g := range sum.Grants {
-		fmt.Fprintf(w, "chaperone:   scope %-10s %-7s %-40s %s\n", g.Scope, g.Provider, g.Principal, revocationText(g.Revocation))
+		fmt.Fprintf(tw, "chaperone:   scope %s\t%s\t%s\t%s\n", g.Scope, g.Provider, g.Principal, revocationText(g.Revocation))
 	}
+	_ = tw.Flush()
 	fmt.Fprintf(w, "chaperone: outcome %s, %d redactions\n", sum.Outcome, sum.Redactions)
 	if sum.BundlePath != "" {
 		fmt.Fprintf(w, "chaperone: attestation %s (job subject sha256:%s)\n", sum.BundlePath, sum.JobSubject.Digest["sha256"])
