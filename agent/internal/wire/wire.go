@@ -142,7 +142,8 @@ func stripURL(err error) error {
 
 // ServerMessage pulls a human reason out of the common JSON error shapes
 // (Vault's {"errors":[...]}, GitHub's {"message":...}, OAuth's
-// {"error_description":...}), falling back to the first line of the body.
+// {"error_description":...}, Google's {"error":{"status","message"}}),
+// falling back to the first line of the body.
 func ServerMessage(body []byte) string {
 	var shapes struct {
 		Errors           []any  `json:"errors"`
@@ -164,7 +165,7 @@ func ServerMessage(body []byte) string {
 		case shapes.ErrorDescription != "":
 			msg = shapes.ErrorDescription
 		case shapes.Error != nil:
-			msg = fmt.Sprint(shapes.Error)
+			msg = errorField(shapes.Error)
 		}
 	} else {
 		msg = string(body)
@@ -178,6 +179,23 @@ func ServerMessage(body []byte) string {
 		msg = msg[:max] + "…"
 	}
 	return msg
+}
+
+// errorField renders an "error" member: OAuth's string code, or Google's
+// {"code","message","status"} object as "STATUS: message".
+func errorField(v any) string {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	msg, _ := obj["message"].(string)
+	if status, _ := obj["status"].(string); status != "" && msg != "" {
+		return status + ": " + msg
+	}
+	if msg != "" {
+		return msg
+	}
+	return fmt.Sprint(v)
 }
 
 // SHA256Hex is the fingerprint format used in attestations.

@@ -92,3 +92,19 @@ func TestServerMessage(t *testing.T) {
 		}
 	}
 }
+
+// FuzzServerMessage: whatever a server sends, the reason is one bounded line.
+func FuzzServerMessage(f *testing.F) {
+	f.Add([]byte(`{"errors":["a","b"]}`))
+	f.Add([]byte(`{"error":{"code":403,"message":"x"}}`))
+	f.Add([]byte("<xml>\n</xml>"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		msg := ServerMessage(body)
+		if strings.ContainsAny(msg, "\r\n") {
+			t.Fatalf("multi-line reason %q", msg)
+		}
+		if len(msg) > 300+len("…") {
+			t.Fatalf("reason of %d bytes", len(msg))
+		}
+	})
+}

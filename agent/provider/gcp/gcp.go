@@ -8,12 +8,10 @@
 package gcp
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -135,7 +133,7 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 		return nil, fmt.Errorf("env %q is not a variable name", cfg.Env)
 	}
 	set := provider.Apply(opts...)
-	return &Provider{cfg: cfg, opts: wire.Options{Client: withGoogleErrors(set.Client), Deadline: set.RetryDeadline}}, nil
+	return &Provider{cfg: cfg, opts: wire.Options{Client: set.Client, Deadline: set.RetryDeadline}}, nil
 }
 
 func baseURL(key, raw, def string) (string, error) {
@@ -268,51 +266,3 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 // account access tokens cannot be revoked, so it returns
 // provider.ErrNotRevocable.
 func (p *Provider) Revoke(context.Context, *provider.Grant) error { return provider.ErrNotRevocable }
-
-// withGoogleErrors returns a client whose error responses in the shape of
-// Google's JSON APIs ({"error":{"code","message","status"}}) are rewritten
-// to {"message":"STATUS: message"}, which the wire package reports as the
-// server's reason. Other responses pass untouched.
-func withGoogleErrors(c *http.Client) *http.Client {
-	if c == nil {
-		c = http.DefaultClient
-	}
-	cp := *c
-	next := cp.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	cp.Transport = googleErrors{next: next}
-	return &cp
-}
-
-type googleErrors struct{ next http.RoundTripper }
-
-func (g googleErrors) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := g.next.RoundTrip(r)
-	if err != nil || resp.StatusCode < 400 {
-		return resp, err
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, wire.MaxResponseBytes+1))
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading error response: %w", err)
-	}
-	var shape struct {
-		Error struct {
-			Message string `json:"message"`
-			Status  string `json:"status"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(data, &shape) == nil && shape.Error.Message != "" {
-		msg := shape.Error.Message
-		if shape.Error.Status != "" {
-			msg = shape.Error.Status + ": " + msg
-		}
-		data, _ = json.Marshal(map[string]string{"message": msg})
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(data))
-	resp.ContentLength = int64(len(data))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
