@@ -13,9 +13,9 @@ import (
 func devstackCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "devstack",
-		Usage: "serve the embedded local backends (OIDC issuer, Vault, GitHub token exchange, STS, OCI registry) until interrupted",
+		Usage: "serve the embedded local backends (OIDC issuer, Vault, GitHub exchange, AWS, GCP, token exchange, Azure, OCI registry) until interrupted",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "env-file", EnvVars: []string{"CHAPERONE_DEVSTACK_ENV_FILE"}, Usage: "write NAME=value lines for `set -a; . FILE` here (default: print them)"},
+			&cli.StringFlag{Name: "env-file", EnvVars: []string{"CHAPERONE_DEVSTACK_ENV_FILE"}, Usage: "write NAME=value lines here, for set -a; . FILE (default: print them)"},
 			&cli.StringFlag{Name: "platform", Value: "github", EnvVars: []string{"CHAPERONE_DEVSTACK_PLATFORM"}, Usage: "github or gitlab: which runner the environment imitates"},
 			&cli.DurationFlag{Name: "token-ttl", Value: 5 * time.Minute, EnvVars: []string{"CHAPERONE_DEVSTACK_TOKEN_TTL"}, Usage: "lifetime of the OIDC tokens the issuer mints"},
 			&cli.DurationFlag{Name: "credential-ttl", EnvVars: []string{"CHAPERONE_DEVSTACK_CREDENTIAL_TTL"}, Usage: "cap the lifetime of AWS, GCP, token-exchange and Azure credentials (e.g. 30s, to watch renewal)"},

@@ -65,7 +65,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "the whole lifecycle around one command",
 		ArgsUsage: "-- CMD [ARGS...]",
-		Flags:     []cli.Flag{configFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so `chaperone stop` can clean up after a killed run"}, formatFlag("text", "text", "json")},
+		Flags:     []cli.Flag{configFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so chaperone stop can clean up after a killed run"}, formatFlag("text", "text", "json")},
 		Action: func(c *cli.Context) error {
 			argv := c.Args().Slice()
 			if len(argv) == 0 {
