@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+
+	"github.com/chaperone-ci/chaperone/masking"
 	"gopkg.in/yaml.v3"
 )
 
@@ -89,10 +91,32 @@ type SubjectConfig struct {
 
 // MaskConfig tunes the log masker.
 type MaskConfig struct {
-	MinLength     int      `mapstructure:"min-length"`
+	MinLength int `mapstructure:"min-length"`
+	// Detectors picks the detectors for secrets nobody registered:
+	// "default" (all), "none", or a comma-separated list of rule ids.
 	Detectors     string   `mapstructure:"detectors"`
 	Token         string   `mapstructure:"token"`
 	TokenPrefixes []string `mapstructure:"token-prefixes"`
+}
+
+func (m MaskConfig) detectors() []string { return MaskDetectors(m.Detectors) }
+
+// MaskDetectors maps a detectors setting ("default", "none", or a
+// comma-separated list of rule ids) onto masking.Options.Detectors.
+func MaskDetectors(spec string) []string {
+	switch strings.TrimSpace(spec) {
+	case "", "default", "all":
+		return nil
+	case "none":
+		return []string{}
+	}
+	var ids []string
+	for _, id := range strings.Split(spec, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // ConfigError is a problem with the configuration or the command line;
@@ -255,6 +279,10 @@ func (c *Config) validate() error {
 	}
 	if c.Mask.MinLength < 0 {
 		return c.errAt("mask.min-length", "mask.min-length must not be negative")
+	}
+	mo := masking.Options{Mask: c.Mask.Token, MinLength: c.Mask.MinLength, TokenPrefixes: c.Mask.TokenPrefixes, Detectors: c.Mask.detectors()}
+	if err := mo.Validate(); err != nil {
+		return c.errAt("mask", "mask: "+err.Error())
 	}
 	return nil
 }

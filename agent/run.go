@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/masking"
 )
 
 // ExitCommandNotFound is the status recorded when the command cannot be
@@ -31,7 +32,13 @@ func (s *Session) Run(ctx context.Context, argv []string, stdin io.Reader, stdou
 		shared := &lockedWriter{w: stdout}
 		stdout, stderr = shared, shared
 	}
-	outW := s.masks.NewWriter(stdout)
+	// Lines the job prints to register secrets (::add-mask::VALUE) extend
+	// the mask set for everything after them.
+	mode := masking.AddMaskRedact
+	if s.st.Platform == PlatformGitHub {
+		mode = masking.AddMaskForward // the runner consumes the command too
+	}
+	outW := s.masks.NewWriter(stdout, masking.WithAddMask(mode))
 	errW := s.masks.NewWriter(stderr)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = s.Environ()

@@ -84,7 +84,7 @@ func NewSession(opts Options) (*Session, error) {
 }
 
 func newMaskSet(c MaskConfig) *masking.Set {
-	return masking.NewSet(masking.Options{Mask: c.Token, MinLength: c.MinLength})
+	return masking.NewSet(masking.Options{Mask: c.Token, MinLength: c.MinLength, TokenPrefixes: c.TokenPrefixes, Detectors: c.detectors()})
 }
 
 // addSecret registers a value with the masker and remembers it so a later
@@ -234,11 +234,7 @@ func (s *Session) scrub(msg string) string {
 }
 
 func maskString(set *masking.Set, msg string) string {
-	var b strings.Builder
-	w := set.NewWriter(&b)
-	_, _ = io.WriteString(w, msg)
-	_ = w.Close()
-	return b.String()
+	return set.MaskString(msg)
 }
 
 // AgentError is a failure of chaperone itself (identity, issue, revoke,

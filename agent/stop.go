@@ -131,7 +131,7 @@ func (s *Session) predicate() *attest.JobPredicate {
 		Refused:   st.Refused,
 		StartedAt: st.StartedAt,
 		EndedAt:   time.Now().UTC(),
-		Masking:   attest.Masking{Secrets: s.masks.Len(), Redactions: st.Redactions},
+		Masking:   attest.Masking{Secrets: s.masks.Len(), Redactions: st.Redactions, DetectorHits: s.masks.Hits()},
 	}
 	if p.Steps == nil {
 		p.Steps = []attest.Step{}

@@ -1,31 +1,85 @@
 // Package masking redacts secrets from streamed output, such as a CI job's
-// logs, byte-exactly and without line buffering.
+// logs, byte-exactly, without line buffering, in one pass.
 //
-// A Set holds the registered secrets; each output stream gets its own
-// Writer from it:
+// A Set holds the registered secrets and the detectors; each output stream
+// gets its own Writer from it:
 //
 //	set := masking.NewSet(masking.Options{})
 //	set.Add(token)
 //	stdout := set.NewWriter(os.Stdout)
 //	defer stdout.Close()
 //
-// The contract:
-//   - Every occurrence of a pattern is redacted; the redactions are the
-//     union of all match intervals, and each merged run (overlapping or
-//     adjacent occurrences) becomes one mask token.
+// # Contract
+//
+//   - Every occurrence of a pattern, and every detector match, is redacted;
+//     the redactions are the union of all match intervals, and each merged
+//     run (overlapping or adjacent matches) becomes one mask token.
 //   - The output is the same however the input is split into writes.
-//   - A Writer holds back only a suffix of its input that is a proper prefix
-//     of a pattern (never more than the longest pattern minus one byte), and
-//     releases it when the partial match fails or on Flush or Close.
+//   - A Writer holds back only the bytes of a pending partial match: a
+//     suffix of its input that is a proper prefix of a pattern (never more
+//     than the longest pattern minus one byte), or the bounded part of a
+//     detector match that is masked once the match is complete (at most 256
+//     bytes). It releases them when the partial match fails, or on Flush or
+//     Close; there is no timer. A line without secret material leaves in the
+//     Write that brought it.
 //   - Secrets can be added at any time, from any goroutine; they apply to
-//     every byte that has not been released.
+//     every byte that has not been passed on.
+//   - Steady-state Writes allocate nothing.
 //
-// The patterns of a secret are its value and, for a value with line breaks
-// or surrounding blanks, its LF and CRLF forms and each trimmed line that
-// holds a letter or digit. Secrets and derived patterns shorter than
-// Options.MinLength are not registered; Set.Warnings says which were
-// skipped, without their values.
+// # Patterns of a secret
 //
-// All patterns of a Set are matched in one pass by a single Aho-Corasick
-// automaton whose state is carried across writes.
+// Add derives literal patterns from each secret (see variants in
+// patterns.go):
+//   - the value; its LF and CRLF forms; the value trimmed, unquoted, and
+//     with white space runs collapsed (`echo $S` unquoted); each line of a
+//     multi-line value (not lines without a letter or digit, nor PEM
+//     armor); each string leaf of a JSON object or array value, with all of
+//     the forms below; the parts PowerShell prints around colour codes;
+//   - encodings: base64 "stable cores" in the standard and URL alphabets at
+//     the three alignments (the characters carrying only secret bits, which
+//     appear whatever precedes or follows the value; a match also covers
+//     the character carrying its last bits and the padding); JSON escapes
+//     (minimal, Go's \u003c form, ASCII-only, "\/", double); URL escapes
+//     (RFC 3986 in both hex cases, form encoding with '+', path escaping,
+//     encodeURIComponent); XML and HTML entities; shell escapes (\", \\,
+//     ”, '\”, printf %q); hex in both cases; and Options.Encoders.
+//
+// Fragments must be at least Options.MinLength bytes (default 4), encoded
+// forms also at least MinEncodedLength (8); shorter secrets are skipped
+// with a Warning that never shows the value.
+//
+// # Detectors
+//
+// Secrets nobody registered are found in the same pass (Detectors lists
+// the ids; Options.Detectors selects them): token prefixes whose following
+// token characters are masked whatever their length, the prefix staying
+// visible (GitLab's glpat- family and _gitlab_session=, GitHub's ghp_ gho_
+// ghs_ ghu_ ghr_ github_pat_, Slack xox?- and xapp-, npm_, Vault hvs.),
+// plus Options.TokenPrefixes and Options.Rules with no cap on their number;
+// shapes that need their full form (AWS key ids AKIA/ASIA + 16, JWT
+// payloads and signatures, PEM private key blocks, URL passwords); and URL
+// query parameters that carry credentials. Set.Hits counts matches by rule
+// id, for the attestation.
+//
+// # Escape sequences
+//
+// Unless Options.NoANSI is set, terminal escape sequences (ESC, and CSI
+// sequences such as colours) are invisible to matching, so a secret with
+// colour changes inside it is masked; the sequences inside a masked run
+// are written after its token, so the terminal's state is kept.
+//
+// # Workflow commands
+//
+// WithAddMask makes a Writer register the secrets of `::add-mask::` lines
+// a job prints before passing the line on (verbatim for the GitHub runner,
+// redacted elsewhere); ParseAddMask and UnescapeCommandData parse them.
+//
+// # Matching
+//
+// All patterns and detector triggers are found by one scan with hashed
+// window filters (index.go) rather than an automaton: the scan tests one
+// 8-byte window per 8 bytes of output for the long patterns and a few
+// 4-byte windows for the short ones and the detectors' triggers, and
+// verifies candidates only on a filter hit. Its state between writes is
+// the last few bytes of output.
 package masking

@@ -1,46 +1,172 @@
 package masking
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// variants returns the literal byte patterns that mask one secret: the
-// value itself first, then the forms derived from it. Every pattern a
-// secret contributes is derived here, so this is where encodings (base64
-// cores, JSON, URL, XML and shell escapes, hex) will be added.
+// A pattern is a literal the matcher finds, with what a match of it does.
+type pattern struct {
+	s    string
+	hit  uint16 // the hit counter a match counts under
+	tail uint8  // what the match extends over (a tailSpec index)
+	gen  uint64 // the Set generation that added it
+}
+
+// Hit counters of registered secrets, by the form that matched. Detector
+// rules follow.
+const (
+	hitSecret = iota // the value, its lines, JSON leaves and other plain forms
+	hitBase64
+	hitJSON
+	hitURL
+	hitXML
+	hitShell
+	hitHex
+	hitCustom
+	numSecretHits
+)
+
+// secretHitIDs names the secret hit counters in Set.Hits.
+func secretHitIDs() [numSecretHits]string {
+	return [numSecretHits]string{"secret", "secret-base64", "secret-json", "secret-url", "secret-xml",
+		"secret-shell", "secret-hex", "secret-custom"}
+}
+
+// MinEncodedLength is the shortest encoded form of a secret (base64 core,
+// escape, hex) that is registered, whatever Options.MinLength says: shorter
+// ones would mask ordinary output.
+const MinEncodedLength = 8
+
+// minSectionLength is the shortest PowerShell colour section registered
+// (as the GitHub runner).
+const minSectionLength = 6
+
+// A deriver collects the patterns of one secret.
+type deriver struct {
+	minLen   int
+	encoders []func(string) string
+	ansi     bool
+	out      []pattern
+	seen     map[string]bool
+}
+
+// variants returns the literal patterns that mask one secret: the value
+// itself first, then the forms derived from it, without duplicates.
 //
-// The secret has already passed the checks in skipReason. Derived patterns
-// shorter than minLen are dropped; the raw value never is. The result holds
-// no duplicates.
-func variants(secret string, minLen int) []string {
-	out := []string{secret}
-	add := func(p string) {
-		if len(p) < minLen {
-			return
-		}
-		for _, q := range out {
-			if q == p {
+// Fragments (LF and CRLF forms, the trimmed, unquoted and
+// whitespace-collapsed value, its lines, PowerShell colour sections, JSON
+// string leaves) are parts or spellings of the value and must be at least
+// minLen bytes; encoded forms (base64 cores, JSON, URL, XML and shell
+// escapes, hex) at least max(minLen, MinEncodedLength). A value that is
+// only white space contributes its encoded forms that are not.
+//
+// With ansi, patterns are matched against the output with escape sequences
+// removed, so they are stripped the same way.
+func variants(secret string, minLen int, encoders []func(string) string, ansi bool) []pattern {
+	d := &deriver{minLen: minLen, encoders: encoders, ansi: ansi, seen: make(map[string]bool)}
+	blank := strings.TrimSpace(secret) == ""
+	if !blank {
+		d.add(secret, hitSecret, tailNone, 1)
+	}
+	d.forms(secret, !blank, true)
+	return d.out
+}
+
+func (d *deriver) add(s string, hit, tail, minLen int) {
+	if d.ansi {
+		s = stripANSI(s)
+	}
+	if len(s) < minLen || s == "" || d.seen[s] {
+		return
+	}
+	d.seen[s] = true
+	d.out = append(d.out, pattern{s: s, hit: uint16(hit), tail: uint8(tail)})
+}
+
+// forms adds the fragments (if plain) and encodings of v; top says v is
+// the registered value rather than one of its JSON leaves.
+func (d *deriver) forms(v string, plain, top bool) {
+	texts := []string{v}
+	text := func(s string) {
+		for _, t := range texts {
+			if t == s {
 				return
 			}
 		}
-		out = append(out, p)
+		if s != "" {
+			texts = append(texts, s)
+		}
 	}
-	if strings.ContainsAny(secret, "\r\n") {
-		// The same value as a terminal (onlcr) or a Windows tool prints it,
-		// and as a Unix tool prints a value stored with CRLF.
-		lf := strings.ReplaceAll(secret, "\r\n", "\n")
-		add(lf)
-		add(strings.ReplaceAll(lf, "\n", "\r\n"))
+	if plain {
+		if strings.ContainsAny(v, "\r\n") {
+			// As a terminal (onlcr) or a Windows tool prints it, and as a
+			// Unix tool prints a value stored with CRLF.
+			lf := strings.ReplaceAll(v, "\r\n", "\n")
+			text(lf)
+			text(strings.ReplaceAll(lf, "\n", "\r\n"))
+		}
+		text(strings.TrimSpace(v))
+		if n := len(v); n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n-1] == v[0] {
+			text(v[1 : n-1])
+		}
+		if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
+			// `echo $S` unquoted: words joined by single spaces.
+			text(strings.Join(strings.Fields(v), " "))
+		}
+		for _, t := range texts[1:] {
+			d.add(t, hitSecret, tailNone, d.minLen)
+		}
+		d.lines(v)
+		d.sections(v)
+		if top {
+			for _, leaf := range jsonLeaves(v) {
+				if len(leaf) >= d.minLen && strings.TrimSpace(leaf) != "" {
+					d.add(leaf, hitSecret, tailNone, d.minLen)
+					d.forms(leaf, true, false)
+				}
+			}
+		}
 	}
-	// Each line, trimmed: what survives `echo $S`, a YAML dump or a diff of
-	// a multi-line value. For a one-line value with surrounding whitespace
-	// this is the trimmed value. Lines with no letter or digit ("{", "},",
-	// "-----") would mask unrelated output and are not registered.
-	rest := secret
-	for rest != "" {
+	minEnc := max(d.minLen, MinEncodedLength)
+	addAll := func(forms []string, hit int) {
+		for _, f := range forms {
+			if plain || strings.TrimSpace(f) != "" {
+				d.add(f, hit, tailNone, minEnc)
+			}
+		}
+	}
+	for _, t := range texts {
+		for _, c := range base64Cores(t) {
+			d.add(c.s, hitBase64, int(c.tail), minEnc)
+		}
+		addAll(jsonForms(t), hitJSON)
+		addAll(urlForms(t), hitURL)
+		addAll(xmlForms(t), hitXML)
+		addAll(shellForms(t), hitShell)
+		addAll(hexForms(t), hitHex)
+		for _, enc := range d.encoders {
+			if f := enc(t); plain || strings.TrimSpace(f) != "" {
+				d.add(f, hitCustom, tailNone, d.minLen)
+			}
+		}
+	}
+}
+
+// lines adds each line of a multi-line value, trimmed: what survives
+// `echo $S`, a YAML dump or a diff of the value. Lines with no letter or
+// digit ("{", "},", "-----") and PEM armor lines would mask unrelated
+// output and are not registered.
+func (d *deriver) lines(v string) {
+	if !strings.ContainsAny(v, "\r\n") {
+		return
+	}
+	for rest := v; rest != ""; {
 		line := rest
 		if i := strings.IndexAny(rest, "\r\n"); i >= 0 {
 			line, rest = rest[:i], rest[i+1:]
@@ -48,11 +174,65 @@ func variants(secret string, minLen int) []string {
 			rest = ""
 		}
 		line = strings.TrimSpace(line)
-		if hasAlnum(line) {
-			add(line)
+		if hasAlnum(line) && !isArmor(line) {
+			d.add(line, hitSecret, tailNone, d.minLen)
 		}
 	}
+}
+
+// sections adds the parts of a value with '&' that PowerShell prints on
+// either side of a colour change when it reports the value in an error:
+// up to and including the first "&+" (or the last '&'), and after it (after
+// "&+" without the next character, which PowerShell colours).
+func (d *deriver) sections(v string) {
+	minLen := max(d.minLen, minSectionLength)
+	if i := strings.Index(v, "&+"); i >= 0 {
+		d.add(v[:i+2], hitSecret, tailNone, minLen)
+		if i+3 <= len(v) {
+			d.add(v[i+3:], hitSecret, tailNone, minLen)
+		}
+	} else if i := strings.LastIndexByte(v, '&'); i >= 0 {
+		d.add(v[:i+1], hitSecret, tailNone, minLen)
+		d.add(v[i+1:], hitSecret, tailNone, minLen)
+	}
+}
+
+// jsonLeaves returns the string values in v if v is a JSON object or
+// array, in document order.
+func jsonLeaves(v string) []string {
+	t := strings.TrimSpace(v)
+	if t == "" || (t[0] != '{' && t[0] != '[') || !json.Valid([]byte(t)) {
+		return nil
+	}
+	var doc any
+	if json.Unmarshal([]byte(t), &doc) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(any)
+	walk = func(x any) {
+		switch x := x.(type) {
+		case string:
+			out = append(out, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			// Keys are not secrets; values, in a stable order.
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				walk(x[k])
+			}
+		}
+	}
+	walk(doc)
 	return out
+}
+
+// isArmor reports whether line is a PEM armor line such as
+// "-----BEGIN PRIVATE KEY-----".
+func isArmor(line string) bool {
+	return strings.HasPrefix(line, "-----BEGIN ") || strings.HasPrefix(line, "-----END ")
 }
 
 // skipReason says why a secret is not registered at all, or returns "".
@@ -63,8 +243,8 @@ func skipReason(secret string, minLen int) string {
 		return "empty"
 	case len(secret) < minLen:
 		return fmt.Sprintf("shorter than the minimum length (%d bytes)", minLen)
-	case strings.TrimSpace(secret) == "":
-		return "whitespace only"
+	case len(secret) > MaxSecretLength:
+		return fmt.Sprintf("longer than the maximum length (%d bytes)", MaxSecretLength)
 	}
 	return ""
 }

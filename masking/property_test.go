@@ -10,14 +10,16 @@ import (
 
 // TestStreamingMatchesReference compares the Writer with the one-shot
 // reference over random inputs, secrets, splits and mid-stream Adds. Small
-// alphabets make overlaps, adjacency, repeats and prefixes common.
+// alphabets make overlaps, adjacency, repeats and prefixes common; some
+// hold escape sequences (invisible to matching), some inputs are long
+// enough for the scanner's 512-byte blocks.
 func TestStreamingMatchesReference(t *testing.T) {
-	iters := 4000
-	if testing.Short() {
-		iters = 400
+	iters := 3000
+	if testing.Short() || raceEnabled {
+		iters /= 4
 	}
 	r := rand.New(rand.NewPCG(7, 11))
-	alphabets := []string{"ab", "abc", "aab", "ab\n", "a \r\n", "abcdefgh"}
+	alphabets := []string{"ab", "abc", "aab", "ab\n", "a \r\n", "abcdefgh", "ab\x1b[1m", "abc\x1b[m"}
 	for it := range iters {
 		alpha := alphabets[r.IntN(len(alphabets))]
 		word := func(n int) string {
@@ -34,14 +36,18 @@ func TestStreamingMatchesReference(t *testing.T) {
 			}
 			return out
 		}
-		input := word(r.IntN(150))
-		set := NewSet(Options{Mask: "#", MinLength: 1 + r.IntN(3)})
+		n := r.IntN(150)
+		if it%10 == 0 {
+			n = 600 + r.IntN(3000)
+		}
+		input := word(n)
+		set := NewSet(Options{Mask: "#", MinLength: 1 + r.IntN(3), Detectors: []string{}})
 		set.Add(secrets()...)
 
 		// Write boundaries, some of them with Adds.
 		var cuts []int
 		for i := 0; i <= len(input); i++ {
-			if r.IntN(6) == 0 {
+			if r.IntN(6+len(input)/50) == 0 {
 				cuts = append(cuts, i)
 			}
 		}
@@ -67,7 +73,9 @@ func TestStreamingMatchesReference(t *testing.T) {
 			if _, err := w.Write([]byte(input[prev:c])); err != nil {
 				t.Fatal(err)
 			}
-			checkHoldback(t, set, w, input[:c])
+			if len(input) < 600 {
+				checkHoldback(t, set, w, input[:c])
+			}
 			prev = c
 		}
 		if s, ok := adds[len(input)]; ok { // after the last write
@@ -79,9 +87,84 @@ func TestStreamingMatchesReference(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if want := referenceGenerations(input, gens, "#"); out.String() != want {
+		if want := referenceLexedGenerations(input, gens, "#"); out.String() != want {
 			t.Fatalf("iteration %d: input %q, generations %+v, writes ending at %v\n got %q\nwant %q",
 				it, input, gens, cuts, out.String(), want)
+		}
+	}
+}
+
+// referenceLexedGenerations is referenceGenerations on the visible bytes:
+// generation offsets are input offsets.
+func referenceLexedGenerations(input string, gens []generation, mask string) string {
+	l := lexInput(input, true)
+	cg := make([]generation, len(gens))
+	for i, g := range gens {
+		c := 0
+		for c < len(l.clean) && l.at[c] < g.at {
+			c++
+		}
+		cg[i] = generation{c, g.patterns}
+	}
+	covered := make([]bool, len(l.clean))
+	start := 0
+	var prev []string
+	for j, g := range cg {
+		if j > 0 {
+			start = g.at - longestSuffixPrefix(l.clean[start:g.at], prev)
+		}
+		cover(l.clean, newPatterns(g.patterns, prev), start, covered)
+		prev = g.patterns
+	}
+	return renderLexed(l, covered, mask)
+}
+
+// detectorPieces make inputs in which the detectors' triggers, bodies and
+// terminators meet in every order.
+func detectorPieces() []string {
+	return []string{"glpat-", "ghp_", "tok-", "AKIA", "ASIA", "ABCDEFGHIJKLMNOP", "QRSTUVWX", "https://", "u", "ser", ":",
+		"p4ss", "@", "/", "-----BEGIN ", "RSA ", "PRIVATE KEY-----", "-----END", "-----", "MIIB", ".eyJh", "eyJhbGci",
+		"?sig=", "&X-Amz-Credential=", "abc", "x", " ", "\n", "\x1b[31m", "\x1b[0m", "\x1b", "=", "_", ".", "s3cr3t-v4lue"}
+}
+
+// TestDetectorsMatchReference does the same for the detectors, escape
+// sequences, secrets and masked prefixes together (no Adds).
+func TestDetectorsMatchReference(t *testing.T) {
+	iters := 1500
+	if testing.Short() || raceEnabled {
+		iters /= 4
+	}
+	r := rand.New(rand.NewPCG(13, 17))
+	pieces := detectorPieces()
+	set := NewSet(Options{Mask: "#", TokenPrefixes: []string{"tok-"},
+		Rules: []Rule{{ID: "pw", Prefix: "Password=", MaskPrefix: true, Body: BodyNonSpace}}})
+	set.Add("s3cr3t-v4lue", "BCDEFGH")
+	for it := range iters {
+		var b strings.Builder
+		for range r.IntN(40) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		if it%5 == 0 {
+			b.WriteString("Password=hunter2 ")
+		}
+		input := b.String()
+		want := referenceSet(set, input)
+		var cuts []int
+		for i := 1; i < len(input); i++ {
+			if r.IntN(8) == 0 {
+				cuts = append(cuts, i)
+			}
+		}
+		if got := stream(t, set, splitAt(input, cuts...)...); got != want {
+			t.Fatalf("iteration %d: input %q, writes ending at %v\n got %q\nwant %q", it, input, cuts, got, want)
+		}
+	}
+	// Every rule had matches to check.
+	h := set.Hits()
+	for _, id := range []string{"secret", "token-prefix", "pw", DetectGitLabToken, DetectGitHubToken, DetectAWSKeyID,
+		DetectJWT, DetectPrivateKey, DetectURLCredential, DetectURLPassword} {
+		if h[id] == 0 {
+			t.Errorf("no %s matches in %d inputs: %v", id, iters, h)
 		}
 	}
 }
@@ -90,7 +173,8 @@ func TestStreamingMatchesReference(t *testing.T) {
 // the output does not depend on the chunking, that no registered pattern
 // survives in it, and that the bytes outside matches come out unchanged and
 // in order. Secrets are separated by NUL; those after a 0x01 byte are added
-// in the middle of the stream.
+// in the middle of the stream. (Detectors and escape sequences are off:
+// FuzzDetectors covers them.)
 func FuzzChunking(f *testing.F) {
 	f.Add("secret\x00cret12", []byte("my secret12 and secret and cret1"), []byte{3, 1, 4, 1, 5})
 	f.Add("aaaa", []byte("aaaaaaa aaa aaaa"), []byte{1})
@@ -99,6 +183,7 @@ func FuzzChunking(f *testing.F) {
 	f.Add("abcd\x00abcdefgh", []byte("abcdefgX abcdefgh"), []byte{5})
 	f.Add("line-one\nline-two\x01late-secret", []byte("line-one\r\nline-two late-sec|late-secret"), []byte{9, 3})
 	f.Add("tok\x01token", []byte("tok token tok"), []byte{1, 2})
+	f.Add("Password123!", []byte("UGFzc3dvcmQxMjMhCg== 123Pass%20word"), []byte{6})
 	f.Fuzz(func(t *testing.T, secrets string, input []byte, sizes []byte) {
 		if len(input) > 4096 || len(secrets) > 256 || len(sizes) > 512 {
 			t.Skip()
@@ -109,35 +194,13 @@ func FuzzChunking(f *testing.F) {
 		if late != "" {
 			lateSecrets = strings.Split(late, "\x00")
 		}
-		opts := Options{MinLength: 1}
-
-		// Write sizes cycle through sizes (0 is an empty Write followed by
-		// a 1-byte one); the late secrets are added at the first boundary
-		// at or after the middle.
-		var chunks [][]byte
-		for off, i := 0, 0; off < len(input); i++ {
-			n := len(input) - off
-			if len(sizes) > 0 {
-				n = min(n, int(sizes[i%len(sizes)])%64)
-			}
-			if n == 0 {
-				chunks = append(chunks, input[off:off])
-				n = 1
-			}
-			chunks = append(chunks, input[off:off+n])
-			off += n
-		}
-		addAt := len(chunks)
-		for i, off := 0, 0; i < len(chunks); i++ {
-			if off >= len(input)/2 {
-				addAt = i
-				break
-			}
-			off += len(chunks[i])
-		}
+		opts := plainOpts(Options{MinLength: 1})
+		chunks, addAt := fuzzChunks(input, sizes)
+		var pgens [][]pattern // the patterns of each generation, with their tails
 		run := func(chunks [][]byte, addAt int) (string, *Set, []generation) {
 			set := newSet(t, opts, earlySecrets...)
 			gens := []generation{{0, set.snapshot()}}
+			pgens = [][]pattern{set.allPatterns()}
 			var out bytes.Buffer
 			w := set.NewWriter(&out)
 			written := 0
@@ -145,6 +208,7 @@ func FuzzChunking(f *testing.F) {
 				if i == addAt && lateSecrets != nil {
 					set.Add(lateSecrets...)
 					gens = append(gens, generation{written, set.snapshot()})
+					pgens = append(pgens, set.allPatterns())
 				}
 				if i == len(chunks) {
 					break
@@ -160,19 +224,20 @@ func FuzzChunking(f *testing.F) {
 			}
 			return out.String(), set, gens
 		}
-		got, set, gens := run(chunks, addAt)
-
 		// Chunking invariance: the same stream in at most two writes (split
 		// where the late secrets are added).
 		off := 0
 		for _, c := range chunks[:addAt] {
 			off += len(c)
 		}
-		if whole, _, _ := run([][]byte{input[:off], input[off:]}, 1); whole != got {
+		whole, _, _ := run([][]byte{input[:off], input[off:]}, 1)
+		got, set, gens := run(chunks, addAt)
+		if whole != got {
 			t.Fatalf("chunking changes the output:\n%q\nvs one write\n%q", got, whole)
 		}
 
-		// The one-shot definition.
+		// The one-shot definition (a base64 core's match extends over the
+		// character and padding after it).
 		covered := make([]bool, len(input))
 		starts := make([]int, len(gens))
 		for j, g := range gens {
@@ -181,7 +246,13 @@ func FuzzChunking(f *testing.F) {
 				prev = gens[j-1].patterns
 				starts[j] = g.at - longestSuffixPrefix(string(input[starts[j-1]:g.at]), prev)
 			}
-			cover(string(input), newPatterns(g.patterns, prev), starts[j], covered)
+			var fresh []pattern
+			for _, p := range pgens[j] {
+				if !slices.Contains(prev, p.s) {
+					fresh = append(fresh, p)
+				}
+			}
+			refCover(set, string(input), fresh, starts[j], covered)
 		}
 		tokens, at := checkLayout(t, input, covered, got, set.opts.Mask)
 
@@ -193,6 +264,102 @@ func FuzzChunking(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDetectors checks the detectors, escape sequences and secrets
+// together: the output does not depend on the chunking and equals the
+// reference, the visible bytes outside matches come out unchanged and in
+// order (escape sequences all come out), and neither a registered pattern
+// nor a detector's match survives. The input is assembled from pieces
+// (the fuzzer's bytes pick them) and raw bytes.
+func FuzzDetectors(f *testing.F) {
+	f.Add([]byte("\x00\x05\x01\x02 raw glpat-xyz"), []byte{3, 9})
+	f.Add([]byte("\x07\x08\x09\x0a\x0b\x0c"), []byte{1})
+	f.Add([]byte("\x0e\x0f\x10\x11\x12\x13"), []byte{2, 5})
+	f.Add([]byte("https://user:pa\x1b[1mss@h AKIA\x1b[0mIOSFODNN7EXAMPLE"), []byte{4})
+	f.Fuzz(checkDetectorInput)
+}
+
+// checkDetectorInput is FuzzDetectors' test of one input.
+func checkDetectorInput(t *testing.T, spec []byte, sizes []byte) {
+	if len(spec) > 1024 || len(sizes) > 256 {
+		t.Skip()
+	}
+	pieces := detectorPieces()
+	var b strings.Builder
+	for i := 0; i < len(spec); i++ {
+		if spec[i] < 0x20 { // a piece
+			b.WriteString(pieces[int(spec[i])%len(pieces)])
+		} else {
+			b.WriteByte(spec[i])
+		}
+	}
+	input := []byte(b.String())
+	// The mask is DEL, which is visible after any escape sequence
+	// prefix, so the output lexes like the input.
+	const mask = "\x7f"
+	set := NewSet(Options{Mask: mask, MinLength: 4, TokenPrefixes: []string{"tok-"}})
+	set.Add("s3cr3t-v4lue", "BCDEFGH")
+	chunks, _ := fuzzChunks(input, sizes)
+	var out bytes.Buffer
+	w := set.NewWriter(&out)
+	written := 0
+	for i, c := range chunks {
+		if _, err := w.Write(c); err != nil {
+			t.Fatal(err)
+		}
+		written += len(c)
+		if len(chunks) <= 64 || i%16 == 0 { // the oracle is quadratic
+			checkHoldback(t, set, w, string(input[:written]))
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if whole := set.MaskString(string(input)); whole != got {
+		t.Fatalf("chunking changes the output:\n%q\nvs one write\n%q", got, whole)
+	}
+	l := lexInput(string(input), true)
+	covered := refCover(set, l.clean, set.allPatterns(), 0, nil)
+	if want := renderLexed(l, covered, mask); got != want {
+		t.Fatalf("input %q\n got %q\nwant %q", input, got, want)
+	}
+	// The layout: the output is the input with each covered run of
+	// visible bytes replaced by one mask and every other byte kept.
+	ol := lexInput(got, true)
+	tokens, _ := checkLayout(t, []byte(l.clean), covered, ol.clean, mask)
+	for _, p := range set.snapshot() {
+		checkSurvivors(t, ol.clean, p, 0, tokens, 1)
+	}
+}
+
+// fuzzChunks cuts input into writes whose sizes cycle through sizes (0 is
+// an empty Write followed by a 1-byte one), and returns the index of the
+// first write at or after the middle.
+func fuzzChunks(input, sizes []byte) ([][]byte, int) {
+	var chunks [][]byte
+	for off, i := 0, 0; off < len(input); i++ {
+		n := len(input) - off
+		if len(sizes) > 0 {
+			n = min(n, int(sizes[i%len(sizes)])%64)
+		}
+		if n == 0 {
+			chunks = append(chunks, input[off:off])
+			n = 1
+		}
+		chunks = append(chunks, input[off:off+n])
+		off += n
+	}
+	addAt := len(chunks)
+	for i, off := 0, 0; i < len(chunks); i++ {
+		if off >= len(input)/2 {
+			addAt = i
+			break
+		}
+		off += len(chunks[i])
+	}
+	return chunks, addAt
 }
 
 // checkSurvivors fails if p occurs in out at or after offset from without

@@ -7,12 +7,14 @@ import (
 )
 
 // This file holds the one-shot reference the streaming Writer is checked
-// against, and test helpers shared by the other tests.
+// against, and test helpers shared by the other tests. The reference works
+// on the whole input at once and is written for obviousness, not speed:
+// it finds every occurrence by trying every position.
 
-// referenceMask is the naive definition of masking: find every occurrence
-// of every pattern, mark the bytes they cover, and replace each maximal run
-// of marked bytes (which merges overlapping and adjacent occurrences) with
-// one mask token.
+// referenceMask is the naive definition of masking raw bytes: find every
+// occurrence of every pattern, mark the bytes they cover, and replace each
+// maximal run of marked bytes (which merges overlapping and adjacent
+// occurrences) with one mask token.
 func referenceMask(input string, patterns []string, mask string) string {
 	return render(input, cover(input, patterns, 0, nil), mask)
 }
@@ -54,6 +56,171 @@ func render(input string, covered []bool, mask string) string {
 		}
 	}
 	return b.String()
+}
+
+// A lexed input is raw input with its escape sequences found: clean holds
+// the visible bytes, at[c] the raw offset of visible byte c (at[len(clean)]
+// is len(raw)), and visible[i] says whether raw byte i is visible.
+type lexed struct {
+	raw, clean string
+	at         []int
+	visible    []bool
+}
+
+// lexInput finds the escape sequences of raw by the rules of ansi.go,
+// written out byte by byte: ESC is invisible; after "ESC [", bytes
+// 0x20-0x3F (at most maxCSI) and one final byte 0x40-0x7E are too.
+func lexInput(raw string, ansi bool) lexed {
+	l := lexed{raw: raw, visible: make([]bool, len(raw))}
+	var clean []byte
+	for i := 0; i < len(raw); {
+		if !ansi || raw[i] != esc {
+			l.visible[i] = true
+			l.at = append(l.at, i)
+			clean = append(clean, raw[i])
+			i++
+			continue
+		}
+		i++ // ESC
+		if i < len(raw) && raw[i] == '[' {
+			i++
+			for n := 0; i < len(raw) && raw[i] >= 0x20 && raw[i] <= 0x3f && n < maxCSI; n++ {
+				i++
+			}
+			if i < len(raw) && raw[i] >= 0x40 && raw[i] <= 0x7e {
+				i++
+			}
+		}
+	}
+	l.at = append(l.at, len(raw))
+	l.clean = string(clean)
+	return l
+}
+
+// renderLexed writes raw with each maximal run of covered visible bytes
+// replaced by one mask token (at its first visible byte); invisible bytes
+// are always written.
+func renderLexed(l lexed, covered []bool, mask string) string {
+	var b strings.Builder
+	c := 0
+	for i := 0; i < len(l.raw); i++ {
+		if !l.visible[i] {
+			b.WriteByte(l.raw[i])
+			continue
+		}
+		switch {
+		case !covered[c]:
+			b.WriteByte(l.raw[i])
+		case c == 0 || !covered[c-1]:
+			b.WriteString(mask)
+		}
+		c++
+	}
+	return b.String()
+}
+
+// refCover marks what the Set's patterns (with their tails) and detectors
+// cover in clean, from clean offset from on.
+func refCover(set *Set, clean string, pats []pattern, from int, covered []bool) []bool {
+	if covered == nil {
+		covered = make([]bool, len(clean))
+	}
+	mark := func(a, b int) {
+		for k := max(a, from); k < b; k++ {
+			covered[k] = true
+		}
+	}
+	for _, p := range pats {
+		t := set.det.tails[p.tail]
+		for i := from; i+len(p.s) <= len(clean); i++ {
+			if clean[i:i+len(p.s)] != p.s {
+				continue
+			}
+			e := i + len(p.s)
+			for n := 0; t.c1 != nil && e < len(clean) && t.c1[clean[e]] && (t.n1 == 0 || n < t.n1); n++ {
+				e++
+			}
+			for n := 0; t.c2 != nil && e < len(clean) && t.c2[clean[e]] && (t.n2 == 0 || n < t.n2); n++ {
+				e++
+			}
+			mark(i, e)
+		}
+	}
+	for ti := range set.det.triggers {
+		t := &set.det.triggers[ti]
+		r := &set.det.rules[t.rule]
+		for st := from; st+t.size() <= len(clean); st++ {
+			if t.matchAt([]byte(clean[st:])) {
+				a, b := refDetector(r, clean, st+t.litAt()+len(t.lit))
+				mark(a, b)
+			}
+		}
+	}
+	return covered
+}
+
+// refDetector returns what a detector whose trigger's literal ends at b
+// masks, [a, e) (empty if nothing).
+func refDetector(r *rule, s string, b int) (int, int) {
+	run := func(i int, cl *class) int {
+		for i < len(s) && cl[s[i]] {
+			i++
+		}
+		return i
+	}
+	switch r.kind {
+	case kindRun:
+		return b, run(b, r.body)
+	case kindAWS:
+		if b+awsKeyLen > len(s) || run(b, r.pre) < b+awsKeyLen {
+			return 0, 0
+		}
+		return b, run(b+awsKeyLen, r.body)
+	case kindPEM:
+		for i := b; i < len(s) && i-b < maxPEMHeader && r.pre[s[i]]; i++ {
+			if h := s[b : i+1]; strings.HasSuffix(h, "PRIVATE KEY-----") || strings.HasSuffix(h, "PRIVATE KEY BLOCK-----") {
+				c := i + 1
+				k := strings.Index(s[c:], "-----END")
+				if k < 0 || k+8 > maxPEMBody {
+					return c, min(len(s), c+maxPEMBody+1)
+				}
+				e, dashes := c+k+8, 0
+				for n := 0; e < len(s) && s[e] != '\r' && s[e] != '\n' && n < maxPEMFooter && dashes < 5; n++ {
+					if s[e] == '-' {
+						dashes++
+					} else {
+						dashes = 0
+					}
+					e++
+				}
+				return c, e
+			}
+		}
+	case kindUserinfo:
+		u := run(b, r.pre)
+		if u-b > maxUserinfo || u >= len(s) || s[u] != ':' {
+			return 0, 0
+		}
+		p := run(u+1, r.body)
+		if p-(u+1) < 1 || p-(u+1) > maxUserinfo || p >= len(s) || s[p] != '@' {
+			return 0, 0
+		}
+		return u + 1, p
+	}
+	return 0, 0
+}
+
+// referenceSet is what a Writer of set must write for input, given in one
+// piece with no secrets added while it runs.
+func referenceSet(set *Set, input string) string {
+	l := lexInput(input, set.ansi)
+	return renderLexed(l, refCover(set, l.clean, set.allPatterns(), 0, nil), set.opts.Mask)
+}
+
+func (s *Set) allPatterns() []pattern {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]pattern(nil), s.patterns...)
 }
 
 // A generation is the pattern set in force from input offset at on (the
@@ -126,11 +293,62 @@ func longestProperPrefixSuffix(s string, patterns []string) int {
 	return best
 }
 
-// snapshot returns the Set's patterns.
+// detectorPending is the length of the longest suffix of clean a detector
+// holds back: the key characters after AKIA or ASIA (fewer than 16), or
+// the password of "scheme://user:password" before its '@'.
+func detectorPending(set *Set, clean string) int {
+	best := 0
+	for ti := range set.det.triggers {
+		t := &set.det.triggers[ti]
+		r := &set.det.rules[t.rule]
+		if r.kind != kindAWS && r.kind != kindUserinfo {
+			continue
+		}
+		for st := max(0, len(clean)-2*maxUserinfo-8); st+t.size() <= len(clean); st++ {
+			if !t.matchAt([]byte(clean[st:])) {
+				continue
+			}
+			b := st + t.litAt() + len(t.lit)
+			switch r.kind {
+			case kindAWS:
+				k := b
+				for k < len(clean) && r.pre[clean[k]] {
+					k++
+				}
+				if k == len(clean) && k-b < awsKeyLen {
+					best = max(best, k-b)
+				}
+			case kindUserinfo:
+				u := b
+				for u < len(clean) && r.pre[clean[u]] {
+					u++
+				}
+				if u-b > maxUserinfo || u >= len(clean) || clean[u] != ':' {
+					continue
+				}
+				p := u + 1
+				for p < len(clean) && r.body[clean[p]] {
+					p++
+				}
+				if p == len(clean) && p-(u+1) <= maxUserinfo {
+					best = max(best, p-(u+1))
+				}
+			}
+		}
+	}
+	return best
+}
+
+// snapshot returns the Set's patterns (secrets' forms, not masked rule
+// prefixes).
 func (s *Set) snapshot() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.patterns...)
+	var out []string
+	for _, p := range s.patterns[len(s.det.prefixes):] {
+		out = append(out, p.s)
+	}
+	return out
 }
 
 // stream writes chunks to a fresh Writer of set and closes it, checking the
@@ -158,24 +376,25 @@ func stream(t testing.TB, set *Set, chunks ...string) string {
 }
 
 // checkHoldback verifies that w holds back only bytes of a pending partial
-// match: no more than the longest suffix of the input that is a proper
-// prefix of a pattern (so at most the longest pattern minus one byte).
+// match: the input from the first byte of the longest suffix of its
+// visible bytes that is a proper prefix of a pattern, or that a detector
+// holds back (so, without detectors, at most the longest pattern minus one
+// byte).
 func checkHoldback(t testing.TB, set *Set, w *Writer, written string) {
 	t.Helper()
 	held := w.Buffered()
 	if held == 0 {
 		return
 	}
-	pats := set.snapshot()
-	maxLen := 0
-	for _, p := range pats {
-		maxLen = max(maxLen, len(p))
+	var pats []string
+	for _, p := range set.allPatterns() {
+		pats = append(pats, p.s)
 	}
-	if held > maxLen-1 {
-		t.Fatalf("after %q: %d bytes held, longest pattern is %d", written, held, maxLen)
-	}
-	if l := longestProperPrefixSuffix(written, pats); held > l {
-		t.Fatalf("after %q: %d bytes held, but the longest pending partial match is %d bytes", written, held, l)
+	l := lexInput(written, set.ansi)
+	pend := max(longestProperPrefixSuffix(l.clean, pats), detectorPending(set, l.clean))
+	allowed := len(written) - l.at[len(l.clean)-pend]
+	if held > allowed {
+		t.Fatalf("after %q: %d bytes held, but the longest pending partial match holds %d", written, held, allowed)
 	}
 }
 
@@ -195,6 +414,14 @@ func newSet(t testing.TB, opts Options, secrets ...string) *Set {
 	s := NewSet(opts)
 	s.Add(secrets...)
 	return s
+}
+
+// plainOpts are options without detectors and ANSI handling: the Set
+// masks registered secrets as raw bytes, like the masker's first version.
+func plainOpts(o Options) Options {
+	o.Detectors = []string{}
+	o.NoANSI = true
+	return o
 }
 
 func TestReferenceItself(t *testing.T) {
@@ -223,5 +450,32 @@ func TestReferenceItself(t *testing.T) {
 	gens = []generation{{0, nil}, {3, []string{"bcxy"}}}
 	if got, want := referenceGenerations("abcxy", gens, "#"), "abcxy"; got != want {
 		t.Errorf("referenceGenerations = %q, want %q", got, want)
+	}
+
+	// ANSI: escapes are skipped for matching and kept in the output; a
+	// run's token replaces its first visible byte.
+	l := lexInput("a\x1b[31mbc\x1b[0md\x1bx", true)
+	if l.clean != "abcdx" || l.at[1] != 6 {
+		t.Fatalf("lexInput: %q %v", l.clean, l.at)
+	}
+	if got, want := renderLexed(l, []bool{false, true, true, true, false}, "#"), "a\x1b[31m#\x1b[0m\x1bx"; got != want {
+		t.Errorf("renderLexed = %q, want %q", got, want)
+	}
+
+	// Detectors.
+	set := NewSet(Options{Mask: "#"})
+	for in, want := range map[string]string{
+		"x glpat-abc def":         "x glpat-# def",
+		"AKIAIOSFODNN7EXAMPLE.":   "AKIA#.",
+		"AKIAIOSFODNN7EXAMPL":     "AKIAIOSFODNN7EXAMPL",
+		"https://u:p4ss@h/":       "https://u:#@h/",
+		"http://localhost:8080/x": "http://localhost:8080/x",
+		"-----BEGIN RSA PRIVATE KEY-----\nMII\n-----END RSA PRIVATE KEY-----\nok": "-----BEGIN RSA PRIVATE KEY-----#\nok",
+		"t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig ok":                           "t=eyJhbGciOiJIUzI1NiJ9.eyJ# ok",
+		"?X-Amz-Signature=abc&x=1":                                                "?X-Amz-Signature=#&x=1",
+	} {
+		if got := referenceSet(set, in); got != want {
+			t.Errorf("referenceSet(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package masking
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -10,27 +11,34 @@ import (
 // ErrClosed is returned by Write and Flush after Close.
 var ErrClosed = errors.New("masking: write to a closed Writer")
 
-// maxRetained bounds the output buffer a Writer keeps between writes; a
-// larger one, grown by an unusually large Write, is released.
+// maxRetained bounds the buffers a Writer keeps between writes; a larger
+// one, grown by an unusually large Write, is released.
 const maxRetained = 1 << 20
 
 // A Writer masks its Set's secrets in the bytes written to it and writes
-// the result to an underlying writer: every occurrence of a pattern is
-// covered, overlapping and adjacent occurrences are merged, and each merged
-// run becomes one mask token. The output does not depend on how the input
-// is split into writes.
+// the result to an underlying writer: every occurrence of a pattern, and
+// every detector match, is covered; overlapping and adjacent ones are
+// merged, and each merged run becomes one mask token. The output does not
+// depend on how the input is split into writes.
 //
 // Each Write passes on at once every byte that cannot be part of a secret,
 // in a single Write to the underlying writer (none if there is nothing to
-// pass on). Only the bytes of a pending partial match (a suffix of the
-// input that is a proper prefix of a pattern) are held back, at most the
-// longest pattern's length minus one; they are released when the partial
-// match fails, or by Flush or Close. There is no line buffering and no
-// timer.
+// pass on). Held back are only the bytes of a pending partial match: a
+// suffix of the input that is a proper prefix of a pattern (at most the
+// longest pattern's length minus one), or the bounded part of a detector
+// match that is masked only once the match is complete (the 16 characters
+// of an AWS key id after AKIA, a URL password before its '@'; at most
+// 256 bytes). They are released when the match fails, or by Flush or
+// Close. There is no line buffering and no timer.
+//
+// Escape sequences (colours, cursor movement) are invisible to matching
+// unless Options.NoANSI is set: a secret with colour changes inside it is
+// masked, and the sequences inside a masked run are written after its
+// mask token, so the terminal's colour state is kept.
 //
 // A secret added to the Set mid-stream masks every occurrence that starts
-// in bytes the Writer has not passed on (including bytes it holds back);
-// bytes already passed on are never retracted.
+// in bytes the Writer has not passed on (including bytes it holds back,
+// and a run it is masking); bytes already passed on are never retracted.
 //
 // Its methods may be called from several goroutines, but a Writer is one
 // stream: use one Writer per output stream.
@@ -38,14 +46,26 @@ type Writer struct {
 	set *Set
 	dst io.Writer
 
-	mu    sync.Mutex
-	m     *matcher
-	state uint32 // premultiplied state of m
-	pos   int64  // input bytes consumed
-	done  int64  // input bytes released: passed on, or covered by a written mask
-	held  []byte // input bytes [done, pos) as of the last call: held back
+	mu sync.Mutex
+	m  *matcher
+
+	// The input ("raw") side.
+	pos     int64  // input bytes consumed
+	rawDone int64  // input bytes passed on or dropped
+	held    []byte // input bytes [rawDone, pos) as of the last call
+	lex     lexer
+	gaps    []gap // escape sequences; gaps[gh:] end after rawDone
+	gh      int
+	cumBase int64 // invisible bytes before gaps[gh]
+
+	// The matched ("clean") side: the input without escape sequences.
+	cpos  int64 // clean bytes consumed
+	cdone int64 // clean bytes released
 	iv    []interval
 	head  int // iv[head:] are the pending intervals, sorted, disjoint, not adjacent
+	sc    scanner
+	insts []inst
+	clean []byte
 
 	// Output of the current call: out, or p[lo:hi] when that is all of it
 	// (the common case, which needs no copy).
@@ -53,18 +73,25 @@ type Writer struct {
 	out    []byte
 	lo, hi int
 
+	cmd *commands // ::add-mask:: handling, if enabled
+
 	err        error // sticky error of the underlying writer
 	closed     bool
 	redactions atomic.Int64
 }
 
-// An interval is a merged run of match positions [start, end) in the input.
-// Once its start can no longer move (no later match can begin before it),
-// its mask token is written (masked) and the run may still grow at its end
-// without a second token.
-type interval struct {
-	start, end int64
-	masked     bool
+// A WriterOption configures a Writer.
+type WriterOption func(*Writer)
+
+// NewWriter returns a Writer that writes to w the bytes written to it, with
+// the Set's secrets masked. Each output stream (stdout, stderr) needs its
+// own Writer; they share the Set.
+func (s *Set) NewWriter(w io.Writer, opts ...WriterOption) *Writer {
+	wr := &Writer{set: s, dst: w, m: s.matcher()}
+	for _, o := range opts {
+		o(wr)
+	}
+	return wr
 }
 
 // Write masks p and passes on what can be passed on. It returns len(p), or
@@ -79,37 +106,21 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, ErrClosed
 	}
-	w.refresh()
-	m := w.m
-	w.base = w.pos
-	if len(m.depth) == 1 { // nothing registered: nothing held or pending either
-		w.pos += int64(len(p))
-		w.done = w.pos
-		w.lo, w.hi = 0, len(p)
-		return w.emit(p, len(p))
+	if len(p) == 0 {
+		return 0, nil
 	}
-
-	s, trans, class := w.state, m.trans, &m.class
-	for i := 0; i < len(p); i++ {
-		t := trans[s+uint32(class[p[i]])]
-		s = t & stateMask
-		if t&matchBit != 0 {
-			end := w.base + int64(i) + 1
-			k := s / m.stride
-			w.add(end-int64(m.out[k]), end)
-			w.release(end-int64(m.depth[k]), p)
-		}
+	if w.cmd != nil {
+		w.writeCommands(p)
+		return w.emit(nil, len(p))
 	}
-	w.state = s
-	w.pos = w.base + int64(len(p))
-	w.release(w.pos-int64(m.depth[s/m.stride]), p)
-	w.keep(p)
+	w.feed(p, false)
 	return w.emit(p, len(p))
 }
 
 // Flush writes the bytes held back, as if the stream ended here: a pending
 // partial match is abandoned, so a secret split across a Flush is not
-// masked. Use it only where the output must be complete (Close flushes).
+// masked, and a masked run (such as a token after its prefix) ends. Use it
+// only where the output must be complete (Close flushes).
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -119,7 +130,9 @@ func (w *Writer) Flush() error {
 	if w.closed {
 		return ErrClosed
 	}
-	return w.flush()
+	w.flush()
+	_, err := w.emit(nil, 0)
+	return err
 }
 
 // Close flushes the bytes held back and ends the stream. It does not close
@@ -131,199 +144,167 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	w.closed = true
-	return w.flush()
+	w.flush()
+	_, err := w.emit(nil, 0)
+	return err
 }
 
 // Buffered returns the number of input bytes held back.
 func (w *Writer) Buffered() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return int(w.pos - w.done)
+	n := int(w.pos - w.rawDone)
+	if w.cmd != nil {
+		n += w.cmd.buffered()
+	}
+	return n
 }
 
 // Redactions returns the number of mask tokens w has written.
 func (w *Writer) Redactions() int { return int(w.redactions.Load()) }
 
-func (w *Writer) flush() error {
-	w.refresh()
-	w.base = w.pos
-	for ; w.head < len(w.iv); w.head++ {
-		in := &w.iv[w.head]
-		if !in.masked {
-			w.plain(w.done, in.start, nil)
-			w.token(nil)
-		}
-		w.done = in.end
+func (w *Writer) flush() {
+	if w.cmd != nil {
+		w.flushCommands()
 	}
-	w.plain(w.done, w.pos, nil)
-	w.done = w.pos
-	w.iv, w.head = w.iv[:0], 0
-	w.state = 0
-	w.held = w.held[:0]
-	_, err := w.emit(nil, 0)
-	return err
+	w.feed(nil, true)
 }
 
-// refresh switches to the Set's current matcher if secrets were added. The
-// new automaton starts from the old state's string (the part of the stream
-// that can still be matched), which is rescanned for matches of the new
-// patterns; the old patterns are among them, so the new state has the same
-// depth and nothing released or held changes.
+// feed masks p, appending what can be passed on to the call's output. With
+// final, the stream ends after p.
+func (w *Writer) feed(p []byte, final bool) {
+	w.refresh()
+	m := w.m
+	w.base = w.pos
+	w.pruneGaps()
+	q := p
+	if w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0) {
+		w.clean, w.gaps = w.lex.lex(w.clean[:0], w.gaps, p, w.pos, w.cpos, w.lastCum())
+		q = w.clean
+	}
+	w.pos += int64(len(p))
+	prev, end := w.cpos, w.cpos+int64(len(q))
+	w.cpos = end
+
+	sc := &w.sc
+	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, q, prev, end, final, 0
+	sc.run()
+	for _, mt := range sc.matches {
+		w.add(mt.st, mt.en)
+		w.set.hits[m.pats[mt.ref].hit].Add(1)
+	}
+	hold := w.instances(q, prev, final)
+	if !final {
+		hold = min(hold, end-int64(sc.pend))
+	}
+	w.release(hold, p)
+	if final {
+		w.iv, w.head = w.iv[:0], 0
+		w.insts = w.insts[:0]
+		sc.ctx, sc.lo = sc.ctx[:0], end
+	} else {
+		look := max(sc.pend, sc.endMatch)
+		sc.lo = end - int64(look)
+		sc.retain(max(look, m.kctx))
+	}
+	w.keep(p)
+	if cap(w.clean) > maxRetained {
+		w.clean = nil
+	}
+}
+
+// instances advances the detector and tail instances over q, starts those
+// of this write's matches and trigger shapes, adds their masked runs to the
+// intervals, and returns the earliest offset a pending one holds back.
+func (w *Writer) instances(q []byte, prev int64, final bool) int64 {
+	sc, m := &w.sc, w.m
+	for i := range w.insts {
+		w.step(&w.insts[i], q, prev)
+	}
+	for _, mt := range sc.matches {
+		t := m.pats[mt.ref].tail
+		if t == tailNone || mt.en < prev || w.covered(kindTail, int32(t), mt.en) {
+			continue
+		}
+		w.start(newTail(t, mt.en), q, prev)
+	}
+	if len(sc.dets) > 0 {
+		d := sc.dets
+		for i := 1; i < len(d); i++ { // by start; nearly sorted already
+			for j := i; j > 0 && d[j].st < d[j-1].st; j-- {
+				d[j], d[j-1] = d[j-1], d[j]
+			}
+		}
+		for _, x := range d {
+			r := int32(m.det.triggers[x.trig].rule)
+			if w.covered(m.det.rules[r].kind, r, x.st) {
+				continue
+			}
+			w.start(w.newInst(x), q, prev)
+		}
+	}
+	hold := prev + int64(len(q))
+	keep := 0
+	for i := range w.insts {
+		in := &w.insts[i]
+		if final && in.start < 0 {
+			continue // abandoned: nothing of it was masked
+		}
+		if in.start >= 0 && in.at > in.added {
+			w.add(in.added, in.at)
+			in.added = in.at
+		}
+		if in.done || final {
+			continue
+		}
+		if in.hold >= 0 {
+			hold = min(hold, in.hold)
+		}
+		w.insts[keep] = *in
+		keep++
+	}
+	w.insts = w.insts[:keep]
+	return hold
+}
+
+// start runs a new instance over q and keeps it if it is still running or
+// masked something.
+func (w *Writer) start(in inst, q []byte, prev int64) {
+	w.step(&in, q, prev)
+	if !in.done || in.start >= 0 {
+		w.insts = append(w.insts, in)
+	}
+}
+
+// covered reports whether an instance of the same kind and rule (or tail)
+// masks, or is masking, the byte at st: a later match of the same rule
+// there is inside its run.
+func (w *Writer) covered(kind ruleKind, idx int32, st int64) bool {
+	for i := range w.insts {
+		if in := &w.insts[i]; in.kind == kind && in.idx == idx && in.covers(st) {
+			return true
+		}
+	}
+	return false
+}
+
+// refresh switches to the Set's current matcher if secrets were added,
+// rescanning the bytes that can still be matched for the new patterns.
 func (w *Writer) refresh() {
 	m := w.set.matcher()
 	if m == w.m {
 		return
 	}
-	ctx := w.m.context(w.state)
+	old := w.m
 	w.m = m
-	start := w.pos - int64(len(ctx))
-	s := uint32(0)
-	for i := 0; i < len(ctx); i++ {
-		t := m.trans[s+uint32(m.class[ctx[i]])]
-		s = t & stateMask
-		if t&matchBit != 0 {
-			end := start + int64(i) + 1
-			w.add(end-int64(m.out[s/m.stride]), end)
-		}
-	}
-	w.state = s
-}
-
-// add merges the match [a, b) into the pending intervals. Matches found
-// while scanning end at or after every pending interval, so the search from
-// the back is short; a rescan after refresh may insert anywhere.
-func (w *Writer) add(a, b int64) {
-	iv := w.iv
-	j := len(iv)
-	for j > w.head && iv[j-1].start > b {
-		j--
-	}
-	k := j
-	for k > w.head && iv[k-1].end >= a {
-		k--
-	}
-	if k == j {
-		iv = append(iv, interval{})
-		copy(iv[j+1:], iv[j:])
-		iv[j] = interval{start: a, end: b}
-		w.iv = iv
+	if len(w.sc.ctx) == 0 {
 		return
 	}
-	// iv[k:j] overlap or touch [a, b). A masked interval is only ever the
-	// first, and no match can start before it (its start was final).
-	iv[k].start = min(iv[k].start, a)
-	iv[k].end = max(iv[j-1].end, b)
-	w.iv = append(iv[:k+1], iv[j:]...)
-}
-
-// release passes on everything before e, the earliest offset at which a
-// later match can start: plain bytes, and a token for each interval whose
-// start is final. An interval ending at or after e stays pending (a later
-// match may extend it); if its token is written, the bytes it covers are
-// released.
-func (w *Writer) release(e int64, p []byte) {
-	for w.head < len(w.iv) {
-		in := &w.iv[w.head]
-		if !in.masked {
-			if in.start > e {
-				break
-			}
-			w.plain(w.done, in.start, p)
-			w.token(p)
-			in.masked = true
-		}
-		w.done = in.end
-		if in.end >= e {
-			return
-		}
-		w.head++
-		if w.head == len(w.iv) {
-			w.iv, w.head = w.iv[:0], 0
-		} else if w.head >= 16 && 2*w.head >= len(w.iv) {
-			// Pending intervals that never all close must not pile up.
-			n := copy(w.iv, w.iv[w.head:])
-			w.iv, w.head = w.iv[:n], 0
-		}
+	sc := &w.sc
+	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, nil, w.cpos, w.cpos, false, old.gen+1
+	sc.run()
+	for _, mt := range sc.matches {
+		w.add(mt.st, mt.en)
+		w.set.hits[m.pats[mt.ref].hit].Add(1)
 	}
-	if w.done < e {
-		w.plain(w.done, e, p)
-		w.done = e
-	}
-}
-
-// plain appends input bytes [x, y), which are held bytes or p's.
-func (w *Writer) plain(x, y int64, p []byte) {
-	if x >= y {
-		return
-	}
-	if x < w.base {
-		from := w.base - int64(len(w.held))
-		end := min(y, w.base)
-		w.append(p, w.held[x-from:end-from])
-		x = end
-	}
-	if x < y {
-		lo, hi := int(x-w.base), int(y-w.base)
-		switch {
-		case w.hi > w.lo && w.hi == lo:
-			w.hi = hi
-		case w.hi == w.lo && len(w.out) == 0:
-			w.lo, w.hi = lo, hi
-		default:
-			w.append(p, p[lo:hi])
-		}
-	}
-}
-
-func (w *Writer) token(p []byte) {
-	w.append(p, w.set.mask)
-	w.redactions.Add(1)
-	w.set.redactions.Add(1)
-}
-
-func (w *Writer) append(p, b []byte) {
-	if w.hi > w.lo {
-		w.out = append(w.out, p[w.lo:w.hi]...)
-		w.lo, w.hi = 0, 0
-	}
-	w.out = append(w.out, b...)
-}
-
-// keep saves the bytes held back, [done, pos), before p goes away.
-func (w *Writer) keep(p []byte) {
-	if w.done < w.base {
-		from := w.base - int64(len(w.held))
-		n := copy(w.held, w.held[w.done-from:])
-		w.held = append(w.held[:n], p...)
-	} else {
-		w.held = append(w.held[:0], p[w.done-w.base:]...)
-	}
-}
-
-// emit writes the call's output downstream and returns n, or 0 and the
-// (now sticky) error.
-func (w *Writer) emit(p []byte, n int) (int, error) {
-	b := w.out
-	if w.hi > w.lo {
-		b = p[w.lo:w.hi]
-	}
-	w.lo, w.hi = 0, 0
-	var err error
-	if len(b) > 0 {
-		var nw int
-		nw, err = w.dst.Write(b)
-		if err == nil && nw < len(b) {
-			err = io.ErrShortWrite
-		}
-	}
-	if cap(w.out) > maxRetained {
-		w.out = nil
-	} else {
-		w.out = w.out[:0]
-	}
-	if err != nil {
-		w.err = err
-		return 0, err
-	}
-	return n, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -127,6 +128,37 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
+		for _, f := range c.Flags {
+			defaultEnv(f)
+		}
 	}
 	return app
+}
+
+// defaultEnv gives a flag without its own variable CHAPERONE_<NAME>, so
+// every flag can be set from the environment (DESIGN §3).
+func defaultEnv(f cli.Flag) {
+	name := "CHAPERONE_" + strings.ToUpper(strings.ReplaceAll(f.Names()[0], "-", "_"))
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = []string{name}
+		}
+	case *cli.BoolFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = []string{name}
+		}
+	case *cli.IntFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = []string{name}
+		}
+	case *cli.DurationFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = []string{name}
+		}
+	case *cli.StringSliceFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = []string{name}
+		}
+	}
 }

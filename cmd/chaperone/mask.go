@@ -22,9 +22,19 @@ func maskCommand() *cli.Command {
 			&cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also mask every secret of the session started there"},
 			&cli.StringFlag{Name: "mask", Value: "***", EnvVars: []string{"CHAPERONE_MASK"}, Usage: "the mask token"},
 			&cli.IntFlag{Name: "min-length", Value: 4, EnvVars: []string{"CHAPERONE_MASK_MIN_LENGTH"}, Usage: "secrets shorter than this are not masked (a warning says so)"},
+			&cli.StringFlag{Name: "add-mask", Value: "auto", EnvVars: []string{"CHAPERONE_MASK_ADD_MASK"}, Usage: "lines ::add-mask::VALUE register VALUE: forward (pass the line on for the GitHub runner), redact, off, or auto (forward on GitHub, else redact)"},
+			&cli.StringFlag{Name: "detectors", Value: "default", EnvVars: []string{"CHAPERONE_MASK_DETECTORS"}, Usage: "detectors for unregistered secrets: default, none, or a comma-separated list of rule ids"},
 		},
 		Action: func(c *cli.Context) error {
-			set := masking.NewSet(masking.Options{Mask: c.String("mask"), MinLength: c.Int("min-length")})
+			mode, err := addMaskMode(c.String("add-mask"))
+			if err != nil {
+				return err
+			}
+			opts := masking.Options{Mask: c.String("mask"), MinLength: c.Int("min-length"), TokenPrefixes: c.StringSlice("token-prefix"), Detectors: agent.MaskDetectors(c.String("detectors"))}
+			if err := opts.Validate(); err != nil {
+				return usagef("mask: %v", err)
+			}
+			set := masking.NewSet(opts)
 			var secrets []string
 			if path := c.String("secrets-file"); path != "" {
 				parsed, err := masking.ReadSecretsFile(path)
@@ -40,9 +50,6 @@ func maskCommand() *cli.Command {
 				}
 				secrets = append(secrets, v)
 			}
-			if len(c.StringSlice("token-prefix")) > 0 {
-				return usagef("mask: --token-prefix is not supported by this version")
-			}
 			if dir := c.String("state-dir"); dir != "" {
 				s, err := agent.Resume(agent.Options{StateDir: dir, Log: io.Discard})
 				if err != nil {
@@ -50,15 +57,35 @@ func maskCommand() *cli.Command {
 				}
 				secrets = append(secrets, s.Secrets()...)
 			}
-			if skipped := set.Add(secrets...); skipped > 0 {
-				fmt.Fprintf(c.App.ErrWriter, "chaperone: %d secret(s) shorter than %d bytes are not masked\n", skipped, c.Int("min-length"))
+			set.Add(secrets...)
+			for _, warn := range set.Warnings() {
+				fmt.Fprintln(c.App.ErrWriter, "chaperone: mask:", warn)
 			}
-			w := set.NewWriter(c.App.Writer)
-			if _, err := io.Copy(w, c.App.Reader); err != nil {
+			w := set.NewWriter(c.App.Writer, masking.WithAddMask(mode))
+			// Large writes keep the masker fast; hiding the reader's
+			// WriteTo stops os.File from forcing 32 KiB chunks.
+			if _, err := io.CopyBuffer(w, struct{ io.Reader }{c.App.Reader}, make([]byte, 256<<10)); err != nil {
 				_ = w.Close()
 				return fmt.Errorf("mask: %w", err)
 			}
 			return w.Close()
 		},
 	}
+}
+
+func addMaskMode(v string) (masking.AddMaskMode, error) {
+	switch v {
+	case "auto":
+		if os.Getenv("GITHUB_ACTIONS") == "true" {
+			return masking.AddMaskForward, nil
+		}
+		return masking.AddMaskRedact, nil
+	case "forward":
+		return masking.AddMaskForward, nil
+	case "redact":
+		return masking.AddMaskRedact, nil
+	case "off":
+		return masking.AddMaskOff, nil
+	}
+	return 0, usagef("mask: --add-mask %q is not one of auto, forward, redact, off", v)
 }

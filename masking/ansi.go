@@ -1,0 +1,160 @@
+package masking
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
+
+// ANSI-aware matching. Terminal escape sequences are invisible to the
+// matcher: a secret printed with colour changes inside it still matches.
+// Invisible are every ESC byte and, after "ESC [", the CSI sequence it
+// starts: parameter and intermediate bytes (0x20-0x3F, at most maxCSI of
+// them) and the final byte (0x40-0x7E) that ends it. A byte that cannot
+// continue a sequence ends it and is an ordinary byte. Whether a byte is
+// visible is decided when it arrives, so the lexer never holds bytes back
+// and splits do not matter.
+//
+// Sequences such as OSC (ESC ']' … BEL), whose payload is text that can
+// carry a secret (a hyperlink's URL), are not hidden: only the ESC and the
+// ']' are.
+//
+// A masked run keeps the escape sequences inside it: the Writer writes the
+// mask token, then the run's invisible bytes in order, so the terminal's
+// colour state after the run is what it would have been.
+
+const (
+	esc    = 0x1b
+	maxCSI = 32
+)
+
+type lexState uint8
+
+const (
+	lexText lexState = iota
+	lexEsc           // after ESC
+	lexCSI           // after ESC '['
+)
+
+// A lexer tracks escape sequences across writes.
+type lexer struct {
+	state lexState
+	n     uint8 // CSI parameter and intermediate bytes seen
+}
+
+// A gap is a run of n invisible raw bytes starting at raw offset raw, just
+// before the visible byte at clean offset clean; cum counts the invisible
+// bytes of the stream up to its end.
+type gap struct {
+	clean, raw, n, cum int64
+}
+
+// lex appends the visible bytes of p to dst and the invisible runs to gaps
+// (merged with the last one when contiguous). p starts at raw offset raw
+// and its first visible byte is at clean offset clean; base is the cum of
+// the gap before the first one it appends, if gaps has none.
+func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([]byte, []gap) {
+	start := len(dst)
+	j, g := 0, 0 // g: start in p of the current invisible run
+	for j < len(p) {
+		switch l.state {
+		case lexText:
+			k := indexEsc(p, j)
+			if k < 0 {
+				return append(dst, p[j:]...), gaps
+			}
+			dst = append(dst, p[j:k]...)
+			g = k
+			j = g + 1
+			// The usual case, a whole CSI sequence in p, without the
+			// state machine.
+			if j < len(p) && p[j] == '[' {
+				k := j + 1
+				for k < len(p) && k-j-1 < maxCSI && p[k] >= 0x20 && p[k] <= 0x3f {
+					k++
+				}
+				if k < len(p) {
+					if p[k] >= 0x40 && p[k] <= 0x7e {
+						k++
+					}
+					j = k
+					gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+					continue
+				}
+			}
+			l.state = lexEsc
+		case lexEsc:
+			if p[j] != '[' {
+				// A lone ESC; p[j] is read as text.
+				l.state = lexText
+				gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+				continue
+			}
+			j++
+			l.state, l.n = lexCSI, 0
+		case lexCSI:
+			c := p[j]
+			if c >= 0x20 && c <= 0x3f && l.n < maxCSI {
+				j++
+				l.n++
+				continue
+			}
+			if c >= 0x40 && c <= 0x7e {
+				j++
+			}
+			l.state = lexText
+			gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+		}
+	}
+	if l.state != lexText {
+		gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+	}
+	return dst, gaps
+}
+
+// indexEsc returns the index of the first ESC in p at or after j, or -1.
+// Colour codes come in pairs a few bytes apart, so it first looks at the
+// next 32 bytes a word at a time (bytes.IndexByte's setup costs more than
+// that), then calls bytes.IndexByte.
+func indexEsc(p []byte, j int) int {
+	const ones, highs, escs = 0x0101010101010101, 0x8080808080808080, 0x1b1b1b1b1b1b1b1b
+	for end := min(len(p), j+32); j+8 <= end; j += 8 {
+		v := binary.LittleEndian.Uint64(p[j:]) ^ escs
+		// The lowest set high bit marks the first zero byte of v exactly.
+		if t := (v - ones) &^ v & highs; t != 0 {
+			return j + bits.TrailingZeros64(t)/8
+		}
+	}
+	if k := bytes.IndexByte(p[j:], esc); k >= 0 {
+		return j + k
+	}
+	return -1
+}
+
+// addGap appends g, merging it into the last gap if they are contiguous.
+func addGap(gaps []gap, g gap, base int64) []gap {
+	if g.n == 0 {
+		return gaps
+	}
+	if n := len(gaps); n > 0 {
+		last := &gaps[n-1]
+		if last.clean == g.clean && last.raw+last.n == g.raw {
+			last.n += g.n
+			last.cum += g.n
+			return gaps
+		}
+		base = last.cum
+	}
+	g.cum = base + g.n
+	return append(gaps, g)
+}
+
+// stripANSI returns s without the bytes the lexer hides.
+func stripANSI(s string) string {
+	if !bytes.Contains([]byte(s), []byte{esc}) {
+		return s
+	}
+	var l lexer
+	out, _ := l.lex(nil, nil, []byte(s), 0, 0, 0)
+	return string(out)
+}

@@ -1,0 +1,389 @@
+package masking
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// The matcher finds every occurrence of a set of literal patterns, and the
+// triggers of the detectors, in one pass over the output without looking
+// at most bytes twice. A full Aho-Corasick DFA over tens of thousands of
+// patterns is too big and too slow (a dependent table load per byte), so
+// the matcher filters instead:
+//
+//   - Long patterns (15 bytes and more) register the hash of each of their
+//     first eight 8-byte windows in a filter. The scan hashes the window at
+//     every eighth position of the stream only: any occurrence of a long
+//     pattern starts within eight bytes before such a position and holds
+//     the window starting there, so exactly one tested window of every
+//     occurrence is registered.
+//   - Short patterns (4 to 14 bytes) and detector trigger shapes do the
+//     same with 4-byte windows at every ss-th position, ss the largest
+//     power of two up to min(4, shortest - 3). The built-in detectors have
+//     5-byte shapes ("ghp_" and a token byte), so ss is 2 with them: four
+//     short windows per 8 bytes, which costs more than the long window.
+//   - Tiny patterns (1 to 3 bytes, only with Options.MinLength below 4) are
+//     looked up at every position.
+//
+// A filter hit leads to the window's bucket of candidates (pattern or
+// trigger, offset of the window in it), which are verified byte by byte.
+//
+// A stream must also know which of its last bytes could begin a match (the
+// holdback rule). A pending partial match of 15 bytes or more holds a
+// tested window and is found by the scan; shorter ones are looked up in
+// heads, the sorted first 15 bytes of every pattern.
+type matcher struct {
+	gen    uint64
+	pats   []pattern
+	maxLen int
+	det    *detectorSet
+	empty  bool // no patterns and no triggers
+
+	long  filter
+	ss    int // short stride: 1, 2 or 4; 0 if there is no short filter
+	short filter
+
+	tinyStart [257]uint32 // tiny[tinyStart[b]:tinyStart[b+1]] start with byte b
+	tiny      []uint32
+	first     [256]bool // bytes that begin a pattern
+
+	heads   []head
+	headMax int // longest suffix looked up in heads
+	kctx    int // bytes of context a trigger detection needs before a write
+}
+
+const (
+	k64      = 0x9E3779B97F4A7C15
+	trigBit  = 1 << 31
+	longMin  = 15 // window 8 + stride 8 - 1
+	shortWin = 4
+)
+
+// A cand is a pattern or trigger that has a registered window at offset
+// off, with the window's fingerprint.
+type cand struct {
+	ref uint32 // pattern index, or trigger index | trigBit
+	fp  uint32
+	off uint32
+}
+
+// A head is the first 15 bytes of a pattern, big-endian in hi and lo, and
+// min(len, 15) in the low byte of lo: ordering heads orders the prefixes
+// and then the lengths.
+type head struct{ hi, lo uint64 }
+
+func fp64(w uint64) uint32 { return uint32(w) ^ uint32(w>>32) }
+
+// build compiles the patterns and the Set's detectors.
+func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
+	m := &matcher{gen: gen, pats: pats, det: det}
+	m.empty = len(pats) == 0 && len(det.triggers) == 0
+	shortest := 1 << 30
+	nLong, nTiny := 0, 0
+	for _, p := range pats {
+		n := len(p.s)
+		m.maxLen = max(m.maxLen, n)
+		m.first[p.s[0]] = true
+		switch {
+		case n >= longMin:
+			nLong++
+		case n >= shortWin:
+			shortest = min(shortest, n)
+		default:
+			nTiny++
+		}
+	}
+	for i := range det.triggers {
+		shortest = min(shortest, det.triggers[i].size())
+		m.kctx = max(m.kctx, det.triggers[i].size()-1)
+	}
+	if shortest < 1<<30 {
+		m.ss = 1 << (bits.Len(uint(min(4, shortest-3))) - 1)
+	}
+
+	// Long filter: windows at offsets 0-7.
+	m.long.init(nLong*8, true)
+	m.long.fill(func(add func(w uint64, ref, off uint32)) {
+		for i, p := range pats {
+			if len(p.s) >= longMin {
+				for k := range 8 {
+					add(binary.LittleEndian.Uint64([]byte(p.s[k:k+8])), uint32(i), uint32(k))
+				}
+			}
+		}
+	}, fp64)
+
+	// Short filter: windows at offsets 0..ss-1 of short patterns, and at
+	// offsets probe..probe+ss-1 of trigger shapes.
+	if m.ss > 0 {
+		enum := func(add func(w uint64, ref, off uint32)) {
+			for i, p := range pats {
+				if n := len(p.s); n >= shortWin && n < longMin {
+					for k := 0; k < m.ss; k++ {
+						add(uint64(binary.LittleEndian.Uint32([]byte(p.s[k:k+4]))), uint32(i), uint32(k))
+					}
+				}
+			}
+			for i := range det.triggers {
+				t := &det.triggers[i]
+				po := probe(t, m.ss)
+				for k := po; k < po+m.ss; k++ {
+					windowsOf(t, k, func(w uint32) { add(uint64(w), uint32(i)|trigBit, uint32(k)) })
+				}
+			}
+		}
+		n := 0
+		enum(func(uint64, uint32, uint32) { n++ })
+		m.short.init(n, false)
+		m.short.fill(enum, func(w uint64) uint32 { return uint32(w) })
+	}
+
+	// Tiny patterns by first byte.
+	if nTiny > 0 {
+		m.tiny = make([]uint32, 0, nTiny)
+		for b := range 256 {
+			m.tinyStart[b] = uint32(len(m.tiny))
+			for i, p := range pats {
+				if len(p.s) < shortWin && p.s[0] == byte(b) {
+					m.tiny = append(m.tiny, uint32(i))
+				}
+			}
+		}
+		m.tinyStart[256] = uint32(len(m.tiny))
+	}
+
+	// Heads, for the pending partial matches shorter than the long filter
+	// finds.
+	m.heads = make([]head, len(pats))
+	for i, p := range pats {
+		m.heads[i] = headOf(p.s, min(len(p.s), 15))
+	}
+	slices.SortFunc(m.heads, cmpHead)
+	m.heads = slices.Compact(m.heads)
+	m.headMax = min(14, m.maxLen-1)
+	return m
+}
+
+func cmpHead(a, b head) int {
+	switch {
+	case a.hi != b.hi:
+		return cmpU64(a.hi, b.hi)
+	default:
+		return cmpU64(a.lo, b.lo)
+	}
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// headOf packs the first min(len(s), 15) bytes of s with length byte n.
+func headOf[S string | []byte](s S, n int) head {
+	var buf [16]byte
+	copy(buf[:15], s[:min(len(s), 15)])
+	buf[15] = byte(n)
+	return head{binary.BigEndian.Uint64(buf[:8]), binary.BigEndian.Uint64(buf[8:])}
+}
+
+// properPrefix reports whether s (at most 14 bytes) is a proper prefix of
+// some pattern: the first head ordered at or after (s, len(s)+1) starts
+// with s if any does.
+func (m *matcher) properPrefix(s []byte) bool {
+	if !m.first[s[0]] {
+		return false
+	}
+	key := headOf(s, len(s)+1)
+	i, _ := slices.BinarySearchFunc(m.heads, key, cmpHead)
+	if i == len(m.heads) {
+		return false
+	}
+	h := m.heads[i]
+	n := uint(len(s))
+	if n <= 8 {
+		sh := 64 - 8*n
+		return h.hi>>sh == key.hi>>sh
+	}
+	sh := 64 - 8*(n-8)
+	return h.hi == key.hi && h.lo>>sh == key.lo>>sh
+}
+
+// probe returns the offset in t's shape of its first registered window.
+// Any stretch of ss windows inside the shape will do; it picks the one
+// with the fewest window variants (case folding and classes multiply them)
+// and then the rarest bytes (so "-----BEGIN " registers "EGIN", not
+// "----").
+func probe(t *trigger, ss int) int {
+	span := ss + shortWin - 1
+	best, bestN, bestScore := 0, 1<<62, -1
+	for po := 0; po+span <= t.size(); po++ {
+		n, score := 0, 0
+		for k := po; k < po+ss; k++ {
+			v := 1
+			for j := range shortWin {
+				v *= len(t.byteSet(k + j))
+			}
+			n += v
+		}
+		for p := po; p < po+span; p++ {
+			if set := t.byteSet(p); len(set) == 1 {
+				score += rarity(set[0])
+			}
+		}
+		if n < bestN || n == bestN && score > bestScore {
+			best, bestN, bestScore = po, n, score
+		}
+	}
+	return best
+}
+
+// rarity is a rough rank of how uncommon a byte is in build logs.
+func rarity(c byte) int {
+	switch {
+	case c == ' ' || c == '-' || c == '/' || c == ':':
+		return 0
+	case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		return 1
+	case c >= 'A' && c <= 'Z':
+		return 2
+	}
+	return 3
+}
+
+// windowsOf calls f with every 4-byte window at offset k of t's shape.
+func windowsOf(t *trigger, k int, f func(w uint32)) {
+	var sets [shortWin][]byte
+	for j := range shortWin {
+		sets[j] = t.byteSet(k + j)
+	}
+	for _, a := range sets[0] {
+		for _, b := range sets[1] {
+			for _, c := range sets[2] {
+				for _, d := range sets[3] {
+					f(uint32(a) | uint32(b)<<8 | uint32(c)<<16 | uint32(d)<<24)
+				}
+			}
+		}
+	}
+}
+
+// A filter is a hashed set of windows with the candidates behind each.
+// A window w is hashed as h = w*k64; the low bits of fold(h) choose its
+// slot in the first level (which the scan loop tests), the top bits of h
+// its bucket of candidates.
+//
+// The first level of long windows is a blocked Bloom filter: a word chosen
+// by fold(h), two bits of it chosen by the top twelve bits of h,
+// tested with one load. Its false positives are far rarer than a plain
+// bitset's of the same size, which matters because a false positive costs
+// cache misses in the candidate arrays. The first level of short windows is a
+// plain bitset kept small enough to stay in the L1 cache (the scan tests
+// four short windows per block, but one long one): its false positives
+// are cheap, as its candidates are few.
+//
+// The scan is bound by the memory accesses of the first levels, not by
+// instructions, so their sizes matter more than their shape.
+type filter struct {
+	bits   []uint64 // first level: a blocked Bloom filter (long) or a bitset (short)
+	bloom  bool
+	mask   uint64   // first level slots (words or bits) - 1
+	bshift uint8    // 64 - log2(number of buckets)
+	bucket []uint32 // candidates of bucket b: cands[bucket[b]:bucket[b+1]]
+	cands  []cand
+}
+
+// fold mixes the well-mixed high half of a multiplicative hash into its
+// low half, so that masking it gives a good index.
+func fold(h uint64) uint64 { return h ^ h>>32 }
+
+// First level sizes, in bits per window: the long filter's shrinks to
+// stay within maxLongBits (the L2 cache) while it has at least
+// minLongBits; the short bitset is capped to stay in the L1 cache.
+const (
+	longBits     = 64
+	minLongBits  = 16
+	maxLongBits  = 1 << 23 // 1 MiB
+	shortBits    = 128
+	maxShortBits = 1 << 18 // 32 KiB
+)
+
+// init sizes the filter for n windows, with a bucket per window.
+func (f *filter) init(n int, bloom bool) {
+	n = max(n, 1)
+	f.bloom = bloom
+	lg := min(bits.Len(uint(n*longBits-1)), max(bits.Len(maxLongBits-1), bits.Len(uint(n*minLongBits-1))))
+	lg = min(max(12, lg), 32)
+	if !bloom {
+		lg = min(max(12, bits.Len(uint(n*shortBits-1))), bits.Len(maxShortBits-1))
+	}
+	f.bits = make([]uint64, 1<<(lg-6))
+	f.mask = 1<<lg - 1
+	if bloom {
+		f.mask = uint64(len(f.bits) - 1) // slots are words
+	}
+	blg := min(max(4, bits.Len(uint(n-1))), 32)
+	f.bshift = uint8(64 - blg)
+	f.bucket = make([]uint32, 1<<blg+1)
+	f.cands = make([]cand, n)
+}
+
+// bloomMask returns the two bits of a long window's word.
+func bloomMask(h uint64) uint64 { return 1<<(h>>58) | 1<<(h>>52&63) }
+
+// has reports whether the first level has hash h.
+func (f *filter) has(h uint64) bool {
+	i := fold(h) & f.mask
+	if !f.bloom {
+		return (f.bits[i>>6]>>(i&63))&1 != 0
+	}
+	m := bloomMask(h)
+	return f.bits[i]&m == m
+}
+
+// bucketOf returns the bucket of hash h.
+func (f *filter) bucketOf(h uint64) uint64 { return h >> f.bshift }
+
+// fill registers the windows enum produces: a first pass counts them per
+// bucket, a second places them.
+func (f *filter) fill(enum func(add func(w uint64, ref, off uint32)), fp func(uint64) uint32) {
+	enum(func(w uint64, _, _ uint32) {
+		h := w * k64
+		f.bucket[f.bucketOf(h)+1]++
+		if i := fold(h) & f.mask; f.bloom {
+			f.bits[i] |= bloomMask(h)
+		} else {
+			f.bits[i>>6] |= 1 << (i & 63)
+		}
+	})
+	for b := 1; b < len(f.bucket); b++ {
+		f.bucket[b] += f.bucket[b-1]
+	}
+	next := make([]uint32, len(f.bucket))
+	copy(next, f.bucket)
+	enum(func(w uint64, ref, off uint32) {
+		b := f.bucketOf(w * k64)
+		f.cands[next[b]] = cand{ref: ref, fp: fp(w), off: off}
+		next[b]++
+	})
+}
+
+// candidates returns the candidates of the window with hash h.
+func (f *filter) candidates(h uint64) []cand {
+	b := f.bucketOf(h)
+	return f.cands[f.bucket[b]:f.bucket[b+1]]
+}
+
+// size returns the bytes the matcher's tables take, roughly.
+func (m *matcher) size() int {
+	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4
+	for _, f := range []*filter{&m.long, &m.short} {
+		n += len(f.bucket)*4 + len(f.cands)*12
+	}
+	return n + len(m.pats)*40
+}

@@ -1,0 +1,366 @@
+package masking
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// A scanner finds, for one write of clean (escape-free) bytes q, the
+// pattern occurrences and trigger shapes that end in q, and the longest
+// pending partial match at the end of q. It keeps, between writes, the last
+// clean bytes (ctx) that an occurrence ending in the next write may start
+// in.
+//
+// Offsets are clean stream offsets: q is [prev, end), ctx is
+// [prev-len(ctx), prev).
+type scanner struct {
+	m         *matcher
+	ctx, q    []byte
+	prev, end int64
+	// lo is the earliest start of an occurrence: the start of the longest
+	// suffix of the stream before q that is a prefix of a pattern (a
+	// pending partial match, or a match ending there). An occurrence of an
+	// older pattern cannot start earlier; one of a pattern added since must
+	// not (those bytes are released).
+	lo int64
+	// newer, when not 0, makes this a rescan of ctx after secrets were
+	// added: it reports the occurrences inside ctx of the patterns of this
+	// generation and later.
+	newer uint64
+	final bool // end of stream: nothing is pending
+
+	matches  []match
+	dets     []det
+	pend     int // longest pending partial match: bytes before end
+	endMatch int // longest match ending at end
+
+	junc, tmp []byte
+}
+
+// A match is an occurrence [st, en) of pattern ref.
+type match struct {
+	st, en int64
+	ref    uint32
+}
+
+// A det is a trigger shape found at st.
+type det struct {
+	st   int64
+	trig uint32
+}
+
+func (s *scanner) ctxStart() int64 { return s.prev - int64(len(s.ctx)) }
+
+// run scans q.
+func (s *scanner) run() {
+	s.matches, s.dets, s.pend, s.endMatch = s.matches[:0], s.dets[:0], 0, 0
+	m := s.m
+	if m.empty {
+		return
+	}
+	ctxStart := s.ctxStart()
+	mainFrom := min((s.prev+7)&^7, s.end)
+	if ctxStart < mainFrom {
+		// The windows that start before the first aligned block of q, read
+		// from ctx and the first bytes of q.
+		s.junc = append(append(s.junc[:0], s.ctx...), s.q[:min(len(s.q), 16)]...)
+		s.windows(s.junc, ctxStart, ctxStart, mainFrom)
+	}
+	if mainFrom < s.end {
+		j := s.blocks(int(mainFrom - s.prev))
+		s.windows(s.q, s.prev, s.prev+int64(j), s.end)
+	}
+	if len(m.tiny) > 0 {
+		s.tinyScan()
+	}
+	if !s.final && s.newer == 0 {
+		s.pending()
+	}
+}
+
+// blocks tests the windows of q's aligned 8-byte blocks from j while a
+// whole 16 bytes are left, and returns where it stopped.
+//
+// The first filter levels of 64 blocks (512 bytes) are tested without a
+// branch, collecting a bit per block that hit; then the blocks that hit
+// are re-tested window by window. Keeping the loop free of unpredictable
+// branches lets the processor overlap the table loads of many blocks.
+func (s *scanner) blocks(j int) int {
+	q := s.q
+	for ; j+16+63*8 <= len(q); j += 64 * 8 {
+		for hits := s.chunk(q[j : j+16+63*8]); hits != 0; hits &= hits - 1 {
+			s.block(j + 8*bits.TrailingZeros64(hits))
+		}
+	}
+	for ; j+16 <= len(q); j += 8 {
+		if s.chunk(q[j:j+16]) != 0 {
+			s.block(j)
+		}
+	}
+	return j
+}
+
+// chunk returns a bit for each 8-byte block at b[8k:] (with 16 bytes from
+// there in b) whose windows hit a first filter level.
+func (s *scanner) chunk(b []byte) uint64 {
+	m := s.m
+	// Indexes are masked with len-1 (table sizes are powers of two), which
+	// spares the compiler's range checks and variable shifts; each window
+	// is consumed as soon as it is hashed, which spares registers.
+	lb := m.long.bits
+	lm := uint64(len(lb) - 1)
+	_ = lb[lm]
+	var hits uint64
+	n := (len(b) - 8) / 8
+	switch m.ss {
+	case 0:
+		for k := range n {
+			h := binary.LittleEndian.Uint64(b[8*k:]) * k64
+			bm := bloomMask(h)
+			d := lb[fold(h)&lm]&bm ^ bm // 0 if both bits are set
+			hits |= (1 ^ (d|-d)>>63) << (k & 63)
+		}
+	case 2:
+		sb := m.short.bits
+		sm := uint64(len(sb)*64 - 1)
+		_ = sb[sm>>6]
+		for k := range n {
+			blk := b[8*k : 8*k+16 : 8*k+16]
+			w := binary.LittleEndian.Uint64(blk)
+			h := w * k64
+			bm := bloomMask(h)
+			d := lb[fold(h)&lm]&bm ^ bm
+			hit := 1 ^ (d|-d)>>63
+			x := fold(uint64(uint32(w))*k64) & sm
+			hit |= sb[x>>6] >> (x & 63)
+			x = fold(uint64(uint32(w>>16))*k64) & sm
+			hit |= sb[x>>6] >> (x & 63)
+			x = fold((w>>32)*k64) & sm
+			hit |= sb[x>>6] >> (x & 63)
+			x = fold(uint64(binary.LittleEndian.Uint32(blk[6:]))*k64) & sm
+			hit |= sb[x>>6] >> (x & 63)
+			hits |= (hit & 1) << (k & 63)
+		}
+	case 4:
+		sb := m.short.bits
+		sm := uint64(len(sb)*64 - 1)
+		_ = sb[sm>>6]
+		for k := range n {
+			w := binary.LittleEndian.Uint64(b[8*k:])
+			h := w * k64
+			bm := bloomMask(h)
+			d := lb[fold(h)&lm]&bm ^ bm
+			hit := 1 ^ (d|-d)>>63
+			x := fold(uint64(uint32(w))*k64) & sm
+			hit |= sb[x>>6] >> (x & 63)
+			x = fold((w>>32)*k64) & sm
+			hit |= sb[x>>6] >> (x & 63)
+			hits |= (hit & 1) << (k & 63)
+		}
+	default: // 1: every block is re-tested
+		hits = ^uint64(0) >> (64 - n)
+	}
+	return hits
+}
+
+// block tests the windows of the aligned block at q[j:], which has 16
+// bytes, and verifies the candidates of those that hit.
+func (s *scanner) block(j int) {
+	m, q := s.m, s.q
+	i := s.prev + int64(j)
+	s.longWindow(i, binary.LittleEndian.Uint64(q[j:]))
+	for o := 0; m.ss > 0 && o < 8; o += m.ss {
+		s.shortWindow(i+int64(o), binary.LittleEndian.Uint32(q[j+o:]))
+	}
+}
+
+// longWindow verifies the candidates of the long window w at offset i if
+// both filter levels have it.
+func (s *scanner) longWindow(i int64, w uint64) {
+	f := &s.m.long
+	h := w * k64
+	if !f.has(h) {
+		return
+	}
+	fp := fp64(w)
+	for _, c := range f.candidates(h) {
+		if c.fp == fp {
+			s.literal(c.ref, i-int64(c.off))
+		}
+	}
+}
+
+// shortWindow does the same for the short window x.
+func (s *scanner) shortWindow(i int64, x uint32) {
+	f := &s.m.short
+	h := uint64(x) * k64
+	if !f.has(h) {
+		return
+	}
+	for _, c := range f.candidates(h) {
+		switch {
+		case c.fp != x:
+		case c.ref&trigBit != 0:
+			s.trigger(c.ref&^trigBit, i-int64(c.off))
+		default:
+			s.literal(c.ref, i-int64(c.off))
+		}
+	}
+}
+
+// windows tests the windows at stream offsets [from, to) that fit in buf,
+// whose first byte is at offset base, and verifies the candidates of hits.
+func (s *scanner) windows(buf []byte, base, from, to int64) {
+	m := s.m
+	for i := from; i < to; i++ {
+		j := int(i - base)
+		if i&7 == 0 && j+8 <= len(buf) {
+			s.longWindow(i, binary.LittleEndian.Uint64(buf[j:]))
+		}
+		if m.ss > 0 && i&int64(m.ss-1) == 0 && j+4 <= len(buf) {
+			s.shortWindow(i, binary.LittleEndian.Uint32(buf[j:]))
+		}
+	}
+}
+
+// tinyScan looks up the patterns of 1-3 bytes at every offset where one
+// ending in q (or, in a rescan, in ctx) can start.
+func (s *scanner) tinyScan() {
+	m := s.m
+	from := max(s.lo, s.ctxStart())
+	if s.newer == 0 {
+		from = max(from, s.prev-2)
+	}
+	for st := from; st < s.end; st++ {
+		c := s.byteAt(st)
+		for _, ref := range m.tiny[m.tinyStart[c]:m.tinyStart[int(c)+1]] {
+			s.literal(ref, st)
+		}
+	}
+}
+
+func (s *scanner) byteAt(i int64) byte {
+	if i >= s.prev {
+		return s.q[i-s.prev]
+	}
+	return s.ctx[i-s.ctxStart()]
+}
+
+// literal verifies pattern ref at st: a complete occurrence is recorded if
+// it ends in q (or, in a rescan, is of a newer pattern), a partial one that
+// runs to the end of q is pending.
+func (s *scanner) literal(ref uint32, st int64) {
+	if st < s.lo {
+		return
+	}
+	p := &s.m.pats[ref]
+	n, ok := s.compare(st, p.s)
+	switch {
+	case !ok:
+	case n < len(p.s):
+		if !s.final && s.newer == 0 {
+			s.pend = max(s.pend, int(s.end-st))
+		}
+	default:
+		en := st + int64(n)
+		if en <= s.prev && (s.newer == 0 || p.gen < s.newer) {
+			return
+		}
+		s.matches = append(s.matches, match{st, en, ref})
+		if en == s.end {
+			s.endMatch = max(s.endMatch, n)
+		}
+	}
+}
+
+// compare compares p with the stream at st, as far as the stream goes, and
+// returns how many bytes it compared.
+func (s *scanner) compare(st int64, p string) (int, bool) {
+	n := 0
+	if st < s.prev {
+		a := s.ctx[st-s.ctxStart():]
+		n = min(len(a), len(p))
+		if string(a[:n]) != p[:n] {
+			return 0, false
+		}
+		if n == len(p) {
+			return n, true
+		}
+		st = s.prev
+	}
+	b := s.q[st-s.prev:]
+	k := min(len(b), len(p)-n)
+	if string(b[:k]) != p[n:n+k] {
+		return 0, false
+	}
+	return n + k, true
+}
+
+// trigger verifies trigger t's shape at st and records it if it ends in q.
+func (s *scanner) trigger(t uint32, st int64) {
+	tr := &s.m.det.triggers[t]
+	size := int64(tr.size())
+	if s.newer != 0 || st+size > s.end || st+size <= s.prev || st < s.ctxStart() {
+		return
+	}
+	if !tr.matchAt(s.span(st, int(size))) {
+		return
+	}
+	if r := &s.m.det.rules[tr.rule]; r.kind == kindUserinfo && !s.maybeUserinfo(st+size, r.pre) {
+		return
+	}
+	s.dets = append(s.dets, det{st, t})
+}
+
+// maybeUserinfo reports whether the user name that starts at i may be
+// followed by ':' (most URLs have no user name, and their host name is
+// followed by '/'), so that a URL-password detector is worth starting.
+func (s *scanner) maybeUserinfo(i int64, user *class) bool {
+	q := s.q[i-s.prev:]
+	n := min(len(q), maxUserinfo)
+	j := 0
+	for j < n && user[q[j]] {
+		j++
+	}
+	return j == n || q[j] == ':'
+}
+
+// span returns the n stream bytes at st, which are available.
+func (s *scanner) span(st int64, n int) []byte {
+	if st >= s.prev {
+		return s.q[st-s.prev : st-s.prev+int64(n)]
+	}
+	s.tmp = append(s.tmp[:0], s.ctx[st-s.ctxStart():]...)
+	if k := n - len(s.tmp); k > 0 {
+		s.tmp = append(s.tmp, s.q[:k]...)
+	}
+	return s.tmp[:n]
+}
+
+// pending finds the longest suffix of the stream, up to 14 bytes, that is
+// a proper prefix of a pattern (longer ones hold a tested window and were
+// found by the scan).
+func (s *scanner) pending() {
+	limit := min(s.m.headMax, int(s.end-s.lo))
+	for n := limit; n > s.pend; n-- {
+		if s.m.properPrefix(s.span(s.end-int64(n), n)) {
+			s.pend = n
+			return
+		}
+	}
+}
+
+// retain keeps the last keep clean bytes of ctx and q as the next ctx.
+func (s *scanner) retain(keep int) {
+	keep = min(keep, len(s.ctx)+len(s.q))
+	if keep <= len(s.q) {
+		s.ctx = append(s.ctx[:0], s.q[len(s.q)-keep:]...)
+	} else {
+		drop := len(s.ctx) - (keep - len(s.q))
+		n := copy(s.ctx, s.ctx[drop:])
+		s.ctx = append(s.ctx[:n], s.q...)
+	}
+	if cap(s.ctx) > maxRetained {
+		s.ctx = append([]byte(nil), s.ctx...)
+	}
+}
