@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -33,17 +34,7 @@ func TestOCIAttachVerifiesWithCosign(t *testing.T) {
 	host := startRegistry(t, registryBin, dir)
 
 	// A small image, pushed by tag and attested by digest.
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tag, err := name.ParseReference(host + "/test/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
-		t.Fatalf("pushing the image: %v", err)
-	}
+	tag, img := pushRandomImage(t, ctx, host+"/test/app:v1")
 	subject, err := attest.ResolveImage(ctx, tag.String())
 	if err != nil {
 		t.Fatalf("ResolveImage: %v", err)
@@ -198,4 +189,22 @@ func cosignKeyPair(t *testing.T, cosignBin, dir, password string) (string, strin
 // envMap is a Getenv over a fixed set of variables.
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// pushRandomImage pushes a small random image to ref (a tag) and returns
+// the parsed reference and the image.
+func pushRandomImage(t *testing.T, ctx context.Context, ref string) (name.Reference, v1.Image) {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("pushing the image: %v", err)
+	}
+	return tag, img
 }

@@ -8,10 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/chaperone-ci/chaperone/attest"
 )
 
@@ -26,17 +22,7 @@ func TestRunAttachesToImage(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	host := startRegistry(t, registryBin, dir)
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tag, err := name.ParseReference(host + "/team/service:1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
-		t.Fatal(err)
-	}
+	tag, img := pushRandomImage(t, ctx, host+"/team/service:1.0")
 	digest, _ := img.Digest()
 	ref := host + "/team/service@" + digest.String()
 

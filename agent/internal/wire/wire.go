@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -196,6 +197,16 @@ func errorField(v any) string {
 		return msg
 	}
 	return fmt.Sprint(v)
+}
+
+// ParseHTTPURL checks that a configured endpoint (named key in errors) is
+// an absolute http(s) URL without user info or fragment.
+func ParseHTTPURL(key, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("%s %q is not an http(s) URL", key, raw)
+	}
+	return u, nil
 }
 
 // SHA256Hex is the fingerprint format used in attestations.

@@ -140,9 +140,12 @@ func baseURL(key, raw, def string) (string, error) {
 	if raw == "" {
 		return def, nil
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-		return "", fmt.Errorf("%s %q is not an http(s) URL", key, raw)
+	u, err := wire.ParseHTTPURL(key, raw)
+	if err != nil {
+		return "", err
+	}
+	if u.RawQuery != "" {
+		return "", fmt.Errorf("%s %q must not have a query", key, raw)
 	}
 	return strings.TrimRight(raw, "/"), nil
 }

@@ -6,7 +6,6 @@ package github
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,9 +42,9 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("address is required (the token exchange, e.g. https://octo-sts.dev)")
 	}
-	u, err := url.Parse(cfg.Address)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("address %q is not an http(s) URL", cfg.Address)
+	u, err := wire.ParseHTTPURL("address", cfg.Address)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Scope == "" {
 		return nil, errors.New("scope is required (org/repo or org)")

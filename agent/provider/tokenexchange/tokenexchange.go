@@ -85,12 +85,12 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.TokenURL == "" {
 		return nil, errors.New("token-url is required (the server's RFC 8693 token endpoint)")
 	}
-	u, err := httpURL("token-url", cfg.TokenURL)
+	u, err := wire.ParseHTTPURL("token-url", cfg.TokenURL)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.RevocationURL != "" {
-		if _, err := httpURL("revocation-url", cfg.RevocationURL); err != nil {
+		if _, err := wire.ParseHTTPURL("revocation-url", cfg.RevocationURL); err != nil {
 			return nil, err
 		}
 	}
@@ -149,14 +149,6 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	}
 	set := provider.Apply(opts...)
 	return &Provider{cfg: cfg, opts: wire.Options{Client: set.Client, Deadline: set.RetryDeadline}}, nil
-}
-
-func httpURL(key, raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return nil, fmt.Errorf("%s %q is not an http(s) URL", key, raw)
-	}
-	return u, nil
 }
 
 // tokenType resolves a short name (jwt, id_token, access_token,

@@ -48,9 +48,9 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("address is required")
 	}
-	u, err := url.Parse(cfg.Address)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("address %q is not an http(s) URL", cfg.Address)
+	_, err := wire.ParseHTTPURL("address", cfg.Address)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Role == "" {
 		return nil, errors.New("role is required")
