@@ -66,3 +66,26 @@ func TestMaskCommandStreams(t *testing.T) {
 		t.Errorf("mask output %q", got)
 	}
 }
+
+func TestMaskCommandAddMaskAndPrefixes(t *testing.T) {
+	t.Setenv("GITHUB_ACTIONS", "")
+	in := "before hunter2x\n::add-mask::hunter2x\nafter hunter2x\ntok acme_0123456789abcdef\n"
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"chaperone", "mask", "--token-prefix", "acme_"}, strings.NewReader(in), &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// The value printed before the command stays (nothing knew it yet); the
+	// command line and everything after are masked.
+	want := "before hunter2x\n::add-mask::***\nafter ***\ntok acme_***\n"
+	if out.String() != want {
+		t.Errorf("mask output %q, want %q", out.String(), want)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"chaperone", "mask", "--token-prefix", "p"}, strings.NewReader(""), &out, &errb); code != 2 {
+		t.Errorf("a one-byte token prefix: exit %d, want 2 (%s)", code, errb.String())
+	}
+	if code := run(context.Background(), []string{"chaperone", "mask", "--add-mask", "sometimes"}, strings.NewReader(""), &out, &errb); code != 2 {
+		t.Errorf("--add-mask sometimes: exit %d, want 2", code)
+	}
+}
