@@ -130,6 +130,15 @@ func (s *Session) Start(ctx context.Context) error {
 	}
 	s.st.Platform = id.platform
 	s.st.Job = jobInfo(id.platform, s.opts.Getenv)
+	// Build the signer before issuing anything, so a bad key or an
+	// unreachable Fulcio fails the job before a credential exists.
+	if s.opts.Signer == nil && s.cfg.Attest.Signer != "none" {
+		if _, err := s.signer(ctx); err != nil {
+			err = fmt.Errorf("attest.signer: %s", s.scrub(err.Error()))
+			s.st.Failure = err.Error()
+			return &AgentError{Err: err}
+		}
+	}
 	for i, sc := range s.cfg.Scopes {
 		p, err := buildProvider(s.cfg, i, s.opts.Getenv, s.providerOptions()...)
 		if err != nil {
@@ -163,16 +172,6 @@ func (s *Session) Start(ctx context.Context) error {
 			return &AgentError{Err: err}
 		}
 		s.logf("scope %s: %s grant for %s issued, expires %s", sc.Name, desc.Provider, g.Principal, expiryText(g.ExpiresAt))
-	}
-	// Build the signer now so a bad key or unreachable Fulcio fails the job
-	// before it runs, not after.
-	if s.opts.Signer == nil && s.cfg.Attest.Signer != "none" {
-		if _, err := s.signer(ctx); err != nil {
-			err = fmt.Errorf("attest.signer: %s", s.scrub(err.Error()))
-			s.st.Failure = err.Error()
-			s.revokeAll(ctx)
-			return &AgentError{Err: err}
-		}
 	}
 	if err := s.startEndpoint(); err != nil {
 		s.st.Failure = err.Error()

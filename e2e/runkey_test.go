@@ -27,6 +27,9 @@ func TestRunSignsWithCosignKey(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "attest.signer") {
 		t.Errorf("run without the key's password: exit %d, want 125 naming attest.signer\n%s", r.code, r.stderr)
 	}
+	if n := len(ds.credentials(t)); n != 0 {
+		t.Errorf("a signer that cannot sign still let %d credentials be issued", n)
+	}
 	r = chaperone(t, dir, append(ds.environ(), "COSIGN_PASSWORD=pa55 word"), "run", "--config", cfg, "--format", "json", "--", "true")
 	if r.code != 0 {
 		t.Fatalf("run exit %d:\n%s", r.code, r.stderr)
