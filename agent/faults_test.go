@@ -99,3 +99,23 @@ func TestGitLabTimeoutWarning(t *testing.T) {
 		t.Errorf("no timeout warning in:\n%s", log.String())
 	}
 }
+
+// TestStopAfterCancellation: the job's context is cancelled (Ctrl-C, a
+// cancelled CI job) before Stop; revocation still happens.
+func TestStopAfterCancellation(t *testing.T) {
+	st := stack(t, devstack.Options{})
+	s, _ := newTestSession(t, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := s.Stop(ctx); err != nil {
+		t.Fatalf("Stop after cancellation: %v", err)
+	}
+	for _, c := range st.Credentials() {
+		if (c.Provider == "vault" || c.Provider == "github" || c.Provider == "token-exchange") && !c.Revoked {
+			t.Errorf("%s credential not revoked after a cancelled job", c.Provider)
+		}
+	}
+}

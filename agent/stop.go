@@ -10,6 +10,9 @@ import (
 	"github.com/chaperone-ci/chaperone/attest"
 )
 
+// cleanupTimeout bounds Stop's revocations, signing and storage.
+const cleanupTimeout = 2 * time.Minute
+
 // Summary is what Stop reports: the identity, every grant's outcome and
 // where the attestation went.
 type Summary struct {
@@ -29,6 +32,10 @@ type Summary struct {
 // when a revocation failed or the attestation could not be written; the
 // Summary is returned either way.
 func (s *Session) Stop(ctx context.Context) (*Summary, error) {
+	// Cleanup outlives the job's cancellation (Ctrl-C, a cancelled CI
+	// job): credentials must still be revoked, within a bound.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	if s.endpoint != nil {
 		_ = s.endpoint.Close() // stop serving before revoking
 	}

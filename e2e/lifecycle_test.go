@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/chaperone-ci/chaperone/attest"
 )
@@ -218,4 +221,41 @@ func TestStartGitHubShell(t *testing.T) {
 		t.Fatalf("stop exit %d:\n%s", r.code, r.stderr)
 	}
 	assertRevoked(t, ds, 1)
+}
+
+// TestRunCancelledStillRevokes sends SIGTERM to `chaperone run`, as a CI
+// runner cancelling a job does: the command is stopped, chaperone exits
+// with its status, and every revocable grant is still revoked and attested.
+func TestRunCancelledStillRevokes(t *testing.T) {
+	ds := startDevstack(t, "github")
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "run", "--", "sh", "-c", "echo started; exec sleep 60")
+	cmd.Dir, cmd.Env = dir, ds.environ()
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "started\n" {
+		t.Fatalf("job did not start: %q %v", line, err)
+	}
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit %v, want %d (the job killed by SIGTERM)\n%s", err, 128+int(syscall.SIGTERM), errb.String())
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("stopping took %v", d)
+	}
+	assertRevoked(t, ds, 0)
+	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
+	if len(pred.Steps) != 1 || pred.Steps[0].ExitCode != 143 || pred.Outcome != "failure" {
+		t.Errorf("steps %+v outcome %q", pred.Steps, pred.Outcome)
+	}
 }
