@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -118,6 +117,9 @@ func startCommand() *cli.Command {
 			if shell != "bash" && shell != "sh" && shell != "github" {
 				return usagef("start: --shell %q is not one of bash, sh, github", shell)
 			}
+			if shell == "github" && os.Getenv("GITHUB_ENV") == "" {
+				return usagef("start --shell github: GITHUB_ENV is not set (run it as a GitHub Actions step)")
+			}
 			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
@@ -139,56 +141,16 @@ func startCommand() *cli.Command {
 				_, _ = s.Stop(c.Context)
 				return &agent.AgentError{Err: err}
 			}
-			env := s.DeliveredEnv()
 			if shell == "github" {
-				return exportGitHub(c, s, env)
+				return s.ExportGitHub(c.App.Writer, os.Getenv("GITHUB_ENV"))
 			}
-			names := make([]string, 0, len(env))
-			for _, kv := range env {
-				name, val, _ := strings.Cut(kv, "=")
-				fmt.Fprintf(c.App.Writer, "export %s=%s\n", name, shellQuote(val))
-				names = append(names, name)
+			if err := s.ExportShell(c.App.Writer); err != nil {
+				return err
 			}
-			sort.Strings(names)
-			fmt.Fprintf(c.App.ErrWriter, "chaperone: session started (%s); exported %s\n", opts.StateDir, strings.Join(names, ", "))
+			fmt.Fprintf(c.App.ErrWriter, "chaperone: session started (%s)\n", opts.StateDir)
 			return nil
 		},
 	}
-}
-
-// exportGitHub masks every secret with ::add-mask:: before writing the
-// values to $GITHUB_ENV, so no later step can print them unmasked.
-func exportGitHub(c *cli.Context, s *agent.Session, env []string) error {
-	for _, v := range s.Secrets() {
-		fmt.Fprintf(c.App.Writer, "::add-mask::%s\n", escapeWorkflowData(v))
-	}
-	path := os.Getenv("GITHUB_ENV")
-	if path == "" {
-		return usagef("start --shell github: GITHUB_ENV is not set")
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return &agent.AgentError{Err: fmt.Errorf("GITHUB_ENV: %w", err)}
-	}
-	defer f.Close()
-	for _, kv := range env {
-		name, val, _ := strings.Cut(kv, "=")
-		delim := "ghadelimiter_" + randomHex(16)
-		if _, err := fmt.Fprintf(f, "%s<<%s\n%s\n%s\n", name, delim, val, delim); err != nil {
-			return &agent.AgentError{Err: fmt.Errorf("GITHUB_ENV: %w", err)}
-		}
-	}
-	return nil
-}
-
-// escapeWorkflowData escapes a value for a GitHub workflow command.
-func escapeWorkflowData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
-}
-
-// shellQuote single-quotes s for POSIX shells.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func stopCommand() *cli.Command {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,10 +69,4 @@ func revocationText(r attest.Revocation) string {
 		return "REVOCATION FAILED: " + r.Error
 	}
 	return strings.TrimSpace("pending " + r.Outcome)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
