@@ -123,10 +123,16 @@ func (s *Session) logf(format string, args ...any) {
 // before the error returns; Stop may still be called to attest the failure.
 func (s *Session) Start(ctx context.Context) error {
 	s.st.StartedAt = time.Now().UTC()
+	// fail records why the start failed (it is attested) and revokes what
+	// was already issued.
+	fail := func(err error) error {
+		s.st.Failure = err.Error()
+		s.revokeAll(ctx)
+		return &AgentError{Err: err}
+	}
 	id, err := s.identity()
 	if err != nil {
-		s.st.Failure = err.Error()
-		return &AgentError{Err: err}
+		return fail(err)
 	}
 	s.st.Platform = id.platform
 	s.st.Job = jobInfo(id.platform, s.opts.Getenv)
@@ -134,15 +140,13 @@ func (s *Session) Start(ctx context.Context) error {
 	// unreachable Fulcio fails the job before a credential exists.
 	if s.opts.Signer == nil && s.cfg.Attest.Signer != "none" {
 		if _, err := s.signer(ctx); err != nil {
-			err = fmt.Errorf("attest.signer: %s", s.scrub(err.Error()))
-			s.st.Failure = err.Error()
-			return &AgentError{Err: err}
+			return fail(fmt.Errorf("attest.signer: %s", s.scrub(err.Error())))
 		}
 	}
 	for i, sc := range s.cfg.Scopes {
 		p, err := buildProvider(s.cfg, i, s.opts.Getenv, s.providerOptions()...)
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		desc := p.Describe()
 		if cs, ok := p.(clientSecreter); ok {
@@ -153,10 +157,7 @@ func (s *Session) Start(ctx context.Context) error {
 		g, err := p.Issue(ctx, id.forScope(sc))
 		s.captureIdentity()
 		if err != nil {
-			err = fmt.Errorf("scope %q (%s): %s", sc.Name, desc.Provider, s.scrub(err.Error()))
-			s.st.Failure = err.Error()
-			s.revokeAll(ctx)
-			return &AgentError{Err: err}
+			return fail(fmt.Errorf("scope %q (%s): %s", sc.Name, desc.Provider, s.scrub(err.Error())))
 		}
 		gs := &grantState{Scope: sc.Name, Provider: desc.Provider, Delivery: sc.Deliver, Grant: *g}
 		if pv, ok := p.(publicValuer); ok {
@@ -167,16 +168,12 @@ func (s *Session) Start(ctx context.Context) error {
 		}
 		s.st.Grants = append(s.st.Grants, gs)
 		if err := s.deliver(gs); err != nil {
-			s.st.Failure = err.Error()
-			s.revokeAll(ctx)
-			return &AgentError{Err: err}
+			return fail(err)
 		}
 		s.logf("scope %s: %s grant for %s issued, expires %s", sc.Name, desc.Provider, g.Principal, expiryText(g.ExpiresAt))
 	}
 	if err := s.startEndpoint(); err != nil {
-		s.st.Failure = err.Error()
-		s.revokeAll(ctx)
-		return &AgentError{Err: err}
+		return fail(err)
 	}
 	s.warnUnrefreshable()
 	s.st.Job = jobInfoFromClaims(s.st.Job, s.st.Identity.Claims)
