@@ -72,6 +72,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty", func(string) string { return "" }, []string{"empty"}},
 		{"not a mapping", func(string) string { return "- a\n- b\n" }, []string{"mapping"}},
 		{"no scopes", func(string) string { return "version: 1\n" }, []string{"no scopes"}},
+		{"env name with a path", func(s string) string { return strings.Replace(s, "env: DB_PASSWORD", "env: ../etc/cron.d/x", 1) }, []string{`secrets[0].env "../etc/cron.d/x" is not a variable name`}},
 		{"bad scope name", func(s string) string { return strings.Replace(s, "name: db", "name: 'DB prod'", 1) }, []string{`"DB prod"`}},
 	}
 	for _, tc := range cases {

@@ -163,10 +163,15 @@ func (s *Session) Start(ctx context.Context) error {
 		if pv, ok := p.(publicValuer); ok {
 			gs.Public = pv.PublicValues()
 		}
+		s.st.Grants = append(s.st.Grants, gs) // from here on, fail revokes it
 		for _, v := range g.Values {
 			s.addSecret(v.Secret)
+			// Names become variables and file names: never let one carry
+			// an '=' or a path.
+			if err := provider.CheckEnvName("value name", v.Name); err != nil {
+				return fail(fmt.Errorf("scope %q (%s): %w", sc.Name, desc.Provider, err))
+			}
 		}
-		s.st.Grants = append(s.st.Grants, gs)
 		if err := s.deliver(gs); err != nil {
 			return fail(err)
 		}

@@ -7,6 +7,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -83,4 +84,23 @@ func (g *Grant) Find(kind string) (Value, bool) {
 		}
 	}
 	return Value{}, false
+}
+
+// CheckEnvName reports whether name (the config key is key) can be an
+// environment variable name and a file name: letters, digits and '_', not
+// starting with a digit.
+func CheckEnvName(key, name string) error {
+	ok := name != ""
+	for i, c := range name {
+		switch {
+		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%s %q is not a variable name", key, name)
+	}
+	return nil
 }

@@ -145,6 +145,11 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	cfg.Env.AccessKeyID = orDefault(cfg.Env.AccessKeyID, EnvAccessKeyID)
 	cfg.Env.SecretAccessKey = orDefault(cfg.Env.SecretAccessKey, EnvSecretAccessKey)
 	cfg.Env.SessionToken = orDefault(cfg.Env.SessionToken, EnvSessionToken)
+	for key, name := range map[string]string{"env.access-key-id": cfg.Env.AccessKeyID, "env.secret-access-key": cfg.Env.SecretAccessKey, "env.session-token": cfg.Env.SessionToken} {
+		if err := provider.CheckEnvName(key, name); err != nil {
+			return nil, err
+		}
+	}
 	if n := cfg.Env; n.AccessKeyID == n.SecretAccessKey || n.AccessKeyID == n.SessionToken || n.SecretAccessKey == n.SessionToken {
 		return nil, errors.New("env: access-key-id, secret-access-key and session-token need distinct names")
 	}

@@ -34,7 +34,6 @@ const (
 var (
 	guidPattern   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	tenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$`)
-	envPattern    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Config is an azure scope's settings in .chaperone.yml.
@@ -100,8 +99,8 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Env == "" {
 		cfg.Env = DefaultEnv
 	}
-	if !envPattern.MatchString(cfg.Env) {
-		return nil, fmt.Errorf("env %q is not a variable name", cfg.Env)
+	if err := provider.CheckEnvName("env", cfg.Env); err != nil {
+		return nil, err
 	}
 	set := provider.Apply(opts...)
 	return &Provider{cfg: cfg, opts: wire.Options{Client: set.Client, Deadline: set.RetryDeadline}}, nil

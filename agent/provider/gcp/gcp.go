@@ -44,7 +44,6 @@ const (
 var (
 	providerPattern = regexp.MustCompile(`^projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9-]{4,32}/providers/[a-z0-9-]{4,32}$`)
 	accountPattern  = regexp.MustCompile(`^[^@\s/]+@[^@\s/]+$`)
-	envPattern      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Config is a gcp scope's settings in .chaperone.yml.
@@ -129,8 +128,8 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Env == "" {
 		cfg.Env = DefaultEnv
 	}
-	if !envPattern.MatchString(cfg.Env) {
-		return nil, fmt.Errorf("env %q is not a variable name", cfg.Env)
+	if err := provider.CheckEnvName("env", cfg.Env); err != nil {
+		return nil, err
 	}
 	set := provider.Apply(opts...)
 	return &Provider{cfg: cfg, opts: wire.Options{Client: set.Client, Deadline: set.RetryDeadline}}, nil

@@ -61,6 +61,9 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Env == "" {
 		cfg.Env = "GITHUB_TOKEN"
 	}
+	if err := provider.CheckEnvName("env", cfg.Env); err != nil {
+		return nil, err
+	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = time.Hour
 	}

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -35,8 +34,6 @@ const (
 
 	maxSecretBytes = 64 << 10
 )
-
-var envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Config is a token-exchange scope's settings in .chaperone.yml.
 type Config struct {
@@ -122,8 +119,8 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 		return nil, errors.New("client-secret-env and client-secret-file are exclusive")
 	case hasSecret && cfg.ClientID == "":
 		return nil, errors.New("client-id is required with a client secret")
-	case cfg.ClientSecretEnv != "" && !envPattern.MatchString(cfg.ClientSecretEnv):
-		return nil, fmt.Errorf("client-secret-env %q is not a variable name", cfg.ClientSecretEnv)
+	case cfg.ClientSecretEnv != "" && provider.CheckEnvName("client-secret-env", cfg.ClientSecretEnv) != nil:
+		return nil, provider.CheckEnvName("client-secret-env", cfg.ClientSecretEnv)
 	}
 	switch cfg.ClientAuth {
 	case "":
@@ -138,8 +135,8 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Env == "" {
 		cfg.Env = DefaultEnv
 	}
-	if !envPattern.MatchString(cfg.Env) {
-		return nil, fmt.Errorf("env %q is not a variable name", cfg.Env)
+	if err := provider.CheckEnvName("env", cfg.Env); err != nil {
+		return nil, err
 	}
 	switch {
 	case cfg.TTL < 0:

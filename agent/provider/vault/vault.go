@@ -61,6 +61,11 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Audience == "" {
 		cfg.Audience = strings.TrimRight(cfg.Address, "/")
 	}
+	if cfg.TokenEnv != "" {
+		if err := provider.CheckEnvName("token-env", cfg.TokenEnv); err != nil {
+			return nil, err
+		}
+	}
 	if len(cfg.Secrets) == 0 && cfg.TokenEnv == "" {
 		return nil, errors.New("secrets (or token-env) is required: the scope would hand nothing to the job")
 	}
@@ -68,6 +73,9 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	for i, s := range cfg.Secrets {
 		if s.Path == "" || s.Field == "" || s.Env == "" {
 			return nil, fmt.Errorf("secrets[%d]: path, field and env are all required", i)
+		}
+		if err := provider.CheckEnvName(fmt.Sprintf("secrets[%d].env", i), s.Env); err != nil {
+			return nil, err
 		}
 		if seen[s.Env] {
 			return nil, fmt.Errorf("secrets[%d]: env %s is used twice", i, s.Env)
