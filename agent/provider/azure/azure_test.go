@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/azure"
+	"github.com/chaperone-ci/chaperone/agent/provider/providertest"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
@@ -108,18 +109,7 @@ func TestRefusalsFailFastWithAADSTSMessage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tokens := devstacktest.Tokens(st, tc.token)
-			start := time.Now()
-			_, err = p.Issue(context.Background(), tokens)
-			if err == nil || !strings.Contains(err.Error(), "azure token: "+tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), tokens.Last()) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("error leaks the assertion or spans lines: %v", err)
-			}
-			if d, n := time.Since(start), rt.Count(); d > time.Second || n != 1 {
-				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, n)
-			}
+			providertest.AssertRefused(t, p, devstacktest.Tokens(st, tc.token), rt, "azure token: "+tc.want, 1)
 		})
 	}
 	if n := len(st.Credentials()); n != 0 {
@@ -129,25 +119,13 @@ func TestRefusalsFailFastWithAADSTSMessage(t *testing.T) {
 
 func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
-	if err := st.FailNext(devstack.ServiceAzure, 500, 503); err != nil {
-		t.Fatal(err)
-	}
-	rt := &devstacktest.Counter{}
-	p, err := azure.New(config(st), provider.WithHTTPClient(rt.Client()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{})); err != nil || rt.Count() != 3 {
-		t.Fatalf("Issue after 500, 503: %v (%d requests)", err, rt.Count())
-	}
-	if err := st.InjectFaults(devstack.ServiceAzure, devstack.Fault{Status: 403, Message: "Conditional Access policy blocks the workload identity."}); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
-	if err == nil || !strings.Contains(err.Error(), "HTTP 403: AADSTS90000: Conditional Access policy blocks the workload identity.") || time.Since(start) > time.Second {
-		t.Errorf("403: err = %v after %v", err, time.Since(start))
-	}
+	providertest.AssertRetriesThenFailsFast(t, st, devstack.ServiceAzure, func(c *http.Client) provider.Provider {
+		p, err := azure.New(config(st), provider.WithHTTPClient(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}, "Conditional Access policy blocks the workload identity.", "HTTP 403: AADSTS90000: Conditional Access policy blocks the workload identity.")
 }
 
 func TestDescribe(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/agent/provider/providertest"
 	"github.com/chaperone-ci/chaperone/agent/provider/tokenexchange"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
@@ -164,15 +165,7 @@ func TestRefusalsFailFastWithServerMessage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tokens := devstacktest.Tokens(st, tc.token)
-			start := time.Now()
-			_, err = p.Issue(context.Background(), tokens)
-			if err == nil || !strings.Contains(err.Error(), "token exchange: "+tc.want) || strings.Contains(err.Error(), tokens.Last()) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-			if d, n := time.Since(start), rt.Count(); d > time.Second || n != 1 {
-				t.Errorf("refusal took %v and %d requests: 4xx must fail fast", d, n)
-			}
+			providertest.AssertRefused(t, p, devstacktest.Tokens(st, tc.token), rt, "token exchange: "+tc.want, 1)
 		})
 	}
 	if n := len(st.Credentials()); n != 0 {
@@ -190,10 +183,7 @@ func TestRetries(t *testing.T) {
 	if err := st.FailNext(devstack.ServiceTokenExchange, 500, 503); err != nil {
 		t.Fatal(err)
 	}
-	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
-	if err != nil || rt.Count() != 3 {
-		t.Fatalf("Issue after 500, 503: %v (%d requests)", err, rt.Count())
-	}
+	g := providertest.AssertIssued(t, p, st, rt, 3)
 	// Revocation is retried too, and a revocation that keeps failing
 	// reports the server's reason at the deadline.
 	if err := st.FailNext(devstack.ServiceTokenExchange, 503); err != nil {
