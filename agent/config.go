@@ -99,7 +99,10 @@ type MaskConfig struct {
 	TokenPrefixes []string `mapstructure:"token-prefixes"`
 }
 
-func (m MaskConfig) detectors() []string { return MaskDetectors(m.Detectors) }
+// options are the masker settings the config asks for.
+func (m MaskConfig) options() masking.Options {
+	return masking.Options{Mask: m.Token, MinLength: m.MinLength, TokenPrefixes: m.TokenPrefixes, Detectors: MaskDetectors(m.Detectors)}
+}
 
 // MaskDetectors maps a detectors setting ("default", "none", or a
 // comma-separated list of rule ids) onto masking.Options.Detectors.
@@ -129,17 +132,14 @@ func configErrorf(format string, args ...any) error {
 	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// LoadConfig reads the config named by path, or by CHAPERONE_CONFIG (a path
-// or inline YAML) when path is empty, or DefaultConfigPath.
-func LoadConfig(path string, getenv func(string) string) (*Config, error) {
-	if path == "" && getenv != nil {
-		if v := getenv("CHAPERONE_CONFIG"); v != "" {
-			if strings.Contains(v, "\n") || strings.HasPrefix(strings.TrimSpace(v), "version:") {
-				return ParseConfig([]byte(v), "CHAPERONE_CONFIG")
-			}
-			path = v
-		}
+// LoadConfig reads the config that --config or CHAPERONE_CONFIG names:
+// inline YAML (GitLab variables hold the document itself), a path, or, when
+// empty, DefaultConfigPath.
+func LoadConfig(pathOrYAML string) (*Config, error) {
+	if strings.Contains(pathOrYAML, "\n") || strings.HasPrefix(strings.TrimSpace(pathOrYAML), "version:") {
+		return ParseConfig([]byte(pathOrYAML), "(inline)")
 	}
+	path := pathOrYAML
 	if path == "" {
 		path = DefaultConfigPath
 	}
@@ -280,8 +280,7 @@ func (c *Config) validate() error {
 	if c.Mask.MinLength < 0 {
 		return c.errAt("mask.min-length", "mask.min-length must not be negative")
 	}
-	mo := masking.Options{Mask: c.Mask.Token, MinLength: c.Mask.MinLength, TokenPrefixes: c.Mask.TokenPrefixes, Detectors: c.Mask.detectors()}
-	if err := mo.Validate(); err != nil {
+	if err := c.Mask.options().Validate(); err != nil {
 		return c.errAt("mask", "mask: "+err.Error())
 	}
 	return nil

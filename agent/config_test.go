@@ -99,15 +99,14 @@ func TestParseConfigErrors(t *testing.T) {
 }
 
 func TestLoadConfigInlineAndMissing(t *testing.T) {
-	env := map[string]string{"CHAPERONE_CONFIG": validConfig}
-	c, err := LoadConfig("", func(k string) string { return env[k] })
+	c, err := LoadConfig(validConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.source != "CHAPERONE_CONFIG" {
+	if c.source != "(inline)" {
 		t.Errorf("source = %q", c.source)
 	}
-	_, err = LoadConfig(t.TempDir()+"/nope.yml", nil)
+	_, err = LoadConfig(t.TempDir() + "/nope.yml")
 	var ce *ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "file not found") {
 		t.Errorf("missing file: %v", err)

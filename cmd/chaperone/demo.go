@@ -59,7 +59,7 @@ func runDemo(c *cli.Context) error {
 	getenv := envLookup(env)
 	fmt.Fprintf(out, "== devstack: OIDC issuer %s, Vault %s, GitHub token exchange %s\n", st.IssuerURL, st.VaultAddr, st.GitHubAPIURL)
 
-	cfg, err := agent.LoadConfig(st.ConfigPath, nil)
+	cfg, err := agent.LoadConfig(st.ConfigPath)
 	if err != nil {
 		return err
 	}

@@ -43,11 +43,7 @@ func stateDir(c *cli.Context) string {
 // loadConfig reads --config (whose env var CHAPERONE_CONFIG may hold
 // inline YAML, DESIGN §5).
 func loadConfig(c *cli.Context) (*agent.Config, error) {
-	v := c.String("config")
-	if v != "" && (strings.Contains(v, "\n") || strings.HasPrefix(strings.TrimSpace(v), "version:")) {
-		return agent.ParseConfig([]byte(v), "CHAPERONE_CONFIG")
-	}
-	return agent.LoadConfig(v, nil)
+	return agent.LoadConfig(c.String("config"))
 }
 
 func sessionOptions(c *cli.Context, cfg *agent.Config) agent.Options {
