@@ -84,7 +84,7 @@ func NewSession(opts Options) (*Session, error) {
 }
 
 func newMaskSet(c MaskConfig) *masking.Set {
-	return masking.NewSet(masking.Options{Mask: c.Token, MinLength: c.MinLength, TokenPrefixes: c.TokenPrefixes, Detectors: c.detectors()})
+	return masking.NewSet(c.options())
 }
 
 // addSecret registers a value with the masker and remembers it so a later
@@ -231,11 +231,7 @@ func (s *Session) Environ() []string {
 // scrub masks every known secret in a message bound for a log, an error
 // or the attestation.
 func (s *Session) scrub(msg string) string {
-	return maskString(s.masks, msg)
-}
-
-func maskString(set *masking.Set, msg string) string {
-	return set.MaskString(msg)
+	return s.masks.MaskString(msg)
 }
 
 // AgentError is a failure of chaperone itself (identity, issue, revoke,

@@ -207,7 +207,7 @@ func TestSaveResumeStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The resumed session masks what the first one issued.
-	if got := maskString(r.Masks(), "x"+envMap(s.Environ())("DB_PASSWORD")+"x"); got != "x***x" {
+	if got := r.Masks().MaskString("x" + envMap(s.Environ())("DB_PASSWORD") + "x"); got != "x***x" {
 		t.Errorf("resumed masker: %q", got)
 	}
 	r.cfg.Attest.Output = s.cfg.Attest.Output
