@@ -222,8 +222,19 @@ func (e *Endpoint) authorized(r *http.Request, scheme string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// grant fetches the scope's current grant and records the fetch.
-func (e *Endpoint) grant(w http.ResponseWriter, r *http.Request, scope, protocol string) (*provider.Grant, bool) {
+// peer looks up the process on the other end of r through /proc (nil
+// where /proc does not tell). It scans every process's descriptors, so
+// each request does it at most once.
+func (e *Endpoint) peer(r *http.Request) *peer {
+	if p, ok := peerProcess(r.RemoteAddr, e.ln.Addr().String()); ok {
+		return &p
+	}
+	return nil
+}
+
+// grant fetches the scope's current grant and records the fetch with its
+// client process (p, nil if unknown).
+func (e *Endpoint) grant(w http.ResponseWriter, r *http.Request, p *peer, scope, protocol string) (*provider.Grant, bool) {
 	g, err := e.opts.Source(r.Context(), scope)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "CredentialUnavailable", fmt.Sprintf("scope %s: %v", scope, err))
@@ -231,7 +242,7 @@ func (e *Endpoint) grant(w http.ResponseWriter, r *http.Request, scope, protocol
 	}
 	if e.opts.OnFetch != nil {
 		f := Fetch{Scope: scope, Protocol: protocol, At: time.Now().UTC()}
-		if p, ok := peerProcess(r.RemoteAddr, e.ln.Addr().String()); ok {
+		if p != nil {
 			f.PID, f.Executable = p.pid, p.exe
 		}
 		e.opts.OnFetch(f)

@@ -21,7 +21,7 @@ func (e *Endpoint) serveAWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no aws scope "+scope+" is served here")
 		return
 	}
-	g, ok := e.grant(w, r, scope, "aws")
+	g, ok := e.grant(w, r, e.peer(r), scope, "aws")
 	if !ok {
 		return
 	}
@@ -50,7 +50,8 @@ func (e *Endpoint) serveGCE(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Missing Metadata-Flavor:Google header.", http.StatusForbidden)
 		return
 	}
-	if p, ok := peerProcess(r.RemoteAddr, e.ln.Addr().String()); ok && !p.sameUser {
+	p := e.peer(r)
+	if p != nil && !p.sameUser {
 		http.Error(w, "client process belongs to another user", http.StatusForbidden)
 		return
 	}
@@ -71,7 +72,7 @@ func (e *Endpoint) serveGCE(w http.ResponseWriter, r *http.Request) {
 	case "instance/service-accounts/default/scopes":
 		writeText(w, "https://www.googleapis.com/auth/cloud-platform")
 	case "instance/service-accounts/default/token", "instance/service-accounts/" + rt.ServiceAccount + "/token":
-		g, ok := e.grant(w, r, rt.Scope, "gce")
+		g, ok := e.grant(w, r, p, rt.Scope, "gce")
 		if !ok {
 			return
 		}
@@ -119,7 +120,7 @@ func (e *Endpoint) serveDocker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "credentials not found in native keychain")
 		return
 	}
-	g, ok := e.grant(w, r, rt.Scope, "docker")
+	g, ok := e.grant(w, r, e.peer(r), rt.Scope, "docker")
 	if !ok {
 		return
 	}
@@ -147,7 +148,7 @@ func (e *Endpoint) serveGit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no scope serves git host "+host)
 		return
 	}
-	g, ok := e.grant(w, r, rt.Scope, "git")
+	g, ok := e.grant(w, r, e.peer(r), rt.Scope, "git")
 	if !ok {
 		return
 	}
