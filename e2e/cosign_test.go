@@ -36,10 +36,7 @@ func TestBundleVerifiesWithChaperoneAndCosign(t *testing.T) {
 	}
 	bundle := filepath.Join(dir, sum.Bundle)
 	pub := ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"]
-	root := filepath.Join(dir, "empty-root.json")
-	if out, err := exec.Command(cosignBin, "trusted-root", "create", "--out", root).CombinedOutput(); err != nil {
-		t.Fatalf("cosign trusted-root create: %v\n%s", err, out)
-	}
+	root := emptyTrustedRoot(t, cosignBin, dir)
 	verifyBoth := func(path string) (chap result, cos error, cosOut string) {
 		chap = chaperone(t, dir, nil, "verify", path, "--key", pub, "--digest", "sha256:"+digest)
 		cmd := exec.Command(cosignBin, "verify-blob-attestation", "--new-bundle-format", "--insecure-ignore-tlog",

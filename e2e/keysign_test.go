@@ -51,10 +51,7 @@ func TestCosignKeySignsThroughChaperone(t *testing.T) {
 	good := write("good.sigstore.json", true)
 	unrevoked := write("unrevoked.sigstore.json", false)
 
-	emptyRoot := filepath.Join(dir, "empty-root.json")
-	if out, err := exec.Command(cosignBin, "trusted-root", "create", "--out", emptyRoot).CombinedOutput(); err != nil {
-		t.Fatalf("cosign trusted-root create: %v\n%s", err, out)
-	}
+	emptyRoot := emptyTrustedRoot(t, cosignBin, dir)
 	cosignVerify := func(bundle string) (bool, string) {
 		out, err := exec.Command(cosignBin, "verify-blob-attestation", "--new-bundle-format", "--insecure-ignore-tlog",
 			"--trusted-root", emptyRoot, "--key", pub, "--bundle", bundle, "--type", attest.PredicateTypeJob,

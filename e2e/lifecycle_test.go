@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chaperone-ci/chaperone/attest"
 )
@@ -244,14 +243,10 @@ func TestRunCancelledStillRevokes(t *testing.T) {
 	if err != nil || line != "started\n" {
 		t.Fatalf("job did not start: %q %v", line, err)
 	}
-	start := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	err = cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
 		t.Errorf("exit %v, want %d (the job killed by SIGTERM)\n%s", err, 128+int(syscall.SIGTERM), errb.String())
-	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("stopping took %v", d)
 	}
 	assertRevoked(t, ds, 0)
 	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))

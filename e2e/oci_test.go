@@ -89,10 +89,7 @@ func TestOCIAttachVerifiesWithCosign(t *testing.T) {
 		t.Errorf("attaching a bundle that does not name the image: %v", err)
 	}
 
-	emptyRoot := filepath.Join(dir, "empty-root.json")
-	if out, err := exec.Command(cosignBin, "trusted-root", "create", "--out", emptyRoot).CombinedOutput(); err != nil {
-		t.Fatalf("cosign trusted-root create: %v\n%s", err, out)
-	}
+	emptyRoot := emptyTrustedRoot(t, cosignBin, dir)
 	cosignVerify := func(key string) (bool, string) {
 		out, err := exec.Command(cosignBin, "verify-attestation", "--new-bundle-format", "--key", key, "--insecure-ignore-tlog",
 			"--trusted-root", emptyRoot, "--type", attest.PredicateTypeJob, imageRef).CombinedOutput()

@@ -41,10 +41,7 @@ func TestRunSignsWithCosignKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := sum.JobSubject.Digest["sha256"]
-	root := filepath.Join(dir, "empty-root.json")
-	if out, err := exec.Command(cosignBin, "trusted-root", "create", "--out", root).CombinedOutput(); err != nil {
-		t.Fatalf("cosign trusted-root create: %v\n%s", err, out)
-	}
+	root := emptyTrustedRoot(t, cosignBin, dir)
 	bundle := filepath.Join(dir, "chaperone.sigstore.json")
 	if out, err := exec.Command(cosignBin, "verify-blob-attestation", "--new-bundle-format", "--insecure-ignore-tlog",
 		"--trusted-root", root, "--key", pub, "--bundle", bundle, "--type", attest.PredicateTypeJob,

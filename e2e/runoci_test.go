@@ -40,10 +40,7 @@ func TestRunAttachesToImage(t *testing.T) {
 	if v.code != 0 {
 		t.Errorf("chaperone verify --oci: exit %d\n%s%s", v.code, v.stdout, v.stderr)
 	}
-	root := filepath.Join(dir, "empty-root.json")
-	if out, err := exec.Command(cosignBin, "trusted-root", "create", "--out", root).CombinedOutput(); err != nil {
-		t.Fatalf("cosign trusted-root create: %v\n%s", err, out)
-	}
+	root := emptyTrustedRoot(t, cosignBin, dir)
 	out, err := exec.Command(cosignBin, "verify-attestation", "--new-bundle-format", "--key", pub, "--insecure-ignore-tlog",
 		"--trusted-root", root, "--type", attest.PredicateTypeJob, ref).CombinedOutput()
 	if err != nil {

@@ -137,3 +137,14 @@ func dockerRegistry(t *testing.T) string {
 	}
 	return p
 }
+
+// emptyTrustedRoot writes, with cosign, the trusted root that lets cosign
+// verify key-signed bundles offline, and returns its path.
+func emptyTrustedRoot(t *testing.T, cosignBin, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "empty-root.json")
+	if out, err := exec.Command(cosignBin, "trusted-root", "create", "--out", path).CombinedOutput(); err != nil {
+		t.Fatalf("cosign trusted-root create: %v\n%s", err, out)
+	}
+	return path
+}
