@@ -8,6 +8,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/agent/provider/github"
+	"github.com/chaperone-ci/chaperone/agent/provider/providertest"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
@@ -53,18 +54,12 @@ func TestExchangeRefusals(t *testing.T) {
 		{Scope: devstack.Repository, Identity: devstack.GitHubIdentity, Audience: "wrong"},
 	} {
 		cfg.Address = st.GitHubAPIURL
-		p, err := github.New(cfg, provider.WithRetryDeadline(time.Second))
+		counter := &devstacktest.Counter{}
+		p, err := github.New(cfg, provider.WithHTTPClient(counter.Client()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		start := time.Now()
-		_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub}))
-		if err == nil || !strings.Contains(err.Error(), "github token exchange: HTTP 4") {
-			t.Errorf("%+v: err = %v, want a 4xx refusal", cfg, err)
-		}
-		if time.Since(start) > time.Second {
-			t.Errorf("refusal took %v: 4xx must fail fast", time.Since(start))
-		}
+		providertest.AssertRefused(t, p, devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub}), counter, "github token exchange: HTTP 4", 1)
 	}
 	if n := len(st.Credentials()); n != 0 {
 		t.Errorf("refused exchanges issued %d tokens", n)
