@@ -55,6 +55,7 @@ type matcher struct {
 
 const (
 	k64      = 0x9E3779B97F4A7C15
+	k32      = 0x9E3779B1
 	trigBit  = 1 << 31
 	longMin  = 15 // window 8 + stride 8 - 1
 	shortWin = 4
@@ -74,6 +75,12 @@ type cand struct {
 type head struct{ hi, lo uint64 }
 
 func fp64(w uint64) uint32 { return uint32(w) ^ uint32(w>>32) }
+
+// longHash and shortHash hash the windows of the two filters. The short
+// hash is a 32-bit multiply, placed in the high half, so that the
+// vectorised scan can compute eight at once.
+func longHash(w uint64) uint64  { return w * k64 }
+func shortHash(x uint32) uint64 { return uint64(x*k32) << 32 }
 
 // build compiles the patterns and the Set's detectors.
 func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
@@ -112,7 +119,7 @@ func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
 				}
 			}
 		}
-	}, fp64)
+	}, longHash, fp64)
 
 	// Short filter: windows at offsets 0..ss-1 of short patterns, and at
 	// offsets probe..probe+ss-1 of trigger shapes.
@@ -136,7 +143,7 @@ func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
 		n := 0
 		enum(func(uint64, uint32, uint32) { n++ })
 		m.short.init(n, false)
-		m.short.fill(enum, func(w uint64) uint32 { return uint32(w) })
+		m.short.fill(enum, func(w uint64) uint64 { return shortHash(uint32(w)) }, func(w uint64) uint32 { return uint32(w) })
 	}
 
 	// Tiny patterns by first byte.
@@ -274,25 +281,27 @@ func windowsOf(t *trigger, k int, f func(w uint32)) {
 }
 
 // A filter is a hashed set of windows with the candidates behind each.
-// A window w is hashed as h = w*k64; the low bits of fold(h) choose its
-// slot in the first level (which the scan loop tests), the top bits of h
-// its bucket of candidates.
+// A window's hash h chooses its slot in the first level (which the scan
+// loop tests) and, by its top bits, its bucket of candidates.
 //
-// The first level of long windows is a blocked Bloom filter: a word chosen
-// by fold(h), two bits of it chosen by the top twelve bits of h,
-// tested with one load. Its false positives are far rarer than a plain
-// bitset's of the same size, which matters because a false positive costs
-// cache misses in the candidate arrays. The first level of short windows is a
-// plain bitset kept small enough to stay in the L1 cache (the scan tests
-// four short windows per block, but one long one): its false positives
-// are cheap, as its candidates are few.
+// The first levels are blocked Bloom filters: a word chosen by some bits
+// of h, two bits of it chosen by others, tested with one load. Their false
+// positives are far rarer than a plain bitset's of the same size, which
+// matters because each costs a detour out of the scan loop and cache
+// misses in the candidate arrays. Long windows use 64-bit words chosen by
+// the low bits of fold(h), bits by the top twelve bits of h; short windows
+// (the top 32 bits of h) 32-bit words chosen by their top bits, bits by
+// the ten below. The short filter is kept small enough to stay in the L1
+// cache, as the scan tests up to four short windows per block but one
+// long one.
 //
 // The scan is bound by the memory accesses of the first levels, not by
 // instructions, so their sizes matter more than their shape.
 type filter struct {
 	bits   []uint64 // first level: a blocked Bloom filter (long) or a bitset (short)
 	bloom  bool
-	mask   uint64   // first level slots (words or bits) - 1
+	mask   uint64   // Bloom filter words - 1
+	sshift uint8    // 64 - log2(short filter words), 32 bits each
 	bshift uint8    // 64 - log2(number of buckets)
 	bucket []uint32 // candidates of bucket b: cands[bucket[b]:bucket[b+1]]
 	cands  []cand
@@ -323,10 +332,8 @@ func (f *filter) init(n int, bloom bool) {
 		lg = min(max(12, bits.Len(uint(n*shortBits-1))), bits.Len(maxShortBits-1))
 	}
 	f.bits = make([]uint64, 1<<(lg-6))
-	f.mask = 1<<lg - 1
-	if bloom {
-		f.mask = uint64(len(f.bits) - 1) // slots are words
-	}
+	f.mask = uint64(len(f.bits) - 1)
+	f.sshift = uint8(64 - (lg - 5))
 	blg := min(max(4, bits.Len(uint(n-1))), 32)
 	f.bshift = uint8(64 - blg)
 	f.bucket = make([]uint32, 1<<blg+1)
@@ -336,29 +343,37 @@ func (f *filter) init(n int, bloom bool) {
 // bloomMask returns the two bits of a long window's word.
 func bloomMask(h uint64) uint64 { return 1<<(h>>58) | 1<<(h>>52&63) }
 
+// shortMask returns the two bits of a short window's 32-bit word: bits of
+// h below the word index, which takes at most 13 (maxShortBits).
+func shortMask(h uint64) uint32 { return 1<<(h>>46&31) | 1<<(h>>41&31) }
+
+// shortWord returns the short filter's 32-bit word i.
+func (f *filter) shortWord(i uint64) uint32 { return uint32(f.bits[i>>1] >> (i & 1 << 5)) }
+
 // has reports whether the first level has hash h.
 func (f *filter) has(h uint64) bool {
-	i := fold(h) & f.mask
 	if !f.bloom {
-		return (f.bits[i>>6]>>(i&63))&1 != 0
+		m := shortMask(h)
+		return f.shortWord(h>>f.sshift)&m == m
 	}
 	m := bloomMask(h)
-	return f.bits[i]&m == m
+	return f.bits[fold(h)&f.mask]&m == m
 }
 
 // bucketOf returns the bucket of hash h.
 func (f *filter) bucketOf(h uint64) uint64 { return h >> f.bshift }
 
-// fill registers the windows enum produces: a first pass counts them per
-// bucket, a second places them.
-func (f *filter) fill(enum func(add func(w uint64, ref, off uint32)), fp func(uint64) uint32) {
+// fill registers the windows enum produces, hashed by hash: a first pass
+// counts them per bucket, a second places them.
+func (f *filter) fill(enum func(add func(w uint64, ref, off uint32)), hash func(uint64) uint64, fp func(uint64) uint32) {
 	enum(func(w uint64, _, _ uint32) {
-		h := w * k64
+		h := hash(w)
 		f.bucket[f.bucketOf(h)+1]++
-		if i := fold(h) & f.mask; f.bloom {
-			f.bits[i] |= bloomMask(h)
+		if f.bloom {
+			f.bits[fold(h)&f.mask] |= bloomMask(h)
 		} else {
-			f.bits[i>>6] |= 1 << (i & 63)
+			i := h >> f.sshift
+			f.bits[i>>1] |= uint64(shortMask(h)) << (i & 1 << 5)
 		}
 	})
 	for b := 1; b < len(f.bucket); b++ {
@@ -367,7 +382,7 @@ func (f *filter) fill(enum func(add func(w uint64, ref, off uint32)), fp func(ui
 	next := make([]uint32, len(f.bucket))
 	copy(next, f.bucket)
 	enum(func(w uint64, ref, off uint32) {
-		b := f.bucketOf(w * k64)
+		b := f.bucketOf(hash(w))
 		f.cands[next[b]] = cand{ref: ref, fp: fp(w), off: off}
 		next[b]++
 	})

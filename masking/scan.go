@@ -35,6 +35,7 @@ type scanner struct {
 	endMatch int // longest match ending at end
 
 	junc, tmp []byte
+	hits      []uint64 // filterBlocks' bitmap
 }
 
 // A match is an occurrence [st, en) of pattern ref.
@@ -78,107 +79,105 @@ func (s *scanner) run() {
 	}
 }
 
-// blocks tests the windows of q's aligned 8-byte blocks from j while a
-// whole 16 bytes are left, and returns where it stopped.
+// blocks tests the windows of q's aligned 64-byte groups from j while a
+// whole 72 bytes are left, and returns where it stopped.
 //
-// The first filter levels of 64 blocks (512 bytes) are tested without a
-// branch, collecting a bit per block that hit; then the blocks that hit
-// are re-tested window by window. Keeping the loop free of unpredictable
-// branches lets the processor overlap the table loads of many blocks.
+// The first filter levels of all groups are tested first, without a
+// branch, into a bitmap of the windows that hit (filterGroups); then the
+// candidates of those windows are verified. Keeping the filter loop free
+// of unpredictable branches lets the processor overlap the table loads of
+// many windows, or lets it be vectorised.
 func (s *scanner) blocks(j int) int {
-	q := s.q
-	for ; j+16+63*8 <= len(q); j += 64 * 8 {
-		for hits := s.chunk(q[j : j+16+63*8]); hits != 0; hits &= hits - 1 {
-			s.block(j + 8*bits.TrailingZeros64(hits))
+	m := s.m
+	q := s.q[j:]
+	groups := max(0, (len(q)-8)/64)
+	if m.ss == 1 || groups == 0 {
+		return j // windows tests every window
+	}
+	if cap(s.hits) < groups {
+		s.hits = make([]uint64, groups)
+	}
+	s.hits = s.hits[:groups]
+	m.filterGroups(q[:64*groups+8], s.hits)
+	for g, hits := range s.hits {
+		for ; hits != 0; hits &= hits - 1 {
+			o := 64*g + windowAt(bits.TrailingZeros64(hits))
+			i := s.prev + int64(j+o)
+			if hits&(1<<32-1) == 0 {
+				s.longWindow(i, binary.LittleEndian.Uint64(q[o:]))
+			} else {
+				s.shortWindow(i, binary.LittleEndian.Uint32(q[o:]))
+			}
 		}
 	}
-	for ; j+16 <= len(q); j += 8 {
-		if s.chunk(q[j:j+16]) != 0 {
-			s.block(j)
-		}
-	}
-	return j
+	return j + 64*groups
 }
 
-// chunk returns a bit for each 8-byte block at b[8k:] (with 16 bytes from
-// there in b) whose windows hit a first filter level.
-func (s *scanner) chunk(b []byte) uint64 {
-	m := s.m
+// A group's word in filterGroups' bitmap has a bit per window that hit:
+// bits 0-31 for the short windows, in four sets of eight at 4-byte steps
+// starting at offsets 0, 2, 32 and 34 (with a stride of 4, the sets at 2
+// and 34 stay empty), bits 32-39 for the long windows at 8-byte steps.
+func windowAt(bit int) int {
+	if bit >= 32 {
+		return 8 * (bit - 32)
+	}
+	return 32*(bit>>4) + 2*(bit>>3&1) + 4*(bit&7)
+}
+
+// filterGroupsGo sets out[g] to the bits of the windows that hit in the
+// 64-byte group q[64g:], which has 72 bytes (see windowAt). The short
+// stride must be 0, 2 or 4.
+func (m *matcher) filterGroupsGo(q []byte, out []uint64) {
 	// Indexes are masked with len-1 (table sizes are powers of two), which
-	// spares the compiler's range checks and variable shifts; each window
-	// is consumed as soon as it is hashed, which spares registers.
+	// spares the compiler's range checks.
 	lb := m.long.bits
 	lm := uint64(len(lb) - 1)
 	_ = lb[lm]
-	var hits uint64
-	n := (len(b) - 8) / 8
-	switch m.ss {
-	case 0:
-		for k := range n {
-			h := binary.LittleEndian.Uint64(b[8*k:]) * k64
-			bm := bloomMask(h)
-			d := lb[fold(h)&lm]&bm ^ bm // 0 if both bits are set
-			hits |= (1 ^ (d|-d)>>63) << (k & 63)
-		}
-	case 2:
-		sb := m.short.bits
-		sm := uint64(len(sb)*64 - 1)
-		_ = sb[sm>>6]
-		for k := range n {
+	sb, sh := m.short.bits, (m.short.sshift-32)&31
+	sm := uint64(len(sb) - 1)
+	if m.ss == 0 {
+		sb, sm = make([]uint64, 1), 0
+	}
+	_ = sb[sm]
+	for g := range out {
+		b := q[64*g : 64*g+72 : 64*g+72]
+		var hit uint64
+		for k := range 8 {
 			blk := b[8*k : 8*k+16 : 8*k+16]
 			w := binary.LittleEndian.Uint64(blk)
-			h := w * k64
+			h := longHash(w)
 			bm := bloomMask(h)
-			d := lb[fold(h)&lm]&bm ^ bm
-			hit := 1 ^ (d|-d)>>63
-			x := fold(uint64(uint32(w))*k64) & sm
-			hit |= sb[x>>6] >> (x & 63)
-			x = fold(uint64(uint32(w>>16))*k64) & sm
-			hit |= sb[x>>6] >> (x & 63)
-			x = fold((w>>32)*k64) & sm
-			hit |= sb[x>>6] >> (x & 63)
-			x = fold(uint64(binary.LittleEndian.Uint32(blk[6:]))*k64) & sm
-			hit |= sb[x>>6] >> (x & 63)
-			hits |= (hit & 1) << (k & 63)
+			d := lb[fold(h)&lm]&bm ^ bm // 0 if both bits are set
+			hit |= (1 ^ (d|-d)>>63) << (32 + k)
+			if m.ss == 0 {
+				continue
+			}
+			// The short windows at 8k, 8k+4 (and with stride 2 at 8k+2,
+			// 8k+6) are bits j, j+1 (j+8, j+9) of the group.
+			j := 16*(k>>2) + 2*(k&3)
+			hit |= shortHit(sb, sm, sh, uint32(w))<<j | shortHit(sb, sm, sh, uint32(w>>32))<<(j+1)
+			if m.ss == 2 {
+				hit |= shortHit(sb, sm, sh, uint32(w>>16))<<(j+8) | shortHit(sb, sm, sh, binary.LittleEndian.Uint32(blk[6:]))<<(j+9)
+			}
 		}
-	case 4:
-		sb := m.short.bits
-		sm := uint64(len(sb)*64 - 1)
-		_ = sb[sm>>6]
-		for k := range n {
-			w := binary.LittleEndian.Uint64(b[8*k:])
-			h := w * k64
-			bm := bloomMask(h)
-			d := lb[fold(h)&lm]&bm ^ bm
-			hit := 1 ^ (d|-d)>>63
-			x := fold(uint64(uint32(w))*k64) & sm
-			hit |= sb[x>>6] >> (x & 63)
-			x = fold((w>>32)*k64) & sm
-			hit |= sb[x>>6] >> (x & 63)
-			hits |= (hit & 1) << (k & 63)
-		}
-	default: // 1: every block is re-tested
-		hits = ^uint64(0) >> (64 - n)
+		out[g] = hit
 	}
-	return hits
 }
 
-// block tests the windows of the aligned block at q[j:], which has 16
-// bytes, and verifies the candidates of those that hit.
-func (s *scanner) block(j int) {
-	m, q := s.m, s.q
-	i := s.prev + int64(j)
-	s.longWindow(i, binary.LittleEndian.Uint64(q[j:]))
-	for o := 0; m.ss > 0 && o < 8; o += m.ss {
-		s.shortWindow(i+int64(o), binary.LittleEndian.Uint32(q[j+o:]))
-	}
+// shortHit returns 1 if window x hits the short filter's first level sb,
+// 0 otherwise; sm is len(sb)-1, sh the word index shift.
+func shortHit(sb []uint64, sm uint64, sh uint8, x uint32) uint64 {
+	h := uint64(x*k32) << 32
+	i := h >> 32 >> sh
+	d := uint64(^uint32(sb[i>>1&sm]>>(i&1<<5)) & shortMask(h)) // 0 if both bits are set
+	return 1 ^ (d|-d)>>63
 }
 
 // longWindow verifies the candidates of the long window w at offset i if
 // both filter levels have it.
 func (s *scanner) longWindow(i int64, w uint64) {
 	f := &s.m.long
-	h := w * k64
+	h := longHash(w)
 	if !f.has(h) {
 		return
 	}
@@ -193,7 +192,7 @@ func (s *scanner) longWindow(i int64, w uint64) {
 // shortWindow does the same for the short window x.
 func (s *scanner) shortWindow(i int64, x uint32) {
 	f := &s.m.short
-	h := uint64(x) * k64
+	h := shortHash(x)
 	if !f.has(h) {
 		return
 	}

@@ -1,0 +1,157 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The AVX2 version of matcher.filterGroupsGo; see filterGroupsAVX2 in
+// filter_amd64.go. Registers kept across the loop:
+//
+//	Y15  k64 in each quadword      Y10  k32 in each doubleword
+//	Y14  k64>>32 in each quadword  X9   the short filter's shift, 32 - log2(words)
+//	Y13  long filter word mask     Y8   31 in each doubleword
+//	Y12  1 in each quadword        Y7   1 in each doubleword
+//	Y11  63 in each quadword
+//
+// SI is the group, DI its output word, R8 the long filter's words, R9 the
+// short filter's.
+
+// LONG sets the low four bits of R to the long filter hits of the four
+// windows at off(SI), off+8(SI), ...: h = w*k64 (a 64-bit multiply from
+// three 32-bit ones), word fold(h)&mask, bits h>>58 and h>>52&63.
+#define LONG(off, R) \
+	VMOVDQU    off(SI), Y0; \
+	VPSRLQ     $32, Y0, Y1; \
+	VPMULUDQ   Y15, Y1, Y1; \
+	VPMULUDQ   Y14, Y0, Y2; \
+	VPADDQ     Y1, Y2, Y1; \
+	VPSLLQ     $32, Y1, Y1; \
+	VPMULUDQ   Y15, Y0, Y2; \
+	VPADDQ     Y1, Y2, Y0; \
+	VPSRLQ     $32, Y0, Y1; \
+	VPXOR      Y0, Y1, Y1; \
+	VPAND      Y13, Y1, Y1; \
+	VPCMPEQQ   Y2, Y2, Y2; \
+	VPXOR      Y3, Y3, Y3; \
+	VPGATHERQQ Y2, (R8)(Y1*8), Y3; \
+	VPSRLQ     $58, Y0, Y1; \
+	VPSLLVQ    Y1, Y12, Y1; \
+	VPSRLQ     $52, Y0, Y2; \
+	VPAND      Y11, Y2, Y2; \
+	VPSLLVQ    Y2, Y12, Y2; \
+	VPOR       Y1, Y2, Y1; \
+	VPAND      Y1, Y3, Y3; \
+	VPCMPEQQ   Y1, Y3, Y3; \
+	VMOVMSKPD  Y3, R
+
+// SHORT sets the low eight bits of R to the short filter hits of the
+// eight windows at off(SI), off+4(SI), ...: h = w*k32, word h>>shift,
+// bits h>>14&31 and h>>9&31.
+#define SHORT(off, R) \
+	VMOVDQU    off(SI), Y4; \
+	VPMULLD    Y10, Y4, Y4; \
+	VPSRLD     X9, Y4, Y5; \
+	VPCMPEQD   Y6, Y6, Y6; \
+	VPXOR      Y3, Y3, Y3; \
+	VPGATHERDD Y6, (R9)(Y5*4), Y3; \
+	VPSRLD     $14, Y4, Y5; \
+	VPAND      Y8, Y5, Y5; \
+	VPSLLVD    Y5, Y7, Y5; \
+	VPSRLD     $9, Y4, Y6; \
+	VPAND      Y8, Y6, Y6; \
+	VPSLLVD    Y6, Y7, Y6; \
+	VPOR       Y5, Y6, Y5; \
+	VPAND      Y5, Y3, Y3; \
+	VPCMPEQD   Y5, Y3, Y3; \
+	VMOVMSKPS  Y3, R
+
+// LONGS sets BX to the long windows' bits of the group.
+#define LONGS \
+	LONG(0, BX); \
+	LONG(32, DX); \
+	SHLQ $4, DX; \
+	ORQ  DX, BX; \
+	SHLQ $32, BX
+
+// SHORTS ors the short windows at off(SI) into BX at bit shift.
+#define SHORTS(off, shift) \
+	SHORT(off, DX); \
+	SHLQ $shift, DX; \
+	ORQ  DX, BX
+
+// func filterGroupsAVX2(q *byte, groups int, out *uint64, long *uint64, lmask uint64, short *uint64, sshift uint64, ss int)
+TEXT ·filterGroupsAVX2(SB), NOSPLIT, $0-64
+	MOVQ q+0(FP), SI
+	MOVQ groups+8(FP), CX
+	MOVQ out+16(FP), DI
+	MOVQ long+24(FP), R8
+	MOVQ lmask+32(FP), AX
+	VMOVQ AX, X13
+	VPBROADCASTQ X13, Y13
+	MOVQ short+40(FP), R9
+	MOVQ sshift+48(FP), AX
+	VMOVQ AX, X9
+	MOVQ ss+56(FP), R10
+
+	MOVQ $0x9E3779B97F4A7C15, AX
+	VMOVQ AX, X15
+	VPBROADCASTQ X15, Y15
+	SHRQ $32, AX
+	VMOVQ AX, X14
+	VPBROADCASTQ X14, Y14
+	MOVQ $1, AX
+	VMOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	MOVQ $63, AX
+	VMOVQ AX, X11
+	VPBROADCASTQ X11, Y11
+	MOVL $0x9E3779B1, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	MOVL $31, AX
+	VMOVD AX, X8
+	VPBROADCASTD X8, Y8
+	MOVL $1, AX
+	VMOVD AX, X7
+	VPBROADCASTD X7, Y7
+
+	TESTQ CX, CX
+	JZ    done
+	CMPQ  R10, $2
+	JEQ   stride2
+	CMPQ  R10, $4
+	JEQ   stride4
+
+stride0:
+	LONGS
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride0
+	JMP  done
+
+stride2:
+	LONGS
+	SHORTS(0, 0)
+	SHORTS(2, 8)
+	SHORTS(32, 16)
+	SHORTS(34, 24)
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride2
+	JMP  done
+
+stride4:
+	LONGS
+	SHORTS(0, 0)
+	SHORTS(32, 16)
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride4
+
+done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,117 @@
+//go:build amd64 && !purego
+
+package masking
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
+
+// filterMatchers are matchers with each short stride: the defaults (the
+// detectors' 5-byte shapes give 2), secrets of 7 bytes and more without
+// detectors (4), and long secrets only (no short filter).
+func filterMatchers(t testing.TB) map[string]*matcher {
+	secrets := genSecrets(rand.New(rand.NewPCG(7, 7)), 300)
+	var long, medium []string
+	for _, s := range secrets {
+		if len(s) >= 8 {
+			medium = append(medium, s[:min(len(s), 8+len(s)%7)])
+		}
+		if len(s) >= 20 && !slices.ContainsFunc([]byte(s), func(c byte) bool { return c == '&' || c == '\n' }) {
+			long = append(long, s)
+		}
+	}
+	ms := map[string]*matcher{}
+	for name, set := range map[string]*Set{
+		"defaults":     NewSet(Options{}),
+		"no-detectors": NewSet(Options{Detectors: []string{}, MinLength: 7}),
+		"long-only":    NewSet(Options{Detectors: []string{}, MinLength: 15}),
+		"no-secrets":   NewSet(Options{}),
+	} {
+		switch name {
+		case "defaults":
+			set.Add(secrets...)
+		case "no-detectors":
+			set.Add(medium...)
+		case "long-only":
+			set.Add(long...)
+		}
+		ms[name] = set.matcher()
+	}
+	strides := map[int]bool{}
+	for _, m := range ms {
+		strides[m.ss] = true
+	}
+	if !strides[0] || !strides[2] || !strides[4] {
+		t.Fatalf("short strides covered: %v, want 0, 2 and 4", strides)
+	}
+	return ms
+}
+
+// checkFilterGroups compares the vectorised filter with the Go one on q,
+// and returns how many windows hit.
+func checkFilterGroups(t testing.TB, name string, m *matcher, q []byte) int {
+	groups := (len(q) - 8) / 64
+	if groups <= 0 || m.ss == 1 {
+		return 0
+	}
+	q = q[:64*groups+8]
+	want := make([]uint64, groups)
+	got := make([]uint64, groups)
+	for i := range got {
+		got[i] = 0xA5A5A5A5A5A5A5A5 // must be overwritten
+	}
+	m.filterGroupsGo(q, want)
+	m.filterGroupsAVX2(q, got)
+	hits := 0
+	for g := range want {
+		if got[g] != want[g] {
+			t.Fatalf("%s (ss %d), %d bytes: group %d: AVX2 %040b, Go %040b", name, m.ss, len(q), g, got[g], want[g])
+		}
+		hits += popcount(want[g])
+	}
+	return hits
+}
+
+func TestFilterGroupsAVX2MatchesGo(t *testing.T) {
+	if !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2")
+	}
+	ms := filterMatchers(t)
+	_, log := corpus.get(1000, 1<<20)
+	r := rand.New(rand.NewPCG(3, 4))
+	for name, m := range ms {
+		hits := 0
+		for range 300 {
+			off := r.IntN(len(log) - 70000)
+			hits += checkFilterGroups(t, name, m, log[off:off+8+r.IntN(66000)])
+		}
+		if name != "no-secrets" && hits == 0 {
+			t.Fatalf("%s: the log never hit the filter: the comparison proves nothing", name)
+		}
+	}
+}
+
+func popcount(w uint64) int {
+	n := 0
+	for ; w != 0; w &= w - 1 {
+		n++
+	}
+	return n
+}
+
+func FuzzFilterGroups(f *testing.F) {
+	if !cpu.X86.HasAVX2 {
+		f.Skip("no AVX2")
+	}
+	ms := filterMatchers(f)
+	f.Add([]byte("https://user:pass@example.com/ ghp_0123456789abcdef AKIA0123456789ABCDEF"))
+	f.Fuzz(func(t *testing.T, q []byte) {
+		for name, m := range ms {
+			checkFilterGroups(t, name, m, q)
+		}
+	})
+}
