@@ -95,7 +95,7 @@ func writeChunks(b *testing.B, w io.Writer, log []byte, n int) {
 // BenchmarkMask is the masker: secrets × write size.
 func BenchmarkMask(b *testing.B) {
 	for _, n := range []int{1, 10, 100, 1000, 10000} {
-		for _, chunk := range []int{16, 512, 4 << 10, 64 << 10} {
+		for _, chunk := range []int{16, 512, 4 << 10, 64 << 10, 256 << 10} {
 			if n == 10000 && chunk < 4<<10 {
 				continue
 			}
@@ -118,10 +118,12 @@ func BenchmarkMaskConfig(b *testing.B) {
 		name    string
 		opts    Options
 		noColor bool
+		wopts   []WriterOption
 	}{
-		{"no-detectors", Options{Detectors: []string{}}, false},
-		{"no-escapes-in-log", Options{}, true},
-		{"no-detectors/no-escapes-in-log", Options{Detectors: []string{}}, true},
+		{"no-detectors", Options{Detectors: []string{}}, false, nil},
+		{"no-escapes-in-log", Options{}, true, nil},
+		{"no-detectors/no-escapes-in-log", Options{Detectors: []string{}}, true, nil},
+		{"add-mask-redact", Options{}, false, []WriterOption{WithAddMask(AddMaskRedact)}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			secrets, log := corpus.get(1000, benchSize(b))
@@ -130,7 +132,7 @@ func BenchmarkMaskConfig(b *testing.B) {
 			}
 			set := NewSet(c.opts)
 			set.Add(secrets...)
-			w := set.NewWriter(io.Discard)
+			w := set.NewWriter(io.Discard, c.wopts...)
 			_, _ = w.Write(log[:64<<10])
 			writeChunks(b, w, log, 64<<10)
 		})

@@ -109,14 +109,23 @@ func (w *Writer) writeCommands(p []byte) {
 	}
 }
 
-// feedSegment masks ordinary output.
+// feedSegment masks ordinary output. The output range it leaves in b (lo
+// and hi) is copied out only when more output follows (settle), so that a
+// write without commands is passed on without a copy.
 func (w *Writer) feedSegment(b []byte) {
 	if len(b) == 0 {
 		return
 	}
+	w.settle()
 	w.cmd.see(b)
 	w.feed(b, false)
-	w.materialize(b)
+	w.seg = b
+}
+
+// settle copies the output range of the last segment into out.
+func (w *Writer) settle() {
+	w.materialize(w.seg)
+	w.seg = nil
 }
 
 // see tracks whether the stream is at the start of a line.
@@ -141,7 +150,7 @@ func isBlank(b []byte) bool {
 func (c *commands) next(b []byte) (int, int) {
 	x := -1
 	for from := 0; ; {
-		i := bytes.Index(b[from:], []byte("::"))
+		i := indexPair(b[from:], ':', ':')
 		if i < 0 {
 			break
 		}
@@ -232,6 +241,7 @@ func (w *Writer) command(line []byte) {
 // bypass ends the masked stream (releasing what it holds) and passes on
 // head, then, if eol is not nil, the mask token and eol.
 func (w *Writer) bypass(head, eol []byte) {
+	w.settle()
 	w.feed(nil, true)
 	w.out = append(w.out, head...)
 	if eol != nil {

@@ -115,3 +115,29 @@ func FuzzFilterGroups(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFilterGroups is the filter kernel alone on the benchmark log,
+// for the matchers of filterMatchers.
+func BenchmarkFilterGroups(b *testing.B) {
+	ms := filterMatchers(b)
+	secrets, log := corpus.get(1000, 1<<20)
+	set := newBenchSet(secrets)
+	ms["bench-1000"] = set.matcher()
+	q := log[:64<<10+8]
+	out := make([]uint64, 1024)
+	for _, name := range []string{"defaults", "no-detectors", "long-only", "bench-1000"} {
+		m := ms[name]
+		b.Run(name+"/avx2", func(b *testing.B) {
+			b.SetBytes(64 << 10)
+			for range b.N {
+				m.filterGroupsAVX2(q, out)
+			}
+		})
+		b.Run(name+"/go", func(b *testing.B) {
+			b.SetBytes(64 << 10)
+			for range b.N {
+				m.filterGroupsGo(q, out)
+			}
+		})
+	}
+}

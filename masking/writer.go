@@ -72,6 +72,7 @@ type Writer struct {
 	base   int64 // input offset of p[0]
 	out    []byte
 	lo, hi int
+	seg    []byte // with add-mask handling: the segment of input lo and hi index
 
 	cmd *commands // ::add-mask:: handling, if enabled
 
@@ -111,7 +112,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.cmd != nil {
 		w.writeCommands(p)
-		return w.emit(nil, len(p))
+		if len(w.out) > 0 {
+			w.settle()
+		}
+		seg := w.seg
+		w.seg = nil
+		return w.emit(seg, len(p))
 	}
 	w.feed(p, false)
 	return w.emit(p, len(p))
@@ -166,6 +172,7 @@ func (w *Writer) Redactions() int { return int(w.redactions.Load()) }
 func (w *Writer) flush() {
 	if w.cmd != nil {
 		w.flushCommands()
+		w.settle()
 	}
 	w.feed(nil, true)
 }
