@@ -2,7 +2,6 @@ package masking
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math/bits"
 )
 
@@ -39,7 +38,8 @@ const (
 // A lexer tracks escape sequences across writes.
 type lexer struct {
 	state lexState
-	n     uint8 // CSI parameter and intermediate bytes seen
+	n     uint8    // CSI parameter and intermediate bytes seen
+	escs  []uint64 // a bitmap of the ESC bytes of the input of lex
 }
 
 // A gap is a run of n invisible raw bytes starting at raw offset raw, just
@@ -55,11 +55,17 @@ type gap struct {
 // the gap before the first one it appends, if gaps has none.
 func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([]byte, []gap) {
 	start := len(dst)
+	// Colour codes come every few hundred bytes: finding them all at once
+	// costs far less than a search from each.
+	if cap(l.escs) > maxRetained/64 {
+		l.escs = nil // grown by an unusually large write
+	}
+	l.escs = byteBitmap(l.escs, p, esc)
 	j, g := 0, 0 // g: start in p of the current invisible run
 	for j < len(p) {
 		switch l.state {
 		case lexText:
-			k := indexEsc(p, j)
+			k := l.nextEsc(j)
 			if k < 0 {
 				return append(dst, p[j:]...), gaps
 			}
@@ -112,23 +118,21 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 	return dst, gaps
 }
 
-// indexEsc returns the index of the first ESC in p at or after j, or -1.
-// Colour codes come in pairs a few bytes apart, so it first looks at the
-// next 32 bytes a word at a time (bytes.IndexByte's setup costs more than
-// that), then calls bytes.IndexByte.
-func indexEsc(p []byte, j int) int {
-	const ones, highs, escs = 0x0101010101010101, 0x8080808080808080, 0x1b1b1b1b1b1b1b1b
-	for end := min(len(p), j+32); j+8 <= end; j += 8 {
-		v := binary.LittleEndian.Uint64(p[j:]) ^ escs
-		// The lowest set high bit marks the first zero byte of v exactly.
-		if t := (v - ones) &^ v & highs; t != 0 {
-			return j + bits.TrailingZeros64(t)/8
+// nextEsc returns the index of the first ESC at or after j in the input
+// whose bitmap is escs, or -1.
+func (l *lexer) nextEsc(j int) int {
+	w := j / 64
+	if w >= len(l.escs) {
+		return -1
+	}
+	x := l.escs[w] >> (j % 64) << (j % 64)
+	for x == 0 {
+		if w++; w == len(l.escs) {
+			return -1
 		}
+		x = l.escs[w]
 	}
-	if k := bytes.IndexByte(p[j:], esc); k >= 0 {
-		return j + k
-	}
-	return -1
+	return 64*w + bits.TrailingZeros64(x)
 }
 
 // addGap appends g, merging it into the last gap if they are contiguous.

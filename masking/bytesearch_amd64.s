@@ -41,3 +41,27 @@ found:
 	MOVQ   AX, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func byteBitmapAVX2(p *byte, words int, out *uint64, c byte)
+TEXT ·byteBitmapAVX2(SB), NOSPLIT, $0-25
+	MOVQ    p+0(FP), SI
+	MOVQ    words+8(FP), CX
+	MOVQ    out+16(FP), DI
+	MOVBLZX c+24(FP), AX
+	VMOVD   AX, X0
+	VPBROADCASTB X0, Y15
+
+bitmap:
+	VPCMPEQB  (SI), Y15, Y0
+	VPCMPEQB  32(SI), Y15, Y1
+	VPMOVMSKB Y0, AX
+	VPMOVMSKB Y1, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	MOVQ      AX, (DI)
+	ADDQ      $64, SI
+	ADDQ      $8, DI
+	DECQ      CX
+	JNZ       bitmap
+	VZEROUPPER
+	RET

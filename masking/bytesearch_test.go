@@ -29,3 +29,25 @@ func FuzzIndexPair(f *testing.F) {
 		}
 	})
 }
+
+func TestByteBitmap(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var out []uint64
+	for n := range 300 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "\x1bab"[r.IntN(3)]
+		}
+		out = append(out[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF) // stale bits must go
+		out = byteBitmap(out, b, esc)
+		if len(out) != (n+63)/64 {
+			t.Fatalf("%d bytes: %d words", n, len(out))
+		}
+		for i := range 64 * len(out) {
+			want := i < n && b[i] == esc
+			if got := out[i/64]>>(i%64)&1 == 1; got != want {
+				t.Fatalf("%d bytes: bit %d is %v, want %v", n, i, got, want)
+			}
+		}
+	}
+}
