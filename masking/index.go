@@ -26,8 +26,11 @@ import (
 //   - Tiny patterns (1 to 3 bytes, only with Options.MinLength below 4) are
 //     looked up at every position.
 //
-// A filter hit leads to the window's bucket of candidates (pattern or
-// trigger, offset of the window in it), which are verified byte by byte.
+// The scan tests the first filter levels of a write's windows 64 bytes at
+// a time without a branch (filterGroups: with AVX2, eight short or four
+// long windows per instruction), into a bitmap of the windows that hit. A
+// hit leads to the window's bucket of candidates (pattern or trigger,
+// offset of the window in it), which are verified byte by byte.
 //
 // A stream must also know which of its last bytes could begin a match (the
 // holdback rule). A pending partial match of 15 bytes or more holds a
