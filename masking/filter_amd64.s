@@ -132,8 +132,8 @@ stride0:
 stride2:
 	LONGS
 	SHORTS(0, 0)
-	SHORTS(2, 8)
-	SHORTS(32, 16)
+	SHORTS(32, 8)
+	SHORTS(2, 16)
 	SHORTS(34, 24)
 	MOVQ BX, (DI)
 	ADDQ $64, SI
@@ -145,7 +145,7 @@ stride2:
 stride4:
 	LONGS
 	SHORTS(0, 0)
-	SHORTS(32, 16)
+	SHORTS(32, 8)
 	MOVQ BX, (DI)
 	ADDQ $64, SI
 	ADDQ $8, DI

@@ -114,19 +114,20 @@ func (s *scanner) blocks(j int) int {
 }
 
 // A group's word in filterGroups' bitmap has a bit per window that hit:
-// bits 0-31 for the short windows, in four sets of eight at 4-byte steps
-// starting at offsets 0, 2, 32 and 34 (with a stride of 4, the sets at 2
-// and 34 stay empty), bits 32-39 for the long windows at 8-byte steps.
+// bits 0-15 for the short windows at offsets 0, 4, ..., 60, bits 16-31 for
+// those at 2, 6, ..., 62 (with a stride of 2), bits 32-39 for the long
+// windows at 0, 8, ..., 56.
 func windowAt(bit int) int {
 	if bit >= 32 {
 		return 8 * (bit - 32)
 	}
-	return 32*(bit>>4) + 2*(bit>>3&1) + 4*(bit&7)
+	return 4*(bit&15) + 2*(bit>>4)
 }
 
 // filterGroupsGo sets out[g] to the bits of the windows that hit in the
-// 64-byte group q[64g:], which has 72 bytes (see windowAt). The short
-// stride must be 0, 2 or 4.
+// 64-byte group q[64g:], which has 72 bytes (see windowAt), or may hit:
+// a short window's bit is set if the first of its two filter bits is. The
+// short stride must be 0, 2 or 4.
 func (m *matcher) filterGroupsGo(q []byte, out []uint64) {
 	// Indexes are masked with len-1 (table sizes are powers of two), which
 	// spares the compiler's range checks.
@@ -139,38 +140,44 @@ func (m *matcher) filterGroupsGo(q []byte, out []uint64) {
 		sb, sm = make([]uint64, 1), 0
 	}
 	_ = sb[sm]
+	ss := m.ss
 	for g := range out {
 		b := q[64*g : 64*g+72 : 64*g+72]
 		var hit uint64
 		for k := range 8 {
-			blk := b[8*k : 8*k+16 : 8*k+16]
-			w := binary.LittleEndian.Uint64(blk)
-			h := longHash(w)
+			h := longHash(binary.LittleEndian.Uint64(b[8*k:]))
 			bm := bloomMask(h)
 			d := lb[fold(h)&lm]&bm ^ bm // 0 if both bits are set
 			hit |= (1 ^ (d|-d)>>63) << (32 + k)
-			if m.ss == 0 {
-				continue
+		}
+		// The short windows at 8k, 8k+4 (and with stride 2 at 8k+2,
+		// 8k+6) are bits 2k, 2k+1 (2k+16, 2k+17) of the group.
+		switch ss {
+		case 2:
+			for k := range 8 {
+				blk := b[8*k : 8*k+16 : 8*k+16]
+				w := binary.LittleEndian.Uint64(blk)
+				hit |= shortHit(sb, sm, sh, uint32(w))<<(2*k) | shortHit(sb, sm, sh, uint32(w>>32))<<(2*k+1) |
+					shortHit(sb, sm, sh, uint32(w>>16))<<(2*k+16) | shortHit(sb, sm, sh, binary.LittleEndian.Uint32(blk[6:]))<<(2*k+17)
 			}
-			// The short windows at 8k, 8k+4 (and with stride 2 at 8k+2,
-			// 8k+6) are bits j, j+1 (j+8, j+9) of the group.
-			j := 16*(k>>2) + 2*(k&3)
-			hit |= shortHit(sb, sm, sh, uint32(w))<<j | shortHit(sb, sm, sh, uint32(w>>32))<<(j+1)
-			if m.ss == 2 {
-				hit |= shortHit(sb, sm, sh, uint32(w>>16))<<(j+8) | shortHit(sb, sm, sh, binary.LittleEndian.Uint32(blk[6:]))<<(j+9)
+		case 4:
+			for k := range 8 {
+				w := binary.LittleEndian.Uint64(b[8*k:])
+				hit |= shortHit(sb, sm, sh, uint32(w))<<(2*k) | shortHit(sb, sm, sh, uint32(w>>32))<<(2*k+1)
 			}
 		}
 		out[g] = hit
 	}
 }
 
-// shortHit returns 1 if window x hits the short filter's first level sb,
-// 0 otherwise; sm is len(sb)-1, sh the word index shift.
+// shortHit returns 1 if window x may be in the short filter's first level
+// sb, 0 otherwise; sm is len(sb)-1, sh the word index shift. It tests the
+// first of the window's two bits only, which is cheaper in Go; the second
+// is tested when its candidates are looked up (filter.has).
 func shortHit(sb []uint64, sm uint64, sh uint8, x uint32) uint64 {
-	h := uint64(x*k32) << 32
-	i := h >> 32 >> sh
-	d := uint64(^uint32(sb[i>>1&sm]>>(i&1<<5)) & shortMask(h)) // 0 if both bits are set
-	return 1 ^ (d|-d)>>63
+	h := x * k32
+	i := uint64(h >> sh)
+	return sb[i>>1&sm] >> (i&1<<5 | uint64(h>>14&31)) & 1
 }
 
 // longWindow verifies the candidates of the long window w at offset i if
