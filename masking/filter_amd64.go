@@ -4,19 +4,24 @@ package masking
 
 import "golang.org/x/sys/cpu"
 
-// filterGroups is filterGroupsGo, vectorised with AVX2 where the processor
-// has it: the long windows of a group hashed four at a time, the short
-// ones eight at a time, their first filter levels read with gathers (and
-// both bits of a short window tested, so fewer false hits).
+// filterGroups is filterGroupsGo, vectorised where the processor can: the
+// long windows of a group hashed four (AVX2) or eight (AVX-512) at a time,
+// the short ones eight or sixteen at a time, their first filter levels
+// read with gathers (and both bits of a short window tested, so fewer
+// false hits).
 func (m *matcher) filterGroups(q []byte, out []uint64) {
-	if !cpu.X86.HasAVX2 {
+	switch {
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ:
+		m.filterGroupsVector(filterGroupsAVX512, q, out)
+	case cpu.X86.HasAVX2:
+		m.filterGroupsVector(filterGroupsAVX2, q, out)
+	default:
 		m.filterGroupsGo(q, out)
-		return
 	}
-	m.filterGroupsAVX2(q, out)
 }
 
-func (m *matcher) filterGroupsAVX2(q []byte, out []uint64) {
+// filterGroupsVector calls kernel, filterGroupsAVX2 or filterGroupsAVX512.
+func (m *matcher) filterGroupsVector(kernel func(q *byte, groups int, out *uint64, long *uint64, lmask uint64, short *uint64, sshift uint64, ss int), q []byte, out []uint64) {
 	if len(out) == 0 {
 		return
 	}
@@ -25,9 +30,14 @@ func (m *matcher) filterGroupsAVX2(q []byte, out []uint64) {
 	if m.ss != 0 {
 		short = &m.short.bits[0]
 	}
-	filterGroupsAVX2(&q[0], len(out), &out[0], &m.long.bits[0], m.long.mask,
+	kernel(&q[0], len(out), &out[0], &m.long.bits[0], m.long.mask,
 		short, uint64(m.short.sshift-32), m.ss)
 }
+
+// filterGroupsAVX512 is filterGroupsAVX2 with AVX-512 (F and DQ).
+//
+//go:noescape
+func filterGroupsAVX512(q *byte, groups int, out *uint64, long *uint64, lmask uint64, short *uint64, sshift uint64, ss int)
 
 // filterGroupsAVX2 sets out[g] for each of the groups at q[64g:], which
 // has 72 bytes, as filterGroupsGo does but with both bits of each short

@@ -155,3 +155,116 @@ stride4:
 done:
 	VZEROUPPER
 	RET
+
+// The AVX-512 version (F, DQ): sixteen short windows or eight long ones
+// per instruction, the long hash with VPMULLQ. Registers as in the AVX2
+// version, widened to Z; K1 is the gathers' mask, K2 their result.
+
+// LONG8 sets BX to the long windows' bits of the group (bits 32-39).
+#define LONG8 \
+	VMOVDQU64  (SI), Z0; \
+	VPMULLQ    Z15, Z0, Z0; \
+	VPSRLQ     $32, Z0, Z1; \
+	VPXORQ     Z0, Z1, Z1; \
+	VPANDQ     Z13, Z1, Z1; \
+	KXNORB     K1, K1, K1; \
+	VPXORQ     Z3, Z3, Z3; \
+	VPGATHERQQ (R8)(Z1*8), K1, Z3; \
+	VPSRLQ     $58, Z0, Z1; \
+	VPSLLVQ    Z1, Z12, Z1; \
+	VPSRLQ     $52, Z0, Z2; \
+	VPANDQ     Z11, Z2, Z2; \
+	VPSLLVQ    Z2, Z12, Z2; \
+	VPORQ      Z1, Z2, Z1; \
+	VPANDQ     Z1, Z3, Z3; \
+	VPCMPEQQ   Z1, Z3, K2; \
+	KMOVB      K2, BX; \
+	SHLQ       $32, BX
+
+// SHORT16 ors into BX, from bit shift, the short filter hits of the
+// sixteen windows at off(SI), off+4(SI), ...
+#define SHORT16(off, shift) \
+	VMOVDQU32  off(SI), Z4; \
+	VPMULLD    Z10, Z4, Z4; \
+	VPSRLD     X9, Z4, Z5; \
+	KXNORW     K1, K1, K1; \
+	VPXORD     Z3, Z3, Z3; \
+	VPGATHERDD (R9)(Z5*4), K1, Z3; \
+	VPSRLD     $14, Z4, Z5; \
+	VPANDD     Z8, Z5, Z5; \
+	VPSLLVD    Z5, Z7, Z5; \
+	VPSRLD     $9, Z4, Z6; \
+	VPANDD     Z8, Z6, Z6; \
+	VPSLLVD    Z6, Z7, Z6; \
+	VPORD      Z5, Z6, Z5; \
+	VPANDD     Z5, Z3, Z3; \
+	VPCMPEQD   Z5, Z3, K2; \
+	KMOVW      K2, DX; \
+	SHLQ       $shift, DX; \
+	ORQ        DX, BX
+
+// func filterGroupsAVX512(q *byte, groups int, out *uint64, long *uint64, lmask uint64, short *uint64, sshift uint64, ss int)
+TEXT ·filterGroupsAVX512(SB), NOSPLIT, $0-64
+	MOVQ q+0(FP), SI
+	MOVQ groups+8(FP), CX
+	MOVQ out+16(FP), DI
+	MOVQ long+24(FP), R8
+	MOVQ lmask+32(FP), AX
+	VPBROADCASTQ AX, Z13
+	MOVQ short+40(FP), R9
+	MOVQ sshift+48(FP), AX
+	VMOVQ AX, X9
+	MOVQ ss+56(FP), R10
+
+	MOVQ $0x9E3779B97F4A7C15, AX
+	VPBROADCASTQ AX, Z15
+	MOVQ $1, AX
+	VPBROADCASTQ AX, Z12
+	MOVQ $63, AX
+	VPBROADCASTQ AX, Z11
+	MOVL $0x9E3779B1, AX
+	VPBROADCASTD AX, Z10
+	MOVL $31, AX
+	VPBROADCASTD AX, Z8
+	MOVL $1, AX
+	VPBROADCASTD AX, Z7
+
+	TESTQ CX, CX
+	JZ    done512
+	CMPQ  R10, $2
+	JEQ   stride2w
+	CMPQ  R10, $4
+	JEQ   stride4w
+
+stride0w:
+	LONG8
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride0w
+	JMP  done512
+
+stride2w:
+	LONG8
+	SHORT16(0, 0)
+	SHORT16(2, 16)
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride2w
+	JMP  done512
+
+stride4w:
+	LONG8
+	SHORT16(0, 0)
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride4w
+
+done512:
+	VZEROUPPER
+	RET

@@ -69,7 +69,14 @@ func checkFilterGroups(t testing.TB, name string, m *matcher, q []byte) int {
 		got[i] = 0xA5A5A5A5A5A5A5A5 // must be overwritten
 	}
 	m.filterGroupsGo(q, goBits)
-	m.filterGroupsAVX2(q, got)
+	m.filterGroupsVector(filterGroupsAVX2, q, got)
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ {
+		got512 := make([]uint64, groups)
+		m.filterGroupsVector(filterGroupsAVX512, q, got512)
+		if !slices.Equal(got512, got) {
+			t.Fatalf("%s (ss %d), %d bytes: AVX-512 and AVX2 differ", name, m.ss, len(q))
+		}
+	}
 	hits := 0
 	for g := range goBits {
 		if got[g]&^goBits[g] != 0 {
@@ -141,9 +148,17 @@ func BenchmarkFilterGroups(b *testing.B) {
 		b.Run(name+"/avx2", func(b *testing.B) {
 			b.SetBytes(64 << 10)
 			for range b.N {
-				m.filterGroupsAVX2(q, out)
+				m.filterGroupsVector(filterGroupsAVX2, q, out)
 			}
 		})
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ {
+			b.Run(name+"/avx512", func(b *testing.B) {
+				b.SetBytes(64 << 10)
+				for range b.N {
+					m.filterGroupsVector(filterGroupsAVX512, q, out)
+				}
+			})
+		}
 		b.Run(name+"/go", func(b *testing.B) {
 			b.SetBytes(64 << 10)
 			for range b.N {
