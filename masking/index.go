@@ -50,6 +50,7 @@ type matcher struct {
 	tinyStart [257]uint32 // tiny[tinyStart[b]:tinyStart[b+1]] start with byte b
 	tiny      []uint32
 	first     [256]bool // bytes that begin a pattern
+	pairs     []uint64  // a bitmap of the two bytes that begin a pattern
 
 	heads   []head
 	headMax int // longest suffix looked up in heads
@@ -95,6 +96,13 @@ func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
 		n := len(p.s)
 		m.maxLen = max(m.maxLen, n)
 		m.first[p.s[0]] = true
+		if n >= 2 {
+			if m.pairs == nil {
+				m.pairs = make([]uint64, 1<<16/64)
+			}
+			i := uint(p.s[0])<<8 | uint(p.s[1])
+			m.pairs[i/64] |= 1 << (i % 64)
+		}
 		switch {
 		case n >= longMin:
 			nLong++
@@ -208,6 +216,14 @@ func headOf[S string | []byte](s S, n int) head {
 func (m *matcher) properPrefix(s []byte) bool {
 	if !m.first[s[0]] {
 		return false
+	}
+	if len(s) >= 2 {
+		// Most suffixes of a write begin no pattern: a bitmap says so
+		// sooner than the search.
+		i := uint(s[0])<<8 | uint(s[1])
+		if m.pairs == nil || m.pairs[i/64]>>(i%64)&1 == 0 {
+			return false
+		}
 	}
 	key := headOf(s, len(s)+1)
 	i, _ := slices.BinarySearchFunc(m.heads, key, cmpHead)
@@ -399,7 +415,7 @@ func (f *filter) candidates(h uint64) []cand {
 
 // size returns the bytes the matcher's tables take, roughly.
 func (m *matcher) size() int {
-	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4
+	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4 + len(m.pairs)*8
 	for _, f := range []*filter{&m.long, &m.short} {
 		n += len(f.bucket)*4 + len(f.cands)*12
 	}
