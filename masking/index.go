@@ -2,6 +2,7 @@ package masking
 
 import (
 	"encoding/binary"
+	"iter"
 	"math/bits"
 	"slices"
 )
@@ -300,8 +301,10 @@ func windowsOf(t *trigger, k int, f func(w uint32)) {
 }
 
 // A filter is a hashed set of windows with the candidates behind each.
-// A window's hash h chooses its slot in the first level (which the scan
-// loop tests) and, by its top bits, its bucket of candidates.
+// A window's hash h chooses its place in the first level (which the scan
+// loop tests) and, by its top bits, where its candidates start in an
+// open-addressed table (so that a hit costs one cache miss there, not
+// one for a bucket index and one for the candidates).
 //
 // The first levels are blocked Bloom filters: a word chosen by some bits
 // of h, two bits of it chosen by others, tested with one load. Their false
@@ -319,12 +322,14 @@ func windowsOf(t *trigger, k int, f func(w uint32)) {
 type filter struct {
 	bits   []uint64 // first level: a blocked Bloom filter (long) or a bitset (short)
 	bloom  bool
-	mask   uint64   // Bloom filter words - 1
-	sshift uint8    // 64 - log2(short filter words), 32 bits each
-	bshift uint8    // 64 - log2(number of buckets)
-	bucket []uint32 // candidates of bucket b: cands[bucket[b]:bucket[b+1]]
-	cands  []cand
+	mask   uint64 // Bloom filter words - 1
+	sshift uint8  // 64 - log2(short filter words), 32 bits each
+	cshift uint8  // 64 - log2(len(cands))
+	cands  []cand // linear probing from h>>cshift; unused slots have ref noRef
 }
+
+// noRef marks an unused candidate slot.
+const noRef = ^uint32(0)
 
 // fold mixes the well-mixed high half of a multiplicative hash into its
 // low half, so that masking it gives a good index.
@@ -341,7 +346,7 @@ const (
 	maxShortBits = 1 << 18 // 32 KiB
 )
 
-// init sizes the filter for n windows, with a bucket per window.
+// init sizes the filter for n windows.
 func (f *filter) init(n int, bloom bool) {
 	n = max(n, 1)
 	f.bloom = bloom
@@ -353,10 +358,12 @@ func (f *filter) init(n int, bloom bool) {
 	f.bits = make([]uint64, 1<<(lg-6))
 	f.mask = uint64(len(f.bits) - 1)
 	f.sshift = uint8(64 - (lg - 5))
-	blg := min(max(4, bits.Len(uint(n-1))), 32)
-	f.bshift = uint8(64 - blg)
-	f.bucket = make([]uint32, 1<<blg+1)
-	f.cands = make([]cand, n)
+	clg := min(max(4, bits.Len(uint(n+n/3))), 32) // at most 3/4 full
+	f.cshift = uint8(64 - clg)
+	f.cands = make([]cand, 1<<clg)
+	for i := range f.cands {
+		f.cands[i].ref = noRef
+	}
 }
 
 // bloomMask returns the two bits of a long window's word.
@@ -379,45 +386,43 @@ func (f *filter) has(h uint64) bool {
 	return f.bits[fold(h)&f.mask]&m == m
 }
 
-// bucketOf returns the bucket of hash h.
-func (f *filter) bucketOf(h uint64) uint64 { return h >> f.bshift }
-
-// fill registers the windows enum produces, hashed by hash: a first pass
-// counts them per bucket, a second places them.
+// fill registers the windows enum produces, hashed by hash.
 func (f *filter) fill(enum func(add func(w uint64, ref, off uint32)), hash func(uint64) uint64, fp func(uint64) uint32) {
-	enum(func(w uint64, _, _ uint32) {
+	mask := uint64(len(f.cands) - 1)
+	enum(func(w uint64, ref, off uint32) {
 		h := hash(w)
-		f.bucket[f.bucketOf(h)+1]++
 		if f.bloom {
 			f.bits[fold(h)&f.mask] |= bloomMask(h)
 		} else {
 			i := h >> f.sshift
 			f.bits[i>>1] |= uint64(shortMask(h)) << (i & 1 << 5)
 		}
-	})
-	for b := 1; b < len(f.bucket); b++ {
-		f.bucket[b] += f.bucket[b-1]
-	}
-	next := make([]uint32, len(f.bucket))
-	copy(next, f.bucket)
-	enum(func(w uint64, ref, off uint32) {
-		b := f.bucketOf(hash(w))
-		f.cands[next[b]] = cand{ref: ref, fp: fp(w), off: off}
-		next[b]++
+		i := h >> f.cshift
+		for f.cands[i].ref != noRef {
+			i = (i + 1) & mask
+		}
+		f.cands[i] = cand{ref: ref, fp: fp(w), off: off}
 	})
 }
 
-// candidates returns the candidates of the window with hash h.
-func (f *filter) candidates(h uint64) []cand {
-	b := f.bucketOf(h)
-	return f.cands[f.bucket[b]:f.bucket[b+1]]
+// candidates yields each candidate whose window has hash h and fingerprint
+// fp (and, rarely, another window's with the same fingerprint).
+func (f *filter) candidates(h uint64, fp uint32) iter.Seq[cand] {
+	return func(yield func(cand) bool) {
+		mask := uint64(len(f.cands) - 1)
+		for i := h >> f.cshift; f.cands[i].ref != noRef; i = (i + 1) & mask {
+			if c := f.cands[i]; c.fp == fp && !yield(c) {
+				return
+			}
+		}
+	}
 }
 
 // size returns the bytes the matcher's tables take, roughly.
 func (m *matcher) size() int {
 	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4 + len(m.pairs)*8
 	for _, f := range []*filter{&m.long, &m.short} {
-		n += len(f.bucket)*4 + len(f.cands)*12
+		n += len(f.cands) * 12
 	}
 	return n + len(m.pats)*40
 }

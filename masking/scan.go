@@ -188,11 +188,8 @@ func (s *scanner) longWindow(i int64, w uint64) {
 	if !f.has(h) {
 		return
 	}
-	fp := fp64(w)
-	for _, c := range f.candidates(h) {
-		if c.fp == fp {
-			s.literal(c.ref, i-int64(c.off))
-		}
+	for c := range f.candidates(h, fp64(w)) {
+		s.literal(c.ref, i-int64(c.off))
 	}
 }
 
@@ -203,12 +200,10 @@ func (s *scanner) shortWindow(i int64, x uint32) {
 	if !f.has(h) {
 		return
 	}
-	for _, c := range f.candidates(h) {
-		switch {
-		case c.fp != x:
-		case c.ref&trigBit != 0:
+	for c := range f.candidates(h, x) {
+		if c.ref&trigBit != 0 {
 			s.trigger(c.ref&^trigBit, i-int64(c.off))
-		default:
+		} else {
 			s.literal(c.ref, i-int64(c.off))
 		}
 	}
