@@ -11,7 +11,10 @@
 # peak RSS on a 1 GiB stream, with 1,000 secrets.
 #
 # Environment: BENCH (go test -bench regexp, default all), BENCHTIME (go
-# test -benchtime, default 1s), MASKING_BENCH_MIB (log size, default 64).
+# test -benchtime, default 1s), COUNT (runs of each benchmark, default 1:
+# with more, each row is the run with the median time, and the range of
+# the runs' throughput is added), MASKING_BENCH_MIB (log size, default 64).
+# GOFLAGS=-tags=purego measures the pure Go code (no AVX2 or AVX-512).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,10 +40,11 @@ echo "log:     ${MASKING_BENCH_MIB:-64} MiB generated, written in chunks of the 
 echo
 
 GOMAXPROCS=1 go test -run '^$' -bench "${BENCH:-.}" -benchmem -cpu 1 -benchtime "${BENCHTIME:-1s}" \
-	./masking/ >"$work/bench.txt"
+	-count "${COUNT:-1}" ./masking/ >"$work/bench.txt"
 
 # One row per benchmark: throughput, time and allocations per write (or
-# per build), and the benchmark's own metrics.
+# per build), and the benchmark's own metrics; of several runs, the one
+# with the median time.
 awk '
 BEGIN {
 	printf "| %-44s | %10s | %12s | %9s | %s |\n", "benchmark", "MB/s", "ns/op", "allocs/op", "other"
@@ -49,6 +53,7 @@ BEGIN {
 /^Benchmark/ {
 	name = $1
 	sub(/^Benchmark/, "", name)
+	sub(/-[0-9]+$/, "", name)
 	mbs = "-"; ns = "-"; allocs = "-"; other = ""
 	for (i = 3; i < NF; i += 2) {
 		v = $i; u = $(i + 1)
@@ -57,10 +62,34 @@ BEGIN {
 		else if (u == "allocs/op") allocs = v
 		else if (u != "B/op") other = other (other == "" ? "" : ", ") v " " u
 	}
-	printf "| %-44s | %10s | %12s | %9s | %s |\n", name, mbs, ns, allocs, other
+	if (!(name in runs)) order[++names] = name
+	k = ++runs[name]
+	nsv[name, k] = ns + 0; row[name, k] = sprintf("| %-44s | %10s | %12s | %9s | %s", name, mbs, ns, allocs, other)
+	mb[name, k] = mbs
 }
 /^(FAIL|panic)/ { failed = 1 }
-END { exit failed }
+END {
+	for (j = 1; j <= names; j++) {
+		name = order[j]; n = runs[name]
+		for (a = 1; a <= n; a++) idx[a] = a
+		for (a = 2; a <= n; a++)
+			for (b = a; b > 1 && nsv[name, idx[b]] < nsv[name, idx[b - 1]]; b--) {
+				t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t
+			}
+		r = row[name, idx[int((n + 1) / 2)]]
+		if (n > 1 && mb[name, 1] != "-") {
+			lo = hi = mb[name, 1] + 0
+			for (a = 2; a <= n; a++) {
+				v = mb[name, a] + 0
+				if (v < lo) lo = v
+				if (v > hi) hi = v
+			}
+			r = r sprintf("%s%d runs: %.0f-%.0f MB/s", (r ~ /\| $/ ? "" : ", "), n, lo, hi)
+		}
+		print r " |"
+	}
+	exit failed
+}
 ' "$work/bench.txt"
 
 if ! $cli; then
