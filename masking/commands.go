@@ -78,7 +78,7 @@ func (w *Writer) writeCommands(p []byte) {
 				if len(c.line) > maxCommandLine {
 					// Not a command we hold: ordinary output, up to its
 					// line feed.
-					w.feedSegment(c.line)
+					w.feedSegment(c.line, false)
 					c.line, c.inLine = c.line[:0], false
 				}
 				return
@@ -86,7 +86,7 @@ func (w *Writer) writeCommands(p []byte) {
 			c.line = append(c.line, b[:k+1]...)
 			b = b[k+1:]
 			if len(c.line) > maxCommandLine {
-				w.feedSegment(c.line)
+				w.feedSegment(c.line, false)
 			} else {
 				w.command(c.line)
 			}
@@ -96,11 +96,11 @@ func (w *Writer) writeCommands(p []byte) {
 		x, partial := c.next(b)
 		if x < 0 {
 			n := len(b) - partial
-			w.feedSegment(b[:n])
+			w.feedSegment(b[:n], true)
 			c.part = append(c.part[:0], b[n:]...)
 			return
 		}
-		w.feedSegment(b[:x])
+		w.feedSegment(b[:x], true)
 		c.inLine = true
 		b = b[x:]
 	}
@@ -109,10 +109,13 @@ func (w *Writer) writeCommands(p []byte) {
 	}
 }
 
-// feedSegment masks ordinary output. The output range it leaves in b (lo
-// and hi) is copied out only when more output follows (settle), so that a
-// write without commands is passed on without a copy.
-func (w *Writer) feedSegment(b []byte) {
+// feedSegment masks ordinary output. When b is part of the input, which
+// stays unchanged until the Write returns, the output range it leaves in b
+// (lo and hi) is copied out only when more output follows (settle), so
+// that a write without commands is passed on without a copy. Any other b
+// (a held command line, reused as soon as it is handled) is copied out at
+// once.
+func (w *Writer) feedSegment(b []byte, input bool) {
 	if len(b) == 0 {
 		return
 	}
@@ -120,6 +123,9 @@ func (w *Writer) feedSegment(b []byte) {
 	w.cmd.see(b)
 	w.feed(b, false)
 	w.seg = b
+	if !input {
+		w.settle()
+	}
 }
 
 // settle copies the output range of the last segment into out.
@@ -206,7 +212,7 @@ func (w *Writer) command(line []byte) {
 		if name == "add-mask" && strings.TrimSpace(value) != "" {
 			w.set.Add(value)
 		}
-		w.feedSegment(line)
+		w.feedSegment(line, false)
 		return
 	}
 	switch name {
@@ -232,9 +238,9 @@ func (w *Writer) command(line []byte) {
 			w.bypass(line, nil)
 			return
 		}
-		w.feedSegment(line)
+		w.feedSegment(line, false)
 	default:
-		w.feedSegment(line)
+		w.feedSegment(line, false)
 	}
 }
 
@@ -255,8 +261,8 @@ func (w *Writer) flushCommands() {
 	c := w.cmd
 	part, line := c.part, c.line
 	c.part, c.line, c.inLine = nil, nil, false
-	w.feedSegment(part)
-	w.feedSegment(line)
+	w.feedSegment(part, false)
+	w.feedSegment(line, false)
 	c.part, c.line = part[:0], line[:0]
 }
 

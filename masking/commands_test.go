@@ -84,6 +84,28 @@ func TestAddMask(t *testing.T) {
 	}
 }
 
+// Command lines that are output follow one another in one write without
+// one overwriting the other, and a value registered after them is masked.
+func TestConsecutiveCommandLines(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"::debug::aaaa\n::debug::bb\n", "::debug::aaaa\n::debug::bb\n"},
+		{"::debug::aaaa\n::group::", "::debug::aaaa\n::group::"},
+		{"::debug::aaaaaaaaaaaaaaaaaaaaaaaaaaaa\n::add-mask::TopSecretValue\nTopSecretValue\n",
+			"::debug::aaaaaaaaaaaaaaaaaaaaaaaaaaaa\n::add-mask::#\n#\n"},
+	} {
+		for _, mode := range []AddMaskMode{AddMaskRedact, AddMaskForward} {
+			want := c.want
+			if mode == AddMaskForward {
+				want = strings.ReplaceAll(want, "::add-mask::#", "::add-mask::TopSecretValue")
+			}
+			set := NewSet(Options{Mask: "#", Detectors: []string{}})
+			if got := streamCommands(t, set, mode, c.in); got != want {
+				t.Errorf("mode %d, %q:\n got %q\nwant %q", mode, c.in, got, want)
+			}
+		}
+	}
+}
+
 // While the runner's commands are stopped it prints add-mask lines, so
 // they are masked (their values still registered); the lines that stop and
 // resume commands reach the runner unmasked.
