@@ -8,14 +8,31 @@ import (
 
 func TestIndexPairMatchesBytesIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for n := range 200 {
-		for range 50 {
-			b := make([]byte, n)
-			for i := range b {
-				b[i] = ":a\n"[r.IntN(3)]
+	for _, alphabet := range []string{":a\n", ":/abcdefghijklmnopqrstuvwxyz0123456789"} {
+		for n := range 300 {
+			for range 30 {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = alphabet[r.IntN(len(alphabet))]
+				}
+				for _, pair := range [][2]byte{{':', ':'}, {':', '/'}, {'/', ':'}} {
+					if got, want := indexPair(b, pair[0], pair[1]), bytes.Index(b, pair[:]); got != want {
+						t.Fatalf("indexPair(%q, %q) = %d, want %d", b, pair, got, want)
+					}
+				}
 			}
-			if got, want := indexPair(b, ':', ':'), bytes.Index(b, []byte("::")); got != want {
-				t.Fatalf("indexPair(%q) = %d, want %d", b, got, want)
+		}
+	}
+	// The pair at every offset of a long run without it, the tail included.
+	for n := 2; n < 200; n++ {
+		for at := 0; at+2 <= n; at++ {
+			b := bytes.Repeat([]byte{'x'}, n)
+			b[at], b[at+1] = ':', '/'
+			if got := indexPair(b, ':', '/'); got != at {
+				t.Fatalf("%d bytes, pair at %d: indexPair = %d", n, at, got)
+			}
+			if got := indexPair(b, '/', ':'); got != -1 {
+				t.Fatalf("%d bytes: reversed pair found at %d", n, got)
 			}
 		}
 	}
@@ -38,8 +55,13 @@ func TestByteBitmap(t *testing.T) {
 		for i := range b {
 			b[i] = "\x1bab"[r.IntN(3)]
 		}
-		out = append(out[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF) // stale bits must go
-		out = byteBitmap(out, b, esc)
+		out = append(out[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF) // stale bits must go
+		words := (n + 63) / 64
+		guard := out[:words+1]
+		out = byteBitmap(out[:0:words], b, esc)
+		if guard[words] != 0xFFFF {
+			t.Fatalf("%d bytes: wrote past the bitmap", n)
+		}
 		if len(out) != (n+63)/64 {
 			t.Fatalf("%d bytes: %d words", n, len(out))
 		}

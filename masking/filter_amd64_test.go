@@ -43,6 +43,11 @@ func filterMatchers(t testing.TB) map[string]*matcher {
 		}
 		ms[name] = set.matcher()
 	}
+	// The benchmark's secrets fill the short filter to its largest size.
+	ms["bench-1000"] = newBenchSet(genSecrets(rand.New(rand.NewPCG(1, 1000)), 1000)).matcher()
+	if got, want := 64-int(ms["bench-1000"].short.sshift), bits.Len(maxShortBits-1)-5; got != want {
+		t.Fatalf("bench-1000: short filter of 2^%d words, want the largest, 2^%d", got, want)
+	}
 	strides := map[int]bool{}
 	for _, m := range ms {
 		strides[m.ss] = true
@@ -63,17 +68,24 @@ func checkFilterGroups(t testing.TB, name string, m *matcher, q []byte) int {
 		return 0
 	}
 	q = q[:64*groups+8]
+	// A copy of q on its own, so that a read past it may fault, and
+	// results with a guard word after them.
+	q = append([]byte(nil), q...)
+	const guard = 0x5A5A5A5A5A5A5A5A
 	goBits := make([]uint64, groups)
-	got := make([]uint64, groups)
+	got := make([]uint64, groups+1)
 	for i := range got {
-		got[i] = 0xA5A5A5A5A5A5A5A5 // must be overwritten
+		got[i] = guard // must be overwritten, but for the last
 	}
 	m.filterGroupsGo(q, goBits)
-	m.filterGroupsVector(filterGroupsAVX2, q, got)
+	m.filterGroupsVector(filterGroupsAVX2, q, got[:groups])
+	if got[groups] != guard {
+		t.Fatalf("%s: AVX2 wrote past its output", name)
+	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ {
-		got512 := make([]uint64, groups)
-		m.filterGroupsVector(filterGroupsAVX512, q, got512)
-		if !slices.Equal(got512, got) {
+		got512 := append(make([]uint64, groups), guard)
+		m.filterGroupsVector(filterGroupsAVX512, q, got512[:groups])
+		if got512[groups] != guard || !slices.Equal(got512[:groups], got[:groups]) {
 			t.Fatalf("%s (ss %d), %d bytes: AVX-512 and AVX2 differ", name, m.ss, len(q))
 		}
 	}
@@ -138,9 +150,7 @@ func FuzzFilterGroups(f *testing.F) {
 // for the matchers of filterMatchers.
 func BenchmarkFilterGroups(b *testing.B) {
 	ms := filterMatchers(b)
-	secrets, log := corpus.get(1000, 1<<20)
-	set := newBenchSet(secrets)
-	ms["bench-1000"] = set.matcher()
+	_, log := corpus.get(1000, 1<<20)
 	q := log[:64<<10+8]
 	out := make([]uint64, 1024)
 	for _, name := range []string{"defaults", "no-detectors", "long-only", "bench-1000"} {

@@ -35,7 +35,7 @@ type scanner struct {
 	endMatch int // longest match ending at end
 
 	junc, tmp []byte
-	hits      []uint64 // filterBlocks' bitmap
+	hits      []uint64 // filterGroups' bitmap
 }
 
 // A match is an occurrence [st, en) of pattern ref.
@@ -94,8 +94,8 @@ func (s *scanner) blocks(j int) int {
 	if m.ss == 1 || groups == 0 {
 		return j // windows tests every window
 	}
-	if cap(s.hits) < groups {
-		s.hits = make([]uint64, groups)
+	if cap(s.hits) < groups || cap(s.hits) > maxRetained/64 {
+		s.hits = make([]uint64, groups) // or shrunk after an unusually large write
 	}
 	s.hits = s.hits[:groups]
 	m.filterGroups(q[:64*groups+8], s.hits)

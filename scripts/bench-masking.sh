@@ -84,7 +84,8 @@ END {
 				if (v < lo) lo = v
 				if (v > hi) hi = v
 			}
-			r = r sprintf("%s%d runs: %.0f-%.0f MB/s", (r ~ /\| $/ ? "" : ", "), n, lo, hi)
+			f = hi < 10 ? "%s%d runs: %.2f-%.2f MB/s" : "%s%d runs: %.0f-%.0f MB/s"
+			r = r sprintf(f, (r ~ /\| $/ ? "" : ", "), n, lo, hi)
 		}
 		print r " |"
 	}
