@@ -79,7 +79,9 @@
 // All patterns and detector triggers are found by one scan with hashed
 // window filters (index.go) rather than an automaton: the scan tests one
 // 8-byte window per 8 bytes of output for the long patterns and a few
-// 4-byte windows for the short ones and the detectors' triggers, and
-// verifies candidates only on a filter hit. Its state between writes is
-// the last few bytes of output.
+// 4-byte windows for the short ones and the detectors' triggers (in
+// assembly with AVX2 or AVX-512 where the processor has them, in Go
+// elsewhere or with the purego build tag), and verifies candidates only
+// on a filter hit. Its state between writes is the last few bytes of
+// output. docs/benchmarks.md has the figures.
 package masking
