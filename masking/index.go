@@ -3,6 +3,7 @@ package masking
 import (
 	"encoding/binary"
 	"iter"
+	"math"
 	"math/bits"
 	"slices"
 )
@@ -248,7 +249,7 @@ func (m *matcher) properPrefix(s []byte) bool {
 // "----").
 func probe(t *trigger, ss int) int {
 	span := ss + shortWin - 1
-	best, bestN, bestScore := 0, 1<<62, -1
+	best, bestN, bestScore := 0, math.MaxInt, -1
 	for po := 0; po+span <= t.size(); po++ {
 		n, score := 0, 0
 		for k := po; k < po+ss; k++ {
