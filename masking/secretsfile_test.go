@@ -1,7 +1,9 @@
 package masking
 
 import (
+	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -65,4 +67,43 @@ func TestParseSecretsFileBounds(t *testing.T) {
 	if err != nil || len(ok) != MaxSecretsInFile {
 		t.Fatalf("%d secrets, %v", len(ok), err)
 	}
+}
+
+// secretsFileError is every message ParseSecretsFile returns.
+var secretsFileError = regexp.MustCompile(`^masking: secrets file( is larger than \d+ bytes| holds more than \d+ secrets|: invalid JSON at byte \d+|: element at byte \d+ is a JSON \w+, not a string|: invalid JSON array of strings|: data after the JSON array)$`)
+
+// FuzzParseSecretsFile: any file parses or fails with an error that quotes
+// none of it, and what it yields obeys the format: no empty secrets, and
+// outside a JSON array no line breaks and every secret a line of the file.
+func FuzzParseSecretsFile(f *testing.F) {
+	for _, seed := range []string{
+		"s3cret\nother-secret\r\n\n",
+		`["a\nb", null, "c"]`,
+		"\xef\xbb\xbf  [\"x\"]",
+		`[1]`, `["unterminated`, "[\"ok\"] trailing",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		secrets, err := ParseSecretsFile(data)
+		if err != nil {
+			if !secretsFileError.MatchString(err.Error()) {
+				t.Fatalf("error %q is not one of the messages that quote nothing", err)
+			}
+			return
+		}
+		if len(secrets) > MaxSecretsInFile {
+			t.Fatalf("%d secrets", len(secrets))
+		}
+		body := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+		jsonArray := len(body) > 0 && body[0] == '['
+		for _, s := range secrets {
+			if jsonArray {
+				continue // any string, empty included
+			}
+			if s == "" || strings.ContainsAny(s, "\n") || !bytes.Contains(data, []byte(s)) {
+				t.Fatalf("line secret %q from %q", s, data)
+			}
+		}
+	})
 }
