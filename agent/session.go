@@ -72,7 +72,7 @@ func NewSession(opts Options) (*Session, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Session{opts: opts, cfg: opts.Config, masks: newMaskSet(opts.Config.Mask)}
+	s := &Session{opts: opts, cfg: opts.Config, masks: newMaskSet(opts.Config.Mask, opts.Getenv)}
 	s.st = &state{Version: stateVersion, Config: opts.Config.raw, ConfigSource: opts.Config.source}
 	// The CI's own credentials are secrets too.
 	for _, name := range []string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", "CI_JOB_TOKEN", "ACTIONS_RUNTIME_TOKEN"} {
@@ -83,8 +83,14 @@ func NewSession(opts Options) (*Session, error) {
 	return s, nil
 }
 
-func newMaskSet(c MaskConfig) *masking.Set {
-	return masking.NewSet(c.options())
+// newMaskSet builds the masker the config asks for. Its token defaults to
+// the CI's own: "[MASKED]" on GitLab, "***" elsewhere.
+func newMaskSet(c MaskConfig, getenv func(string) string) *masking.Set {
+	o := c.options()
+	if o.Mask == "" && getenv("GITLAB_CI") == "true" {
+		o.Mask = "[MASKED]"
+	}
+	return masking.NewSet(o)
 }
 
 // addSecret registers a value with the masker and remembers it so a later
