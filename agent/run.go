@@ -24,6 +24,17 @@ const ExitCommandNotFound = 127
 // command's exit status (128+N when killed by signal N). A command that
 // cannot be started is the job's failure (127), not the agent's.
 func (s *Session) Run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	return s.run(ctx, "", argv, stdin, stdout, stderr)
+}
+
+// RunStage is Run for one stage of a CI job (a GitLab executor's
+// build_script, after_script, …): the step is recorded under the stage's
+// name.
+func (s *Session) RunStage(ctx context.Context, stage string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	return s.run(ctx, stage, argv, stdin, stdout, stderr)
+}
+
+func (s *Session) run(ctx context.Context, stage string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if len(argv) == 0 {
 		return 0, &ConfigError{Msg: "no command given (usage: chaperone run -- CMD ARGS...)"}
 	}
@@ -50,7 +61,7 @@ func (s *Session) Run(ctx context.Context, argv []string, stdin io.Reader, stdou
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 
-	step := attest.Step{Command: s.scrubArgs(argv), StartedAt: time.Now().UTC()}
+	step := attest.Step{Command: s.scrubArgs(argv), Stage: stage, StartedAt: time.Now().UTC()}
 	code, runErr := 0, cmd.Run()
 	_ = outW.Close()
 	_ = errW.Close()

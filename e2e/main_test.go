@@ -157,7 +157,11 @@ func (d *devstack) seededSecrets(t *testing.T) []string {
 	var minted struct {
 		Value string `json:"value"`
 	}
-	postJSON(t, d.env["CHAPERONE_DEVSTACK_URL"]+"/devstack/token?platform=github&aud=chaperone-devstack", nil, &minted)
+	platform := "github"
+	if d.env["GITLAB_CI"] == "true" {
+		platform = "gitlab" // the Vault role binds the platform's claims
+	}
+	postJSON(t, d.env["CHAPERONE_DEVSTACK_URL"]+"/devstack/token?platform="+platform+"&aud=chaperone-devstack", nil, &minted)
 	var login struct {
 		Auth struct {
 			ClientToken string `json:"client_token"`

@@ -120,18 +120,24 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			stopCommand(),
 			maskCommand(),
 			verifyCommand(),
+			gitlabCommand(),
 			devstackCommand(),
 			demoCommand(),
 			versionCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
 	}
-	for _, c := range app.Commands {
-		c.OnUsageError = app.OnUsageError
-		for _, f := range c.Flags {
-			defaultEnv(f)
+	var setup func(cmds []*cli.Command)
+	setup = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			c.OnUsageError = app.OnUsageError
+			for _, f := range c.Flags {
+				defaultEnv(f)
+			}
+			setup(c.Subcommands)
 		}
 	}
+	setup(app.Commands)
 	return app
 }
 

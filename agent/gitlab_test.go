@@ -1,0 +1,66 @@
+package agent
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCustomExecutorEnvPrefersJobVariables(t *testing.T) {
+	getenv := CustomExecutorEnv([]string{
+		"CI_JOB_ID=host-value", "CUSTOM_ENV_CI_JOB_ID=42",
+		"PATH=/usr/bin", "CUSTOM_ENV_GITLAB_CI=true", "CUSTOM_ENV_EMPTY=", "NOEQUALS",
+	})
+	for name, want := range map[string]string{
+		"CI_JOB_ID": "42",       // the job's, not the host's
+		"PATH":      "/usr/bin", // the host's, as the job sets none
+		"GITLAB_CI": "true",
+		"EMPTY":     "",
+		"MISSING":   "",
+		"NOEQUALS":  "",
+	} {
+		if got := getenv(name); got != want {
+			t.Errorf("getenv(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestNewExecutorConfig(t *testing.T) {
+	cfg, err := NewExecutorConfig("/builds", "/cache", "/var/lib/chaperone", "123", "v1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.JobEnv["CHAPERONE_STATE_DIR"] != "/var/lib/chaperone/chaperone-gitlab-job-123" || cfg.Shell != "bash" ||
+		cfg.BuildsDir != "/builds" || cfg.Driver.Version != "v1.2.3" {
+		t.Errorf("config %+v", cfg)
+	}
+	// A job id that could name another directory is refused.
+	for _, id := range []string{"", "../123", "1/2", "."} {
+		_, err := NewExecutorConfig("/builds", "/cache", "/tmp", id, "dev")
+		var cfgErr *ConfigError
+		if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), "CI_JOB_ID") {
+			t.Errorf("job id %q: %v", id, err)
+		}
+	}
+}
+
+func TestMaskTokenIsGitLabsOnGitLab(t *testing.T) {
+	for env, want := range map[string]string{"true": "a [MASKED] b", "": "a *** b"} {
+		set := newMaskSet(MaskConfig{}, func(name string) string {
+			if name == "GITLAB_CI" {
+				return env
+			}
+			return ""
+		})
+		set.Add("s3cret-value")
+		if got := set.MaskString("a s3cret-value b"); got != want {
+			t.Errorf("GITLAB_CI=%q: %q, want %q", env, got, want)
+		}
+	}
+	// A configured token wins.
+	set := newMaskSet(MaskConfig{Token: "<hidden>"}, func(string) string { return "true" })
+	set.Add("s3cret-value")
+	if got := set.MaskString("s3cret-value"); got != "<hidden>" {
+		t.Errorf("configured token: %q", got)
+	}
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/chaperone-ci/chaperone/agent"
+)
+
+// gitlabCommand is the GitLab Runner custom executor driver: config.toml
+// points config_exec, prepare_exec, run_exec and cleanup_exec at
+// `chaperone gitlab config|prepare|run|cleanup`. The job's scripts run on
+// this host with bash, their output masked; the session lives in a
+// directory of the job's own between the stages.
+func gitlabCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "gitlab",
+		Usage: "the GitLab Runner custom executor driver (config_exec, prepare_exec, run_exec, cleanup_exec)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "config",
+				Usage: "print the executor's configuration (JSON) for this job",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "builds-dir", Value: "/builds", Usage: "where the runner checks out the job's sources"},
+					&cli.StringFlag{Name: "cache-dir", Value: "/cache", Usage: "where the runner keeps the job's cache"},
+					&cli.StringFlag{Name: "state-root", Value: os.TempDir(), Usage: "directory for the jobs' session directories"},
+				},
+				Action: func(c *cli.Context) error {
+					getenv := agent.CustomExecutorEnv(os.Environ())
+					cfg, err := agent.NewExecutorConfig(c.String("builds-dir"), c.String("cache-dir"), c.String("state-root"), getenv("CI_JOB_ID"), version)
+					if err != nil {
+						return gitlabFailure(c, "config", err)
+					}
+					enc := json.NewEncoder(c.App.Writer)
+					return enc.Encode(cfg)
+				},
+			},
+			{
+				Name:  "prepare",
+				Usage: "obtain the job's identity and grants, and persist the session",
+				Flags: []cli.Flag{configFlag(), stateDirFlag()},
+				Action: func(c *cli.Context) error {
+					getenv := agent.CustomExecutorEnv(os.Environ())
+					cfg, err := gitlabConfig(c, getenv)
+					if err != nil {
+						return gitlabFailure(c, "prepare", err)
+					}
+					if names := cfg.EndpointScopes(); len(names) > 0 {
+						return gitlabFailure(c, "prepare", usagef("scopes %s use deliver: endpoint, which the executor does not serve: use env or file delivery", strings.Join(names, ", ")))
+					}
+					opts := sessionOptions(c, cfg)
+					opts.StateDir, opts.Getenv = c.String("state-dir"), getenv
+					if opts.StateDir == "" {
+						return gitlabFailure(c, "prepare", usagef("no state directory: CHAPERONE_STATE_DIR comes from the config stage's job_env"))
+					}
+					s, err := agent.NewSession(opts)
+					if err != nil {
+						return gitlabFailure(c, "prepare", err)
+					}
+					if err := s.Start(c.Context); err != nil {
+						_, _ = s.Stop(c.Context) // attests the failed start; revokes what was issued
+						return gitlabFailure(c, "prepare", err)
+					}
+					if err := s.Save(); err != nil {
+						_, _ = s.Stop(c.Context)
+						return gitlabFailure(c, "prepare", err)
+					}
+					fmt.Fprintf(c.App.ErrWriter, "chaperone: %d scopes issued for this job\n", len(cfg.Scopes))
+					return nil
+				},
+			},
+			{
+				Name:      "run",
+				Usage:     "run one stage's script with the job's credentials, its output masked",
+				ArgsUsage: "SCRIPT STAGE",
+				Flags:     []cli.Flag{stateDirFlag()},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 2 {
+						return gitlabFailure(c, "run", usagef("want SCRIPT STAGE, got %d arguments", c.NArg()))
+					}
+					script, stage := c.Args().Get(0), c.Args().Get(1)
+					s, err := gitlabResume(c)
+					if err != nil {
+						return gitlabFailure(c, "run "+stage, err)
+					}
+					code, err := s.RunStage(c.Context, stage, []string{"bash", script}, nil, c.App.Writer, c.App.ErrWriter)
+					if err != nil {
+						return gitlabFailure(c, "run "+stage, err)
+					}
+					if err := s.Save(); err != nil { // the step, for the attestation
+						return gitlabFailure(c, "run "+stage, err)
+					}
+					if code == 0 {
+						return nil
+					}
+					// The runner reads the script's own status from the file
+					// (allow_failure: exit_codes) and needs the failure code.
+					if f := os.Getenv("BUILD_EXIT_CODE_FILE"); f != "" {
+						if err := os.WriteFile(f, []byte(strconv.Itoa(code)), 0o600); err != nil {
+							return gitlabFailure(c, "run "+stage, err)
+						}
+					}
+					return exitStatus(runnerCode("BUILD_FAILURE_EXIT_CODE", 1))
+				},
+			},
+			{
+				Name:  "cleanup",
+				Usage: "revoke the job's grants, attest and store",
+				Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json")},
+				Action: func(c *cli.Context) error {
+					s, err := gitlabResume(c)
+					if err != nil {
+						return gitlabFailure(c, "cleanup", err)
+					}
+					sum, err := s.Stop(c.Context)
+					if sum != nil {
+						// cleanup_exec's output goes to the runner's log, not
+						// the job's.
+						printSummary(c, sum)
+					}
+					if err != nil {
+						return gitlabFailure(c, "cleanup", err)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// gitlabConfig reads the config the runner's owner set (--config or
+// CHAPERONE_CONFIG on the runner host), else the job's CHAPERONE_CONFIG
+// variable: the job's own files are not checked out before prepare.
+func gitlabConfig(c *cli.Context, getenv func(string) string) (*agent.Config, error) {
+	src := c.String("config")
+	if src == "" {
+		src = getenv("CHAPERONE_CONFIG")
+	}
+	if src == "" {
+		return nil, usagef("no config: set CHAPERONE_CONFIG on the runner host or as a CI/CD variable (a path or inline YAML)")
+	}
+	return agent.LoadConfig(src)
+}
+
+// gitlabResume loads the session that prepare saved.
+func gitlabResume(c *cli.Context) (*agent.Session, error) {
+	dir := c.String("state-dir")
+	if dir == "" {
+		return nil, usagef("no state directory: CHAPERONE_STATE_DIR comes from the config stage's job_env")
+	}
+	return agent.Resume(agent.Options{StateDir: dir, Getenv: agent.CustomExecutorEnv(os.Environ()),
+		Log: c.App.ErrWriter, Version: version, Commit: commit})
+}
+
+// gitlabFailure reports err on one line and returns the runner's system
+// failure code: any other code than the two the runner gives is read as
+// an unknown failure.
+func gitlabFailure(c *cli.Context, stage string, err error) error {
+	var status exitStatus
+	if errors.As(err, &status) {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "chaperone: gitlab %s: %s\n", stage, oneLine(err.Error()))
+	return exitStatus(runnerCode("SYSTEM_FAILURE_EXIT_CODE", 2))
+}
+
+// runnerCode reads one of the exit codes the runner gives its driver.
+func runnerCode(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 && n < 256 {
+		return n
+	}
+	return def
+}

@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// gitlabRunner calls the custom executor driver as GitLab Runner does:
+// every stage a new process, with the job's variables as CUSTOM_ENV_*, the
+// runner's exit codes and files, and config_exec's job_env added to the
+// later stages (docs/executors/custom.md).
+type gitlabRunner struct {
+	t      *testing.T
+	dir    string // the runner's working directory
+	env    []string
+	jobEnv map[string]string
+	code   string // BUILD_EXIT_CODE_FILE
+}
+
+func newGitLabRunner(t *testing.T, ds *devstack) *gitlabRunner {
+	dir := t.TempDir()
+	r := &gitlabRunner{t: t, dir: dir, code: filepath.Join(dir, "exit-code")}
+	job := filepath.Join(dir, "job.json")
+	if err := os.WriteFile(job, []byte(`{"id":`+ds.env["CI_JOB_ID"]+`,"token":"glcbt-job-token"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"BUILD_FAILURE_EXIT_CODE=1", "SYSTEM_FAILURE_EXIT_CODE=2",
+		"BUILD_EXIT_CODE_FILE=" + r.code, "JOB_RESPONSE_FILE=" + job}
+	for k, v := range ds.env {
+		if strings.HasPrefix(k, "CHAPERONE_DEVSTACK_") {
+			continue // the devstack's own addresses are not job variables
+		}
+		r.env = append(r.env, "CUSTOM_ENV_"+k+"="+v)
+	}
+	return r
+}
+
+// stage runs one driver stage.
+func (r *gitlabRunner) stage(args ...string) result {
+	env := append([]string(nil), r.env...)
+	for k, v := range r.jobEnv {
+		env = append(env, k+"="+v)
+	}
+	return chaperone(r.t, r.dir, env, append([]string{"gitlab"}, args...)...)
+}
+
+// script writes a stage's script as the runner would.
+func (r *gitlabRunner) script(name, body string) string {
+	path := filepath.Join(r.dir, name)
+	if err := os.WriteFile(path, []byte("#!/usr/bin/env bash\nset -eo pipefail\n"+body), 0o700); err != nil {
+		r.t.Fatal(err)
+	}
+	return path
+}
+
+func TestGitLabCustomExecutor(t *testing.T) {
+	ds := startDevstack(t, "gitlab")
+	secrets := ds.seededSecrets(t)
+	runner := newGitLabRunner(t, ds)
+
+	// config_exec: JSON on stdout, with the session's directory in job_env.
+	res := runner.stage("config", "--builds-dir", filepath.Join(runner.dir, "builds"), "--state-root", t.TempDir())
+	if res.code != 0 {
+		t.Fatalf("config exit %d:\n%s", res.code, res.stderr)
+	}
+	var cfg struct {
+		BuildsDir string            `json:"builds_dir"`
+		Shell     string            `json:"shell"`
+		Driver    map[string]string `json:"driver"`
+		JobEnv    map[string]string `json:"job_env"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &cfg); err != nil {
+		t.Fatalf("config printed no JSON (%v):\n%s", err, res.stdout)
+	}
+	state := cfg.JobEnv["CHAPERONE_STATE_DIR"]
+	if cfg.Shell != "bash" || cfg.Driver["name"] != "chaperone" || !strings.HasSuffix(state, "chaperone-gitlab-job-"+ds.env["CI_JOB_ID"]) {
+		t.Fatalf("config: %+v", cfg)
+	}
+	runner.jobEnv = cfg.JobEnv
+
+	// prepare_exec mints the job's credentials.
+	res = runner.stage("prepare")
+	if res.code != 0 {
+		t.Fatalf("prepare exit %d:\n%s", res.code, res.stderr)
+	}
+	assertNoSecrets(t, secrets, res.stdout, res.stderr)
+
+	// run_exec: a stage that prints its credentials, raw and encoded, is
+	// masked with GitLab's token before the runner sees it.
+	build := runner.script("build_script.sh", `echo "db=$DB_PASSWORD"
+printf '%s' "$API_TOKEN" | base64
+echo "token=$GITHUB_TOKEN" >&2
+echo built
+`)
+	res = runner.stage("run", build, "build_script")
+	if res.code != 0 {
+		t.Fatalf("build_script exit %d:\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "db=[MASKED]") || !strings.Contains(res.stderr, "token=[MASKED]") || !strings.Contains(res.stdout, "built") {
+		t.Errorf("build_script output not masked as GitLab masks:\nstdout %q\nstderr %q", res.stdout, res.stderr)
+	}
+	assertNoSecrets(t, secrets, res.stdout, res.stderr)
+
+	// A failing script: the runner's build failure code, and its own
+	// status in BUILD_EXIT_CODE_FILE.
+	res = runner.stage("run", runner.script("after_script.sh", "echo cleaning up\nexit 3\n"), "after_script")
+	if res.code != 1 {
+		t.Fatalf("after_script exit %d, want BUILD_FAILURE_EXIT_CODE 1:\n%s", res.code, res.stderr)
+	}
+	if data, err := os.ReadFile(runner.code); err != nil || string(data) != "3" {
+		t.Errorf("BUILD_EXIT_CODE_FILE = %q (%v), want 3", data, err)
+	}
+
+	// A stage the driver cannot run is a system failure.
+	res = runner.stage("run", build)
+	if res.code != 2 || !strings.Contains(res.stderr, "SCRIPT STAGE") {
+		t.Errorf("run without a stage: exit %d, want SYSTEM_FAILURE_EXIT_CODE 2:\n%s", res.code, res.stderr)
+	}
+
+	// cleanup_exec revokes, attests the stages, and removes the session.
+	res = runner.stage("cleanup")
+	if res.code != 0 {
+		t.Fatalf("cleanup exit %d:\n%s", res.code, res.stderr)
+	}
+	assertNoSecrets(t, secrets, res.stdout, res.stderr)
+	assertRevoked(t, ds, 1)
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("cleanup left the session directory: %v", err)
+	}
+	bundle := filepath.Join(runner.dir, "chaperone.sigstore.json")
+	pred := bundlePredicate(t, bundle)
+	if pred.Platform != "gitlab" || len(pred.Steps) != 2 || pred.Outcome != "failure" {
+		t.Fatalf("predicate: platform %q, %d steps, outcome %q", pred.Platform, len(pred.Steps), pred.Outcome)
+	}
+	for i, want := range []struct {
+		stage string
+		code  int
+	}{{"build_script", 0}, {"after_script", 3}} {
+		if st := pred.Steps[i]; st.Stage != want.stage || st.ExitCode != want.code {
+			t.Errorf("step %d: stage %q exit %d, want %q exit %d", i, st.Stage, st.ExitCode, want.stage, want.code)
+		}
+	}
+	if pred.Steps[0].Redactions < 3 {
+		t.Errorf("build_script: %d redactions, want ≥ 3", pred.Steps[0].Redactions)
+	}
+	// The job's own subject: the sha256 of its run URI.
+	digest := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(pred.Job.RunURI)))
+	v := chaperone(t, runner.dir, ds.environ(), "verify", bundle, "--key", ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"], "--digest", digest, "--require-revoked")
+	if v.code != 0 {
+		t.Errorf("verify exit %d:\n%s", v.code, v.stderr)
+	}
+}
+
+// Without a config, prepare fails as a system failure, in one line.
+func TestGitLabPrepareWithoutConfig(t *testing.T) {
+	ds := startDevstack(t, "gitlab")
+	runner := newGitLabRunner(t, ds)
+	var env []string
+	for _, kv := range runner.env {
+		if !strings.HasPrefix(kv, "CUSTOM_ENV_CHAPERONE_CONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	runner.env = env
+	runner.jobEnv = map[string]string{"CHAPERONE_STATE_DIR": filepath.Join(t.TempDir(), "s")}
+	res := runner.stage("prepare")
+	assertOneLineError(t, res, 2, "CHAPERONE_CONFIG", nil)
+}
