@@ -35,6 +35,10 @@ type Options struct {
 	RetryDeadline time.Duration
 	// Signer overrides attest.signer.
 	Signer attest.Signer
+	// Policy, when set, is the platform owner's: a scope it does not allow
+	// for the job's identity is refused (not issued; the refusal is
+	// attested).
+	Policy *Policy
 	// Version is recorded in the attestation.
 	Version, Commit string
 }
@@ -155,6 +159,15 @@ func (s *Session) Start(ctx context.Context) error {
 			return fail(err)
 		}
 		desc := p.Describe()
+		if s.opts.Policy != nil {
+			allowed, err := s.policyAllows(ctx, id, sc, desc)
+			if err != nil {
+				return fail(err)
+			}
+			if !allowed {
+				continue
+			}
+		}
 		if cs, ok := p.(clientSecreter); ok {
 			if secret, err := cs.ClientSecret(); err == nil {
 				s.addSecret(secret)
@@ -189,6 +202,25 @@ func (s *Session) Start(ctx context.Context) error {
 	s.warnUnrefreshable()
 	s.st.Job = jobInfoFromClaims(s.st.Job, s.st.Identity.Claims)
 	return nil
+}
+
+// policyAllows asks the owner's policy whether the job's identity (the
+// claims of its token for the scope) may have the scope, and records a
+// refusal.
+func (s *Session) policyAllows(ctx context.Context, id *identity, sc Scope, desc provider.Description) (bool, error) {
+	t, err := id.token(ctx, sc, desc.Audience)
+	s.captureIdentity()
+	if err != nil {
+		return false, fmt.Errorf("scope %q (%s): %s", sc.Name, desc.Provider, s.scrub(err.Error()))
+	}
+	claims := t.stringClaims()
+	claims["iss"], claims["sub"] = t.Issuer, t.Subject
+	ok, reason := s.opts.Policy.Allows(claims, PolicyRequest{Scope: sc.Name, Provider: desc.Provider, Principal: desc.Principal, Lifetime: desc.Lifetime})
+	if !ok {
+		s.st.Refused = append(s.st.Refused, attest.Refusal{Scope: sc.Name, Reason: reason})
+		s.logf("scope %s refused: %s", sc.Name, reason)
+	}
+	return ok, nil
 }
 
 func expiryText(t time.Time) string {

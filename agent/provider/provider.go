@@ -37,6 +37,10 @@ type Description struct {
 	Principal string // role, role ARN, or identity the credential acts as
 	Audience  string // OIDC audience the exchange presents
 	Endpoint  string // issuer of the credential (no secrets)
+	// Lifetime is how long the credential will live, when the scope states
+	// it or the issuer fixes it; 0 when the issuer decides (a Vault role's
+	// TTL, say).
+	Lifetime time.Duration
 }
 
 // Grant is one issued credential set.

@@ -44,7 +44,7 @@ func gitlabCommand() *cli.Command {
 			{
 				Name:  "prepare",
 				Usage: "obtain the job's identity and grants, and persist the session",
-				Flags: []cli.Flag{configFlag(), stateDirFlag()},
+				Flags: []cli.Flag{configFlag(), policyFlag(), stateDirFlag()},
 				Action: func(c *cli.Context) error {
 					getenv := agent.CustomExecutorEnv(os.Environ())
 					cfg, err := gitlabConfig(c, getenv)
@@ -54,7 +54,12 @@ func gitlabCommand() *cli.Command {
 					if names := cfg.EndpointScopes(); len(names) > 0 {
 						return gitlabFailure(c, "prepare", usagef("scopes %s use deliver: endpoint, which the executor does not serve: use env or file delivery", strings.Join(names, ", ")))
 					}
-					opts := sessionOptions(c, cfg)
+					// The policy is the runner host's (--policy, CHAPERONE_POLICY):
+					// a job's variable of that name is CUSTOM_ENV_CHAPERONE_POLICY.
+					opts, err := sessionOptions(c, cfg)
+					if err != nil {
+						return gitlabFailure(c, "prepare", err)
+					}
 					opts.StateDir, opts.Getenv = c.String("state-dir"), getenv
 					if opts.StateDir == "" {
 						return gitlabFailure(c, "prepare", usagef("no state directory: CHAPERONE_STATE_DIR comes from the config stage's job_env"))

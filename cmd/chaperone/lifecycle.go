@@ -21,6 +21,11 @@ func stateDirFlag() cli.Flag {
 		Usage: "directory holding a started session (default $RUNNER_TEMP/chaperone or $TMPDIR/chaperone-UID)"}
 }
 
+func policyFlag() cli.Flag {
+	return &cli.StringFlag{Name: "policy", EnvVars: []string{"CHAPERONE_POLICY"},
+		Usage: "the platform owner's policy (file or inline YAML): which identities may have which scopes"}
+}
+
 func formatFlag(def string, allowed ...string) cli.Flag {
 	return &cli.StringFlag{Name: "format", Value: def, EnvVars: []string{"CHAPERONE_FORMAT"},
 		Usage: "output format: " + strings.Join(allowed, ", ")}
@@ -46,13 +51,23 @@ func loadConfig(c *cli.Context) (*agent.Config, error) {
 	return agent.LoadConfig(c.String("config"))
 }
 
-func sessionOptions(c *cli.Context, cfg *agent.Config) agent.Options {
-	return agent.Options{
+// sessionOptions are the options of a Session that issues grants: the
+// config and, with --policy, the owner's policy.
+func sessionOptions(c *cli.Context, cfg *agent.Config) (agent.Options, error) {
+	opts := agent.Options{
 		Config:  cfg,
 		Log:     c.App.ErrWriter,
 		Version: version,
 		Commit:  commit,
 	}
+	if src := c.String("policy"); src != "" {
+		p, err := agent.LoadPolicy(src)
+		if err != nil {
+			return opts, err
+		}
+		opts.Policy = p
+	}
+	return opts, nil
 }
 
 func runCommand() *cli.Command {
@@ -60,7 +75,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "the whole lifecycle around one command",
 		ArgsUsage: "-- CMD [ARGS...]",
-		Flags:     []cli.Flag{configFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so chaperone stop can clean up after a killed run"}, formatFlag("text", "text", "json")},
+		Flags:     []cli.Flag{configFlag(), policyFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so chaperone stop can clean up after a killed run"}, formatFlag("text", "text", "json")},
 		Action: func(c *cli.Context) error {
 			argv := c.Args().Slice()
 			if len(argv) == 0 {
@@ -70,7 +85,10 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts := sessionOptions(c, cfg)
+			opts, err := sessionOptions(c, cfg)
+			if err != nil {
+				return err
+			}
 			opts.StateDir = c.String("state-dir")
 			s, err := agent.NewSession(opts)
 			if err != nil {
@@ -106,7 +124,7 @@ func startCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "start",
 		Usage: "obtain identity and grants, persist the session, print export lines for eval",
-		Flags: []cli.Flag{configFlag(), stateDirFlag(),
+		Flags: []cli.Flag{configFlag(), policyFlag(), stateDirFlag(),
 			&cli.StringFlag{Name: "shell", Value: "bash", EnvVars: []string{"CHAPERONE_SHELL"}, Usage: "bash, sh, or github (writes $GITHUB_ENV and ::add-mask::)"}},
 		Action: func(c *cli.Context) error {
 			shell := c.String("shell")
@@ -123,7 +141,10 @@ func startCommand() *cli.Command {
 			if names := cfg.EndpointScopes(); len(names) > 0 {
 				return usagef("start: scopes %s use deliver: endpoint, which needs a process for the whole job: use `chaperone run`", strings.Join(names, ", "))
 			}
-			opts := sessionOptions(c, cfg)
+			opts, err := sessionOptions(c, cfg)
+			if err != nil {
+				return err
+			}
 			opts.StateDir = stateDir(c)
 			s, err := agent.NewSession(opts)
 			if err != nil {

@@ -222,7 +222,7 @@ func (p *Provider) Describe() provider.Description {
 	if endpoint == "" {
 		endpoint = "https://sts." + p.cfg.Region + ".amazonaws.com"
 	}
-	return provider.Description{Provider: "aws", Principal: p.cfg.RoleARN, Audience: p.cfg.Audience, Endpoint: endpoint}
+	return provider.Description{Provider: "aws", Principal: p.cfg.RoleARN, Audience: p.cfg.Audience, Endpoint: endpoint, Lifetime: p.cfg.Duration}
 }
 
 // Region is the configured region, which the job needs as AWS_REGION; it

@@ -193,7 +193,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := provider.Description{Provider: "aws", Principal: devstack.AWSRoleARN, Audience: "sts.amazonaws.com", Endpoint: "https://sts.eu-west-1.amazonaws.com"}
+	want := provider.Description{Provider: "aws", Principal: devstack.AWSRoleARN, Audience: "sts.amazonaws.com", Endpoint: "https://sts.eu-west-1.amazonaws.com", Lifetime: aws.DefaultDuration}
 	if d := p.Describe(); d != want {
 		t.Errorf("Describe = %+v, want %+v", d, want)
 	}

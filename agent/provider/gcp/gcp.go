@@ -165,7 +165,11 @@ func (p *Provider) Describe() provider.Description {
 	if p.cfg.ServiceAccount != "" {
 		endpoint = p.cfg.IAMCredentialsURL
 	}
-	return provider.Description{Provider: "gcp", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: endpoint}
+	lifetime := time.Hour // a federated token's, fixed by Google
+	if p.cfg.ServiceAccount != "" {
+		lifetime = p.cfg.Lifetime
+	}
+	return provider.Description{Provider: "gcp", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: endpoint, Lifetime: lifetime}
 }
 
 // ServiceAccount is the impersonated account ("" without one).

@@ -166,7 +166,7 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := provider.Description{Provider: "gcp", Principal: devstack.GCPServiceAccount,
-		Audience: "https://iam.googleapis.com/" + devstack.GCPWorkloadIdentityProvider, Endpoint: gcp.DefaultIAMCredentialsURL}
+		Audience: "https://iam.googleapis.com/" + devstack.GCPWorkloadIdentityProvider, Endpoint: gcp.DefaultIAMCredentialsURL, Lifetime: gcp.DefaultLifetime}
 	if d := p.Describe(); d != want {
 		t.Errorf("Describe = %+v, want %+v", d, want)
 	}

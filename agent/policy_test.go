@@ -1,0 +1,128 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaperone-ci/chaperone/internal/devstack"
+)
+
+const examplePolicy = `version: 1
+rules:
+  - match: {iss: "https://token\\.actions\\.githubusercontent\\.com", repository: "acme/.*"}
+    allow:
+      - {scope: deploy, max-duration: 15m}
+      - {provider: vault, principal: "ci-.*"}
+  - match: {ref: refs/heads/main, repository: acme/widgets}
+    allow: [{scope: release}]
+`
+
+func TestPolicyAllows(t *testing.T) {
+	p, err := ParsePolicy([]byte(examplePolicy), "owner.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	widgetsMain := map[string]string{"iss": "https://token.actions.githubusercontent.com", "repository": "acme/widgets", "ref": "refs/heads/main"}
+	forkBranch := map[string]string{"iss": "https://token.actions.githubusercontent.com", "repository": "acme/widgets", "ref": "refs/heads/feature"}
+	other := map[string]string{"iss": "https://token.actions.githubusercontent.com", "repository": "evil/acme/widgets"}
+	for _, c := range []struct {
+		name   string
+		claims map[string]string
+		req    PolicyRequest
+		ok     bool
+		reason string
+	}{
+		{"scope within its lifetime", widgetsMain, PolicyRequest{Scope: "deploy", Provider: "aws", Lifetime: 15 * time.Minute}, true, ""},
+		{"scope over its lifetime", widgetsMain, PolicyRequest{Scope: "deploy", Provider: "aws", Lifetime: time.Hour}, false, "asks for 1h0m0s, more than max-duration 15m0s"},
+		{"lifetime unknown", widgetsMain, PolicyRequest{Scope: "deploy", Provider: "vault"}, false, "does not state its lifetime"},
+		{"provider and principal", forkBranch, PolicyRequest{Scope: "db", Provider: "vault", Principal: "ci-deploy"}, true, ""},
+		{"principal anchored", forkBranch, PolicyRequest{Scope: "db", Provider: "vault", Principal: "prod-ci-deploy"}, false, "allows scope"},
+		{"second rule needs main", forkBranch, PolicyRequest{Scope: "release", Provider: "github"}, false, "allows scope \"release\""},
+		{"second rule on main", widgetsMain, PolicyRequest{Scope: "release", Provider: "github"}, true, ""},
+		{"match anchored", other, PolicyRequest{Scope: "db", Provider: "vault", Principal: "ci-x"}, false, "no rule matches this identity"},
+		{"claim missing", map[string]string{"repository": "acme/widgets"}, PolicyRequest{Scope: "db", Provider: "vault", Principal: "ci-x"}, false, "no rule matches"},
+	} {
+		ok, reason := p.Allows(c.claims, c.req)
+		if ok != c.ok || !strings.Contains(reason, c.reason) || ok && reason != "" {
+			t.Errorf("%s: Allows = %v, %q; want %v with %q", c.name, ok, reason, c.ok, c.reason)
+		}
+		if !ok && !strings.HasPrefix(reason, "policy owner.yml: ") {
+			t.Errorf("%s: reason %q does not name the policy", c.name, reason)
+		}
+	}
+}
+
+func TestParsePolicyErrors(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{"version: 1\nrules:\n  - match: {a: b}\n    allow: [{scope: x, rolle: y}]\n", `line 4: unknown key "rolle"`},
+		{"version: 2\nrules: []\n", "version 2, want 1"},
+		{"version: 1\n", "no rules"},
+		{"version: 1\nrules:\n  - allow: [{scope: x}]\n", "match is empty"},
+		{"version: 1\nrules:\n  - match: {a: \"(\"}\n    allow: [{scope: x}]\n", "rules[0].match.a"},
+		{"version: 1\nrules:\n  - match: {a: b}\n    allow: [{max-duration: 5m}]\n", "names no scope, provider or principal"},
+		{"version: 1\nrules:\n  - match: {a: b}\n    allow: [{scope: x, max-duration: soon}]\n", "line 4"},
+		{"", "empty"},
+	} {
+		_, err := ParsePolicy([]byte(c.doc), "p.yml")
+		var cfgErr *ConfigError
+		if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v; want a one-line ConfigError with %q", c.doc, err, c.want)
+		}
+	}
+}
+
+// A scope the owner's policy does not allow is not issued, and the
+// refusal is attested; the allowed ones are issued as usual.
+func TestSessionRefusesWhatThePolicyDoesNotAllow(t *testing.T) {
+	st := stack(t, devstack.Options{AllProviders: true})
+	s, log := newTestSession(t, st)
+	policy, err := ParsePolicy([]byte(`version: 1
+rules:
+  - match: {repository: chaperone-ci/devstack-demo, ref: refs/heads/main}
+    allow:
+      - {provider: vault, principal: ci}
+      - {scope: deploy, max-duration: 15m}
+      - {scope: gcloud, max-duration: 10m}
+`), "owner.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.opts.Policy = policy
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v\n%s", err, log)
+	}
+	env := strings.Join(s.Environ(), "\n")
+	for _, name := range []string{"DB_PASSWORD", "AWS_ACCESS_KEY_ID"} {
+		if !strings.Contains(env, "\n"+name+"=") {
+			t.Errorf("allowed scope's %s not delivered", name)
+		}
+	}
+	for _, name := range []string{"GITHUB_TOKEN", "API_ACCESS_TOKEN"} {
+		if strings.Contains(env, "\n"+name+"=") {
+			t.Errorf("refused scope's %s delivered", name)
+		}
+	}
+	sum, err := s.Stop(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred := verifyBundle(t, st, sum)
+	refused := map[string]string{}
+	for _, r := range pred.Refused {
+		refused[r.Scope] = r.Reason
+	}
+	var issued []string
+	for _, g := range pred.Grants {
+		issued = append(issued, g.Scope)
+	}
+	if strings.Join(issued, ",") != "db,deploy" || len(refused) != 4 ||
+		!strings.Contains(refused["gcloud"], "more than max-duration 10m0s") || !strings.Contains(refused["repo"], "allows scope \"repo\"") {
+		t.Errorf("issued %v, refused %v\n%s", issued, refused, log)
+	}
+	if !strings.Contains(log.String(), "scope repo refused: policy owner.yml") {
+		t.Errorf("log does not report the refusal:\n%s", log)
+	}
+}
