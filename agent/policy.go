@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/chaperone-ci/chaperone/attest"
 )
 
 // A Policy is the platform owner's restriction of which identities may use
@@ -214,4 +216,24 @@ func (g *PolicyGrant) allows(req PolicyRequest) (bool, string) {
 		return false, fmt.Sprintf("scope %q asks for %s, more than max-duration %s", req.Scope, req.Lifetime, g.MaxDuration)
 	}
 	return true, ""
+}
+
+// GrantRefusal judges an attested grant as Allows judged the scope when it
+// was issued, with the identity's attested claims and the lifetime the
+// grant was issued for: "" if the policy allows it, else why not. It is
+// attest.Policy.OwnerPolicy for `chaperone verify --policy`.
+func (p *Policy) GrantRefusal(id attest.Identity, g attest.Grant) string {
+	claims := map[string]string{}
+	for k, v := range id.Claims {
+		claims[k] = v
+	}
+	claims["iss"], claims["sub"] = id.Issuer, id.Subject
+	req := PolicyRequest{Scope: g.Scope, Provider: g.Provider, Principal: g.Principal}
+	if !g.ExpiresAt.IsZero() {
+		req.Lifetime = g.ExpiresAt.Sub(g.IssuedAt)
+	}
+	if ok, why := p.Allows(claims, req); !ok {
+		return why
+	}
+	return ""
 }

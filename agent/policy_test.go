@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaperone-ci/chaperone/attest"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 )
 
@@ -124,5 +125,28 @@ rules:
 	}
 	if !strings.Contains(log.String(), "scope repo refused: policy owner.yml") {
 		t.Errorf("log does not report the refusal:\n%s", log)
+	}
+}
+
+// An attested grant is judged as its scope was: with the attested claims,
+// and the lifetime it was issued for.
+func TestPolicyGrantRefusal(t *testing.T) {
+	p, err := ParsePolicy([]byte(examplePolicy), "owner.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := attest.Identity{Issuer: "https://token.actions.githubusercontent.com", Claims: map[string]string{"repository": "acme/widgets"}}
+	issued := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	deploy := attest.Grant{Scope: "deploy", Provider: "aws", IssuedAt: issued, ExpiresAt: issued.Add(15 * time.Minute)}
+	if why := p.GrantRefusal(id, deploy); why != "" {
+		t.Errorf("15-minute deploy grant refused: %s", why)
+	}
+	deploy.ExpiresAt = issued.Add(time.Hour)
+	if why := p.GrantRefusal(id, deploy); !strings.Contains(why, "more than max-duration 15m0s") {
+		t.Errorf("1-hour deploy grant: %q", why)
+	}
+	id.Issuer = "https://gitlab.com"
+	if why := p.GrantRefusal(id, attest.Grant{Scope: "db", Provider: "vault", Principal: "ci-x"}); !strings.Contains(why, "no rule matches") {
+		t.Errorf("another issuer: %q", why)
 	}
 }

@@ -33,6 +33,12 @@ type Policy struct {
 	// RequireOutcome, when set, is the job outcome the predicate must
 	// record (one of Outcomes: success, failure, agent-error).
 	RequireOutcome string
+
+	// OwnerPolicy, when set, judges every grant together with the attested
+	// identity: a rule from outside this package (the platform owner's
+	// policy file, agent.Policy). It returns "" to allow the grant, else
+	// why not.
+	OwnerPolicy func(id Identity, g Grant) (refusal string)
 }
 
 // alwaysRevocable reports whether a provider's credentials can always be
@@ -49,7 +55,7 @@ func alwaysRevocable(provider string) bool {
 // IsZero reports whether the policy checks nothing.
 func (p Policy) IsZero() bool {
 	return !p.RequireRevoked && p.MaxGrantTTL == 0 && len(p.AllowScopes) == 0 &&
-		len(p.AllowProviders) == 0 && p.RequireOutcome == ""
+		len(p.AllowProviders) == 0 && p.RequireOutcome == "" && p.OwnerPolicy == nil
 }
 
 func (p Policy) validate() error {
@@ -134,6 +140,15 @@ func (p Policy) evaluate(pred *JobPredicate) []policyCheck {
 		for i, g := range pred.Grants {
 			if !slices.Contains(p.AllowProviders, g.Provider) {
 				c.violations = append(c.violations, fmt.Sprintf("%s: provider %q is not allowed", grantName(i, g), g.Provider))
+			}
+		}
+		out = append(out, c)
+	}
+	if p.OwnerPolicy != nil {
+		c := policyCheck{name: CheckOwnerPolicy, pass: fmt.Sprintf("the owner's policy allows all %d grant(s) for this identity", len(pred.Grants))}
+		for i, g := range pred.Grants {
+			if why := p.OwnerPolicy(pred.Identity, g); why != "" {
+				c.violations = append(c.violations, fmt.Sprintf("%s: %s", grantName(i, g), why))
 			}
 		}
 		out = append(out, c)

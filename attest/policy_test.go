@@ -76,3 +76,37 @@ func TestVerifyAppliesPolicy(t *testing.T) {
 		t.Fatalf("compliant bundle: %v", err)
 	}
 }
+
+// The owner's rule sees each grant with the attested identity; a grant it
+// refuses fails verification, named, and content stays unset.
+func TestVerifyAppliesOwnerPolicy(t *testing.T) {
+	s := signExample(t)
+	var seen []string
+	owner := func(id Identity, g Grant) string {
+		seen = append(seen, id.Subject+" "+g.Scope)
+		if g.Provider == "github" {
+			return "github is not for this repository"
+		}
+		return ""
+	}
+	res, err := Verify(s.bundle, VerifyOptions{PublicKeyPEM: s.pubPEM, ArtifactDigest: jobDigest(), Policy: Policy{OwnerPolicy: owner}})
+	wantFailure(t, res, err, CheckOwnerPolicy)
+	if c, _ := res.Check(CheckOwnerPolicy); !strings.Contains(c.Detail, `grants[2] (scope "repo-write", provider github, principal acme/widgets): github is not for this repository`) {
+		t.Errorf("ownerPolicy check = %+v", c)
+	}
+	if res.Predicate != nil || res.Verified {
+		t.Error("a refused bundle's content was returned")
+	}
+	pred := exampleJobPredicate()
+	if len(seen) != 3 || seen[0] != pred.Identity.Subject+" db" {
+		t.Errorf("the rule saw %q", seen)
+	}
+	res, err = Verify(s.bundle, VerifyOptions{PublicKeyPEM: s.pubPEM, ArtifactDigest: jobDigest(),
+		Policy: Policy{OwnerPolicy: func(Identity, Grant) string { return "" }}})
+	if err != nil || !res.Verified {
+		t.Fatalf("allowed by the owner: %v", err)
+	}
+	if c, _ := res.Check(CheckOwnerPolicy); c.Verdict != VerdictPass {
+		t.Errorf("ownerPolicy = %+v, want pass", c)
+	}
+}

@@ -22,6 +22,7 @@ const (
 	CheckMaxGrantTTL     = "maxGrantTTL"      // Policy.MaxGrantTTL
 	CheckAllowedScopes   = "allowedScopes"    // Policy.AllowScopes
 	CheckAllowedProvider = "allowedProviders" // Policy.AllowProviders
+	CheckOwnerPolicy     = "ownerPolicy"      // Policy.OwnerPolicy
 	CheckRequireOutcome  = "requireOutcome"   // Policy.RequireOutcome
 )
 

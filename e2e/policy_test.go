@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +42,24 @@ rules:
 	}
 	if len(pred.Grants) != 1 || pred.Grants[0].Scope != "db" || strings.Join(refused, ",") != "repo,deploy,gcloud,api,azure" {
 		t.Errorf("grants %+v, refused %v", pred.Grants, refused)
+	}
+
+	// An auditor checks the attestation against the owner's policy: the
+	// grants must be ones it allows for the attested identity.
+	bundle := filepath.Join(dir, "chaperone.sigstore.json")
+	digest := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(pred.Job.RunURI)))
+	verify := func(policyFile string) result {
+		return chaperone(t, dir, ds.environ(), "verify", bundle, "--key", ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"], "--digest", digest, "--policy", policyFile)
+	}
+	if v := verify(policy); v.code != 0 || !strings.Contains(v.stderr, "ownerPolicy") {
+		t.Errorf("verify --policy (the run's own policy): exit %d\n%s", v.code, v.stderr)
+	}
+	stricter := filepath.Join(t.TempDir(), "stricter.yml")
+	if err := os.WriteFile(stricter, []byte("version: 1\nrules:\n  - match: {repository: chaperone-ci/devstack-demo}\n    allow: [{provider: vault, principal: admin}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v := verify(stricter); v.code != 1 || !strings.Contains(v.stderr, `grants[0] (scope "db", provider vault, principal ci): policy `+stricter+`: no rule for this identity allows scope "db"`) {
+		t.Errorf("verify --policy (stricter): exit %d\n%s", v.code, v.stderr)
 	}
 
 	// A policy that does not parse stops the job before anything is issued.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/chaperone-ci/chaperone/agent"
 	"github.com/chaperone-ci/chaperone/attest"
 	// KMS key references (--key awskms://…), and the KMS signers the agent
 	// builds through attest.NewSigner.
@@ -45,6 +46,7 @@ cosign: write ^…$. Exit status: 0 verified, 1 a check failed, 2 usage error.`,
 			&cli.StringSliceFlag{Name: "allow-scope", Usage: "policy: a scope grants may have (repeat for several)"},
 			&cli.StringSliceFlag{Name: "allow-provider", Usage: "policy: a provider grants may come from (repeat for several)"},
 			&cli.StringFlag{Name: "require-outcome", Usage: "policy: the job outcome the attestation must record (success, failure, agent-error)"},
+			&cli.StringFlag{Name: "policy", Usage: "policy: the platform owner's policy file (as for run --policy): every grant must be one it allows for the attested identity"},
 			formatFlag("text", "text", "json"),
 		},
 		Action: runVerify,
@@ -130,6 +132,13 @@ func verifyOptions(c *cli.Context) (attest.VerifyOptions, func(), error) {
 	}
 	if c.IsSet("max-grant-ttl") && opts.Policy.MaxGrantTTL <= 0 {
 		return opts, noop, usagef("verify: --max-grant-ttl must be positive")
+	}
+	if src := c.String("policy"); src != "" {
+		owner, err := agent.LoadPolicy(src)
+		if err != nil {
+			return opts, noop, err
+		}
+		opts.Policy.OwnerPolicy = owner.GrantRefusal
 	}
 	if ref := c.String("key"); ref != "" {
 		pub, err := attest.LoadVerificationKey(c.Context, ref)
