@@ -237,3 +237,12 @@ func (p *Policy) GrantRefusal(id attest.Identity, g attest.Grant) string {
 	}
 	return ""
 }
+
+// A PolicyVerdict is the policy's answer for one scope of the config.
+type PolicyVerdict struct {
+	Scope     string `json:"scope"`
+	Provider  string `json:"provider"`
+	Principal string `json:"principal"`
+	Allowed   bool   `json:"allowed"`
+	Reason    string `json:"reason,omitempty"`
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,5 +72,48 @@ rules:
 	assertOneLineError(t, r, 2, `line 4: unknown key "scop"`, secrets)
 	if n := len(ds.credentials(t)); n != before {
 		t.Errorf("a bad policy still issued %d credentials", n-before)
+	}
+}
+
+// policy check says, for this job's identity, which scopes the policy
+// allows, without issuing any.
+func TestPolicyCheck(t *testing.T) {
+	ds := startDevstack(t, "github")
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "owner.yml")
+	write := func(doc string) {
+		if err := os.WriteFile(policy, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("version: 1\nrules:\n  - match: {repository: chaperone-ci/devstack-demo}\n    allow: [{provider: vault}, {scope: deploy, max-duration: 10m}]\n")
+	r := chaperone(t, dir, ds.environ(), "policy", "check", "--policy", policy, "--format", "json")
+	var out struct {
+		Allowed bool `json:"allowed"`
+		Scopes  []struct {
+			Scope   string `json:"scope"`
+			Allowed bool   `json:"allowed"`
+			Reason  string `json:"reason"`
+		} `json:"scopes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("policy check printed no JSON (%v), exit %d:\n%s%s", err, r.code, r.stdout, r.stderr)
+	}
+	verdicts := map[string]string{}
+	for _, s := range out.Scopes {
+		verdicts[s.Scope] = fmt.Sprint(s.Allowed)
+		if !s.Allowed {
+			verdicts[s.Scope] = s.Reason
+		}
+	}
+	if r.code != 1 || out.Allowed || verdicts["db"] != "true" || !strings.Contains(verdicts["deploy"], "asks for 15m0s, more than max-duration 10m0s") || len(out.Scopes) != 6 {
+		t.Errorf("exit %d, verdicts %v", r.code, verdicts)
+	}
+	if n := len(ds.credentials(t)); n != 0 {
+		t.Errorf("policy check issued %d credentials", n)
+	}
+	write("version: 1\nrules:\n  - match: {repository: chaperone-ci/devstack-demo}\n    allow: [{principal: \".*\"}]\n")
+	if r := chaperone(t, dir, ds.environ(), "policy", "check", "--policy", policy); r.code != 0 || strings.Count(r.stdout, "allowed") != 6 {
+		t.Errorf("all allowed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
