@@ -117,3 +117,30 @@ func TestPolicyCheck(t *testing.T) {
 		t.Errorf("all allowed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// policy render writes the issuer's side from the config alone.
+func TestPolicyRender(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ci.yml")
+	if err := os.WriteFile(cfg, []byte("version: 1\nscopes:\n  - {name: deploy, provider: aws, role-arn: 'arn:aws:iam::123456789012:role/deploy', region: eu-west-1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := chaperone(t, dir, nil, "policy", "render", "--config", cfg, "--target", "aws", "--bind", "repository=acme/widgets", "--bind", "environment=prod", "--format", "json")
+	var out []struct {
+		Scope     string `json:"scope"`
+		Documents []struct {
+			Name    string `json:"name"`
+			Content string `json:"content"`
+		} `json:"documents"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || len(out) != 1 || len(out[0].Documents) != 1 {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if doc := out[0].Documents[0]; doc.Name != "deploy.trust-policy.json" || !strings.Contains(doc.Content, `"token.actions.githubusercontent.com:sub": "repo:acme/widgets:environment:prod"`) {
+		t.Errorf("%s:\n%s", doc.Name, doc.Content)
+	}
+	r = chaperone(t, dir, nil, "policy", "render", "--config", cfg, "--target", "aws", "--bind", "ref")
+	assertOneLineError(t, r, 2, `--bind "ref" is not CLAIM=VALUE`, nil)
+	r = chaperone(t, dir, nil, "policy", "render", "--config", cfg, "--target", "vault", "--bind", "repository=a/b")
+	assertOneLineError(t, r, 2, "the config has no vault scope for target vault", nil)
+}

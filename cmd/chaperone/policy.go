@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/chaperone-ci/chaperone/agent"
+	"github.com/chaperone-ci/chaperone/agent/provider"
 )
 
 func policyCommand() *cli.Command {
@@ -15,6 +17,7 @@ func policyCommand() *cli.Command {
 		Name:  "policy",
 		Usage: "the platform owner's policy",
 		Subcommands: []*cli.Command{
+			policyRenderCommand(),
 			{
 				Name:  "check",
 				Usage: "say which of the config's scopes the policy allows for this job's identity (nothing is issued)",
@@ -77,6 +80,79 @@ func policyCommand() *cli.Command {
 					return nil
 				},
 			},
+		},
+	}
+}
+
+func policyRenderCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "render",
+		Usage: "write the issuer-side trust configuration (AWS role trust policy, GCP workload identity provider, Vault JWT role and ACL, octo-sts trust policy) for the config's scopes",
+		Flags: []cli.Flag{configFlag(),
+			&cli.StringFlag{Name: "target", Usage: "aws, gcp, vault or octo-sts"},
+			&cli.StringSliceFlag{Name: "bind", Usage: "CLAIM=VALUE a job's token must carry (repeatable), e.g. repository=org/repo, ref=refs/heads/main"},
+			&cli.StringFlag{Name: "platform", Value: "github", Usage: "the CI whose tokens are bound: github or gitlab"},
+			&cli.StringFlag{Name: "issuer", Usage: "the tokens' issuer (default: the platform's hosted one)"},
+			formatFlag("text", "text", "json"),
+		},
+		Action: func(c *cli.Context) error {
+			format, platform := c.String("format"), c.String("platform")
+			switch {
+			case format != "text" && format != "json":
+				return usagef("policy render: --format %q is not one of text, json", format)
+			case platform != agent.PlatformGitHub && platform != agent.PlatformGitLab:
+				return usagef("policy render: --platform %q is not github or gitlab", platform)
+			case c.String("target") == "":
+				return usagef("policy render: --target is required (aws, gcp, vault, octo-sts)")
+			}
+			b := provider.Binding{Platform: platform, Issuer: c.String("issuer"), Claims: map[string]string{}}
+			if b.Issuer == "" {
+				b.Issuer = agent.DefaultIssuer(platform)
+			}
+			for _, kv := range c.StringSlice("bind") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" || v == "" {
+					return usagef("policy render: --bind %q is not CLAIM=VALUE", kv)
+				}
+				b.Claims[k] = v
+			}
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			rendered, err := agent.RenderTrust(cfg, c.String("target"), b)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				type document struct {
+					Name      string `json:"name"`
+					MediaType string `json:"mediaType"`
+					Content   string `json:"content"`
+				}
+				type scope struct {
+					Scope     string     `json:"scope"`
+					Target    string     `json:"target"`
+					Documents []document `json:"documents"`
+				}
+				var out []scope
+				for _, r := range rendered {
+					sc := scope{Scope: r.Scope, Target: r.Target}
+					for _, d := range r.Documents {
+						sc.Documents = append(sc.Documents, document{d.Name, d.MediaType, string(d.Content)})
+					}
+					out = append(out, sc)
+				}
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			for _, r := range rendered {
+				for _, d := range r.Documents {
+					fmt.Fprintf(c.App.Writer, "# scope %s: %s\n%s\n", r.Scope, d.Name, d.Content)
+				}
+			}
+			return nil
 		},
 	}
 }

@@ -73,8 +73,7 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 
 // Describe implements provider.Provider.
 func (p *Provider) Describe() provider.Description {
-	// GitHub App installation tokens live one hour, not configurable.
-	return provider.Description{Provider: "github", Principal: p.cfg.Scope + "/" + p.cfg.Identity, Audience: p.cfg.Audience, Endpoint: p.cfg.Address, Lifetime: time.Hour}
+	return provider.Description{Provider: "github", Principal: p.cfg.Scope + "/" + p.cfg.Identity, Audience: p.cfg.Audience, Endpoint: p.cfg.Address, Lifetime: p.cfg.TTL}
 }
 
 // Issue exchanges the job's OIDC token for an installation token.

@@ -1,0 +1,73 @@
+package gcp
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/chaperone-ci/chaperone/agent/provider"
+)
+
+// attributeName is what GCP accepts after "attribute.".
+var attributeName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,99}$`)
+
+// RenderTrust implements provider.TrustRenderer: the workload identity
+// pool provider (the REST resource's body: issuer, audience, an attribute
+// for each bound claim and a condition requiring their values), and, with a
+// service account, the IAM binding that lets the bound identity
+// impersonate it.
+func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
+	if len(b.Claims) == 0 {
+		return nil, errors.New("bind at least one claim: a provider without an attribute condition admits every job of the issuer")
+	}
+	mapping := map[string]string{"google.subject": "assertion.sub"}
+	var cond []string
+	for _, name := range b.ClaimNames() {
+		if !attributeName.MatchString(name) {
+			return nil, fmt.Errorf("claim %s cannot be an attribute name (lower case letters, digits, _)", name)
+		}
+		mapping["attribute."+name] = "assertion." + name
+		cond = append(cond, fmt.Sprintf("assertion.%s == %s", name, celString(b.Claims[name])))
+	}
+	pool := p.cfg.WorkloadIdentityProvider[:strings.Index(p.cfg.WorkloadIdentityProvider, "/providers/")]
+	doc := map[string]any{
+		"name":               p.cfg.WorkloadIdentityProvider,
+		"attributeMapping":   mapping,
+		"attributeCondition": strings.Join(cond, " && "),
+		"oidc": map[string]any{
+			"issuerUri":        b.Issuer,
+			"allowedAudiences": []string{p.cfg.Audience},
+		},
+	}
+	base := pool[strings.LastIndexByte(pool, '/')+1:]
+	providerDoc, err := provider.JSONDocument(base+".provider.json", doc)
+	if err != nil {
+		return nil, err
+	}
+	docs := []provider.TrustDocument{providerDoc}
+	if p.cfg.ServiceAccount != "" {
+		// The principal set is one attribute's: the most specific bound.
+		attr := b.ClaimNames()[0]
+		for _, name := range []string{"project_path", "project_id", "repository", "repository_id"} {
+			if _, ok := b.Claims[name]; ok {
+				attr = name
+			}
+		}
+		binding, err := provider.JSONDocument(base+".service-account-binding.json", map[string]any{
+			"serviceAccount": p.cfg.ServiceAccount,
+			"role":           "roles/iam.workloadIdentityUser",
+			"member":         fmt.Sprintf("principalSet://iam.googleapis.com/%s/attribute.%s/%s", pool, attr, b.Claims[attr]),
+		})
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, binding)
+	}
+	return docs, nil
+}
+
+// celString quotes s as a CEL string literal.
+func celString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

@@ -1,0 +1,67 @@
+package github
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/chaperone-ci/chaperone/agent/provider"
+)
+
+// octoSTSPolicy is an octo-sts trust policy, in its field order.
+type octoSTSPolicy struct {
+	Issuer         string            `yaml:"issuer"`
+	Subject        string            `yaml:"subject,omitempty"`
+	SubjectPattern string            `yaml:"subject_pattern,omitempty"`
+	Audience       string            `yaml:"audience,omitempty"`
+	ClaimPattern   map[string]string `yaml:"claim_pattern,omitempty"`
+	Permissions    map[string]string `yaml:"permissions"`
+}
+
+// RenderTrust implements provider.TrustRenderer: the octo-sts trust policy
+// named by the scope's identity, to be committed as
+// .github/chainguard/IDENTITY.sts.yaml in the scope's repository (or in
+// the organisation's .github repository for an organisation scope). The
+// subject carries what it can of the binding; other claims become exact
+// claim patterns. The permissions are a least-privilege start (contents:
+// read): octo-sts grants what the policy lists.
+func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
+	sub, exact, covered, err := b.Subject()
+	if err != nil {
+		return nil, err
+	}
+	pol := octoSTSPolicy{Issuer: b.Issuer, Permissions: map[string]string{"contents": "read"}}
+	if exact {
+		pol.Subject = sub
+	} else {
+		pol.SubjectPattern = regexp.QuoteMeta(strings.TrimSuffix(sub, "*")) + ".*"
+	}
+	if u, err := url.Parse(p.cfg.Address); err == nil && p.cfg.Audience != u.Hostname() {
+		pol.Audience = p.cfg.Audience
+	}
+	for _, name := range b.ClaimNames() {
+		if !slices.Contains(covered, name) {
+			if pol.ClaimPattern == nil {
+				pol.ClaimPattern = map[string]string{}
+			}
+			pol.ClaimPattern[name] = regexp.QuoteMeta(b.Claims[name])
+		}
+	}
+	var buf bytes.Buffer
+	where := "repository " + p.cfg.Scope
+	if !strings.Contains(p.cfg.Scope, "/") {
+		where = "the .github repository of organisation " + p.cfg.Scope
+	}
+	fmt.Fprintf(&buf, "# octo-sts trust policy %q: commit it as .github/chainguard/%s.sts.yaml in %s.\n", p.cfg.Identity, p.cfg.Identity, where)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(pol); err != nil {
+		return nil, err
+	}
+	return []provider.TrustDocument{{Name: p.cfg.Identity + ".sts.yaml", MediaType: "application/yaml", Content: buf.Bytes()}}, nil
+}

@@ -1,0 +1,52 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/chaperone-ci/chaperone/agent/provider"
+)
+
+// RenderTrust implements provider.TrustRenderer: the JWT auth role the
+// scope logs in with (for `vault write auth/MOUNT/role/ROLE @file`), bound
+// to the audience and the bound claims, issuing service tokens (batch
+// tokens cannot be revoked), and an ACL policy that reads exactly the
+// scope's secret paths (`vault policy write ROLE file`).
+func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
+	if len(b.Claims) == 0 {
+		return nil, errors.New("bind at least one claim: a role bound to the audience alone admits every job of the issuer")
+	}
+	role := map[string]any{
+		"role_type":         "jwt",
+		"bound_audiences":   []string{p.cfg.Audience},
+		"bound_issuer":      b.Issuer,
+		"user_claim":        "sub",
+		"bound_claims_type": "string",
+		"bound_claims":      b.Claims,
+		"token_type":        "service",
+		"token_ttl":         "15m",
+		"token_max_ttl":     "1h",
+		"token_policies":    []string{p.cfg.Role},
+	}
+	roleDoc, err := provider.JSONDocument(p.cfg.Role+".role.json", role)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, s := range p.cfg.Secrets {
+		if !slices.Contains(paths, s.Path) {
+			paths = append(paths, s.Path)
+		}
+	}
+	var acl strings.Builder
+	fmt.Fprintf(&acl, "# The secrets of chaperone scope role %q; nothing else.\n", p.cfg.Role)
+	for _, path := range paths {
+		fmt.Fprintf(&acl, "path %q {\n  capabilities = [\"read\"]\n}\n", path)
+	}
+	return []provider.TrustDocument{
+		roleDoc,
+		{Name: p.cfg.Role + ".policy.hcl", MediaType: "text/x-hcl", Content: []byte(acl.String())},
+	}, nil
+}
