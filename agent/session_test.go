@@ -118,7 +118,7 @@ func TestSessionGitHub(t *testing.T) {
 	if !strings.HasPrefix(env("GITHUB_TOKEN"), "ghs_") {
 		t.Errorf("GITHUB_TOKEN is not an installation token")
 	}
-	out, code := run(t, s, `echo "pw=$DB_PASSWORD"; echo "gh=$GITHUB_TOKEN" >&2; exit 3`)
+	out, code := run(t, s, `printf 'pw=%s\n' "$DB_PASSWORD"; printf 'gh=%s\n' "$GITHUB_TOKEN" >&2; exit 3`)
 	if code != 3 {
 		t.Errorf("exit %d, want 3", code)
 	}

@@ -87,7 +87,7 @@ func TestExpiredGitLabToken(t *testing.T) {
 func TestGitLabRun(t *testing.T) {
 	ds := startDevstack(t, "gitlab")
 	dir := t.TempDir()
-	r := chaperone(t, dir, ds.environ(), "run", "--", "sh", "-c", `echo "token=$CHAPERONE_ID_TOKEN pw=$DB_PASSWORD"`)
+	r := chaperone(t, dir, ds.environ(), "run", "--", "sh", "-c", `printf 'token=%s pw=%s\n' "$CHAPERONE_ID_TOKEN" "$DB_PASSWORD"`)
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}

@@ -93,9 +93,9 @@ func TestGitLabCustomExecutor(t *testing.T) {
 
 	// run_exec: a stage that prints its credentials, raw and encoded, is
 	// masked with GitLab's token before the runner sees it.
-	build := runner.script("build_script.sh", `echo "db=$DB_PASSWORD"
+	build := runner.script("build_script.sh", `printf 'db=%s\n' "$DB_PASSWORD"
 printf '%s' "$API_TOKEN" | base64
-echo "token=$GITHUB_TOKEN" >&2
+printf 'token=%s\n' "$GITHUB_TOKEN" >&2
 echo built
 `)
 	res = runner.stage("run", build, "build_script")
