@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,12 +60,39 @@ type ExecutorDriver struct {
 	Version string `json:"version"`
 }
 
+// maxJobResponse bounds the job JSON the runner hands its driver.
+const maxJobResponse = 64 << 20
+
+// JobIDFromResponse reads the job's id from JOB_RESPONSE_FILE, the job as
+// GitLab sent it to the runner: unlike CUSTOM_ENV_CI_JOB_ID, which a job
+// can set to another job's id, the job cannot change it.
+func JobIDFromResponse(path string) (string, error) {
+	if path == "" {
+		return "", &ConfigError{Msg: "gitlab: JOB_RESPONSE_FILE is not set (run as a GitLab Runner custom executor stage)"}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("gitlab: JOB_RESPONSE_FILE: %w", err)
+	}
+	defer f.Close()
+	var job struct {
+		ID json.Number `json:"id"`
+	}
+	if err := json.NewDecoder(io.LimitReader(f, maxJobResponse)).Decode(&job); err != nil {
+		return "", fmt.Errorf("gitlab: JOB_RESPONSE_FILE %s: not the job's JSON: %v", path, err)
+	}
+	if _, err := job.ID.Int64(); err != nil {
+		return "", fmt.Errorf("gitlab: JOB_RESPONSE_FILE %s: no numeric job id", path)
+	}
+	return job.ID.String(), nil
+}
+
 // NewExecutorConfig describes a driver that runs the job's scripts with
 // bash on this host, keeping the session of job jobID in a directory of
 // its own under stateRoot.
 func NewExecutorConfig(buildsDir, cacheDir, stateRoot, jobID, version string) (*ExecutorConfig, error) {
 	if jobID == "" || strings.ContainsAny(jobID, "/\\.") {
-		return nil, &ConfigError{Msg: "gitlab: CUSTOM_ENV_CI_JOB_ID is missing or not a job id (run as a GitLab Runner custom executor stage)"}
+		return nil, &ConfigError{Msg: fmt.Sprintf("gitlab: job id %q is not a job id", jobID)}
 	}
 	host, _ := os.Hostname()
 	return &ExecutorConfig{

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -38,7 +40,7 @@ func TestNewExecutorConfig(t *testing.T) {
 	for _, id := range []string{"", "../123", "1/2", "."} {
 		_, err := NewExecutorConfig("/builds", "/cache", "/tmp", id, "dev")
 		var cfgErr *ConfigError
-		if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), "CI_JOB_ID") {
+		if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), "not a job id") {
 			t.Errorf("job id %q: %v", id, err)
 		}
 	}
@@ -62,5 +64,33 @@ func TestMaskTokenIsGitLabsOnGitLab(t *testing.T) {
 	set.Add("s3cret-value")
 	if got := set.MaskString("s3cret-value"); got != "<hidden>" {
 		t.Errorf("configured token: %q", got)
+	}
+}
+
+func TestJobIDFromResponse(t *testing.T) {
+	dir := t.TempDir()
+	write := func(doc string) string {
+		path := filepath.Join(dir, "job.json")
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if id, err := JobIDFromResponse(write(`{"id": 62179596711, "token": "x", "variables": []}`)); err != nil || id != "62179596711" {
+		t.Errorf("id %q, %v", id, err)
+	}
+	for doc, want := range map[string]string{
+		`{"id": "../1"}`: "not the job's JSON",
+		`{"id": 1.5}`:    "no numeric job id",
+		`{"token": "x"}`: "no numeric job id",
+		`not json`:       "not the job's JSON",
+	} {
+		if _, err := JobIDFromResponse(write(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
+	}
+	var cfgErr *ConfigError
+	if _, err := JobIDFromResponse(""); !errors.As(err, &cfgErr) {
+		t.Errorf("no file: %v", err)
 	}
 }

@@ -218,6 +218,10 @@ func (g *PolicyGrant) allows(req PolicyRequest) (bool, string) {
 	return true, ""
 }
 
+// issuanceSlack is how much longer than it asked for an attested grant may
+// seem to live: the time the exchange took, and clock skew.
+const issuanceSlack = time.Minute
+
 // GrantRefusal judges an attested grant as Allows judged the scope when it
 // was issued, with the identity's attested claims and the lifetime the
 // grant was issued for: "" if the policy allows it, else why not. It is
@@ -230,7 +234,9 @@ func (p *Policy) GrantRefusal(id attest.Identity, g attest.Grant) string {
 	claims["iss"], claims["sub"] = id.Issuer, id.Subject
 	req := PolicyRequest{Scope: g.Scope, Provider: g.Provider, Principal: g.Principal}
 	if !g.ExpiresAt.IsZero() {
-		req.Lifetime = g.ExpiresAt.Sub(g.IssuedAt)
+		// issuedAt is taken before the request (and its retries) and
+		// the expiry is the issuer's clock: allow them a minute.
+		req.Lifetime = max(g.ExpiresAt.Sub(g.IssuedAt)-issuanceSlack, time.Second)
 	}
 	if ok, why := p.Allows(claims, req); !ok {
 		return why

@@ -141,6 +141,11 @@ func TestPolicyGrantRefusal(t *testing.T) {
 	if why := p.GrantRefusal(id, deploy); why != "" {
 		t.Errorf("15-minute deploy grant refused: %s", why)
 	}
+	// Issued a little after issuedAt was taken: still the 15 minutes asked.
+	deploy.ExpiresAt = issued.Add(15*time.Minute + 2*time.Second)
+	if why := p.GrantRefusal(id, deploy); why != "" {
+		t.Errorf("15 minutes and 2 seconds refused: %s", why)
+	}
 	deploy.ExpiresAt = issued.Add(time.Hour)
 	if why := p.GrantRefusal(id, deploy); !strings.Contains(why, "more than max-duration 15m0s") {
 		t.Errorf("1-hour deploy grant: %q", why)

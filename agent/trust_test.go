@@ -95,16 +95,20 @@ func TestRenderAWSTrustPolicy(t *testing.T) {
 
 func TestRenderVaultRole(t *testing.T) {
 	docs := renderOne(t, "vault", ghBinding("repository", "acme/widgets"))
+	var mount map[string]string
 	var role map[string]any
-	if len(docs) != 2 || json.Unmarshal(docs[0].Content, &role) != nil {
+	if len(docs) != 3 || json.Unmarshal(docs[0].Content, &mount) != nil || json.Unmarshal(docs[1].Content, &role) != nil {
 		t.Fatalf("%d documents", len(docs))
+	}
+	if mount["bound_issuer"] != DefaultIssuer(PlatformGitHub) || docs[0].Name != "jwt.config.json" {
+		t.Errorf("mount config %v", mount)
 	}
 	claims, _ := role["bound_claims"].(map[string]any)
 	if role["token_type"] != "service" || role["role_type"] != "jwt" || claims["repository"] != "acme/widgets" ||
-		role["bound_issuer"] != "https://token.actions.githubusercontent.com" || docs[0].Name != "ci-deploy.role.json" {
+		role["bound_issuer"] != nil || docs[1].Name != "ci-deploy.role.json" {
 		t.Errorf("role %v", role)
 	}
-	acl := string(docs[1].Content)
+	acl := string(docs[2].Content)
 	if strings.Count(acl, `path "secret/data/ci/db"`) != 1 || !strings.Contains(acl, `path "secret/data/ci/api"`) || strings.Count(acl, "capabilities = [\"read\"]") != 2 {
 		t.Errorf("policy:\n%s", acl)
 	}
@@ -161,9 +165,12 @@ func TestRenderTrustRefusesOpenPolicies(t *testing.T) {
 	}{
 		{"aws", ghBinding("ref", "refs/heads/main"), "bind the repository"},
 		{"aws", ghBinding("repository", "a/b", "workflow_ref", "x"), "claim workflow_ref cannot be bound"},
-		{"vault", ghBinding(), "bind at least one claim"},
-		{"gcp", ghBinding(), "bind at least one claim"},
-		{"gcp", ghBinding("Repository", "a/b"), "cannot be an attribute name"},
+		{"vault", ghBinding(), "bind the repository"},
+		{"vault", ghBinding("ref", "refs/heads/main"), "bind the repository"},
+		{"gcp", ghBinding("ref", "refs/heads/main"), "bind the repository"},
+		{"gcp", ghBinding("repository_id", "1", "Ref", "x"), "cannot be an attribute name"},
+		{"aws", ghBinding("repository", "*"), "holds a wildcard"},
+		{"aws", ghBinding("repository", "acme/widgets", "ref", "refs/heads/?ain"), "holds a wildcard"},
 		{"octo-sts", ghBinding("ref", "x"), "bind the repository"},
 		{"azure", ghBinding("repository", "a/b"), "not one of aws, gcp, vault, octo-sts"},
 		{"aws", provider.Binding{Platform: PlatformGitHub, Issuer: "http://insecure", Claims: map[string]string{"repository": "a/b"}}, "not an https URL"},

@@ -42,8 +42,11 @@ func newGitLabRunner(t *testing.T, ds *devstack) *gitlabRunner {
 }
 
 // stage runs one driver stage.
-func (r *gitlabRunner) stage(args ...string) result {
-	env := append([]string(nil), r.env...)
+func (r *gitlabRunner) stage(args ...string) result { return r.stageEnv(nil, args...) }
+
+// stageEnv runs one driver stage with extra environment.
+func (r *gitlabRunner) stageEnv(extra []string, args ...string) result {
+	env := append(append([]string(nil), r.env...), extra...)
 	for k, v := range r.jobEnv {
 		env = append(env, k+"="+v)
 	}
@@ -65,7 +68,9 @@ func TestGitLabCustomExecutor(t *testing.T) {
 	runner := newGitLabRunner(t, ds)
 
 	// config_exec: JSON on stdout, with the session's directory in job_env.
-	res := runner.stage("config", "--builds-dir", filepath.Join(runner.dir, "builds"), "--state-root", t.TempDir())
+	// The job's id comes from JOB_RESPONSE_FILE: a job that sets CI_JOB_ID
+	// to another job's cannot share that job's session.
+	res := runner.stageEnv([]string{"CUSTOM_ENV_CI_JOB_ID=1"}, "config", "--builds-dir", filepath.Join(runner.dir, "builds"), "--state-root", t.TempDir())
 	if res.code != 0 {
 		t.Fatalf("config exit %d:\n%s", res.code, res.stderr)
 	}
@@ -117,6 +122,16 @@ echo built
 		t.Errorf("BUILD_EXIT_CODE_FILE = %q (%v), want 3", data, err)
 	}
 
+	// The codes are the runner's to choose.
+	res = runner.stageEnv([]string{"BUILD_FAILURE_EXIT_CODE=17", "SYSTEM_FAILURE_EXIT_CODE=19"}, "run", runner.script("step_x.sh", "exit 5\n"), "step_x")
+	if res.code != 17 {
+		t.Errorf("BUILD_FAILURE_EXIT_CODE=17: exit %d", res.code)
+	}
+	res = runner.stageEnv([]string{"SYSTEM_FAILURE_EXIT_CODE=19"}, "run", build)
+	if res.code != 19 {
+		t.Errorf("SYSTEM_FAILURE_EXIT_CODE=19: exit %d", res.code)
+	}
+
 	// A stage the driver cannot run is a system failure.
 	res = runner.stage("run", build)
 	if res.code != 2 || !strings.Contains(res.stderr, "SCRIPT STAGE") {
@@ -135,13 +150,14 @@ echo built
 	}
 	bundle := filepath.Join(runner.dir, "chaperone.sigstore.json")
 	pred := bundlePredicate(t, bundle)
-	if pred.Platform != "gitlab" || len(pred.Steps) != 2 || pred.Outcome != "failure" {
+	// GitLab ignores a failing after_script, not a failing step.
+	if pred.Platform != "gitlab" || len(pred.Steps) != 3 || pred.Outcome != "failure" {
 		t.Fatalf("predicate: platform %q, %d steps, outcome %q", pred.Platform, len(pred.Steps), pred.Outcome)
 	}
 	for i, want := range []struct {
 		stage string
 		code  int
-	}{{"build_script", 0}, {"after_script", 3}} {
+	}{{"build_script", 0}, {"after_script", 3}, {"step_x", 5}} {
 		if st := pred.Steps[i]; st.Stage != want.stage || st.ExitCode != want.code {
 			t.Errorf("step %d: stage %q exit %d, want %q exit %d", i, st.Stage, st.ExitCode, want.stage, want.code)
 		}
@@ -157,7 +173,8 @@ echo built
 	}
 }
 
-// Without a config, prepare fails as a system failure, in one line.
+// Without a config, prepare fails in one line, as the job's failure (the
+// runner would retry a system failure three times to no avail).
 func TestGitLabPrepareWithoutConfig(t *testing.T) {
 	ds := startDevstack(t, "gitlab")
 	runner := newGitLabRunner(t, ds)
@@ -170,5 +187,5 @@ func TestGitLabPrepareWithoutConfig(t *testing.T) {
 	runner.env = env
 	runner.jobEnv = map[string]string{"CHAPERONE_STATE_DIR": filepath.Join(t.TempDir(), "s")}
 	res := runner.stage("prepare")
-	assertOneLineError(t, res, 2, "CHAPERONE_CONFIG", nil)
+	assertOneLineError(t, res, 1, "CHAPERONE_CONFIG", nil)
 }

@@ -20,7 +20,7 @@ func TestRunWithOwnerPolicy(t *testing.T) {
 	if err := os.WriteFile(policy, []byte(`version: 1
 rules:
   - match: {repository: chaperone-ci/devstack-demo, ref: refs/heads/main}
-    allow: [{provider: vault}]
+    allow: [{provider: vault}, {scope: deploy, provider: aws, max-duration: 15m}]
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ rules:
 	for _, r := range pred.Refused {
 		refused = append(refused, r.Scope)
 	}
-	if len(pred.Grants) != 1 || pred.Grants[0].Scope != "db" || strings.Join(refused, ",") != "repo,deploy,gcloud,api,azure" {
+	if len(pred.Grants) != 2 || pred.Grants[0].Scope != "db" || pred.Grants[1].Scope != "deploy" || strings.Join(refused, ",") != "repo,gcloud,api,azure" {
 		t.Errorf("grants %+v, refused %v", pred.Grants, refused)
 	}
 
@@ -52,6 +52,8 @@ rules:
 	verify := func(policyFile string) result {
 		return chaperone(t, dir, ds.environ(), "verify", bundle, "--key", ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"], "--digest", digest, "--policy", policyFile)
 	}
+	// The run's own policy passes, the 15-minute AWS grant included
+	// (issued a moment after issuedAt was taken).
 	if v := verify(policy); v.code != 0 || !strings.Contains(v.stderr, "ownerPolicy") {
 		t.Errorf("verify --policy (the run's own policy): exit %d\n%s", v.code, v.stderr)
 	}

@@ -48,6 +48,21 @@ func (b Binding) IssuerHost() string {
 	return strings.TrimSuffix(strings.TrimPrefix(b.Issuer, "https://"), "/")
 }
 
+// RequireProject checks that the binding names the repository (GitHub) or
+// project (GitLab), by name, id or subject: bound to less (a branch, an
+// environment), a trust policy admits every repository's jobs.
+func (b Binding) RequireProject() error {
+	for _, name := range []string{"sub", "repository", "repository_id", "project_path", "project_id"} {
+		if _, ok := b.Claims[name]; ok {
+			return nil
+		}
+	}
+	if b.Platform == "gitlab" {
+		return errors.New("bind the project (project_path=GROUP/PROJECT or project_id=N): bound to less, the policy admits every project's jobs")
+	}
+	return errors.New("bind the repository (repository=OWNER/REPO or repository_id=N): bound to less, the policy admits every repository's jobs")
+}
+
 // Subject returns the sub claim the bound claims determine on the
 // platform, and the claims it covers. GitHub: repo:REPOSITORY:environment:
 // ENV, repo:REPOSITORY:ref:REF, or, with only the repository bound, the

@@ -32,8 +32,11 @@ func gitlabCommand() *cli.Command {
 					&cli.StringFlag{Name: "state-root", Value: os.TempDir(), Usage: "directory for the jobs' session directories"},
 				},
 				Action: func(c *cli.Context) error {
-					getenv := agent.CustomExecutorEnv(os.Environ())
-					cfg, err := agent.NewExecutorConfig(c.String("builds-dir"), c.String("cache-dir"), c.String("state-root"), getenv("CI_JOB_ID"), version)
+					jobID, err := agent.JobIDFromResponse(os.Getenv("JOB_RESPONSE_FILE"))
+					if err != nil {
+						return gitlabFailure(c, "config", err)
+					}
+					cfg, err := agent.NewExecutorConfig(c.String("builds-dir"), c.String("cache-dir"), c.String("state-root"), jobID, version)
 					if err != nil {
 						return gitlabFailure(c, "config", err)
 					}
@@ -49,10 +52,10 @@ func gitlabCommand() *cli.Command {
 					getenv := agent.CustomExecutorEnv(os.Environ())
 					cfg, err := gitlabConfig(c, getenv)
 					if err != nil {
-						return gitlabFailure(c, "prepare", err)
+						return gitlabJobFailure(c, "prepare", err)
 					}
 					if names := cfg.EndpointScopes(); len(names) > 0 {
-						return gitlabFailure(c, "prepare", usagef("scopes %s use deliver: endpoint, which the executor does not serve: use env or file delivery", strings.Join(names, ", ")))
+						return gitlabJobFailure(c, "prepare", usagef("scopes %s use deliver: endpoint, which the executor does not serve: use env or file delivery", strings.Join(names, ", ")))
 					}
 					// The policy is the runner host's (--policy, CHAPERONE_POLICY):
 					// a job's variable of that name is CUSTOM_ENV_CHAPERONE_POLICY.
@@ -70,13 +73,17 @@ func gitlabCommand() *cli.Command {
 					}
 					if err := s.Start(c.Context); err != nil {
 						_, _ = s.Stop(c.Context) // attests the failed start; revokes what was issued
+						var cfgErr *agent.ConfigError
+						if errors.As(err, &cfgErr) {
+							return gitlabJobFailure(c, "prepare", err)
+						}
 						return gitlabFailure(c, "prepare", err)
 					}
 					if err := s.Save(); err != nil {
 						_, _ = s.Stop(c.Context)
 						return gitlabFailure(c, "prepare", err)
 					}
-					fmt.Fprintf(c.App.ErrWriter, "chaperone: %d scopes issued for this job\n", len(cfg.Scopes))
+					fmt.Fprintln(c.App.ErrWriter, "chaperone: the job's credentials are ready")
 					return nil
 				},
 			},
@@ -173,6 +180,15 @@ func gitlabFailure(c *cli.Context, stage string, err error) error {
 	}
 	fmt.Fprintf(c.App.ErrWriter, "chaperone: gitlab %s: %s\n", stage, oneLine(err.Error()))
 	return exitStatus(runnerCode("SYSTEM_FAILURE_EXIT_CODE", 2))
+}
+
+// gitlabJobFailure reports a fault of the job's own (its config, a scope
+// the issuer refuses to configure) as a build failure: the runner retries
+// a system failure of prepare three times, which would only issue and
+// revoke again.
+func gitlabJobFailure(c *cli.Context, stage string, err error) error {
+	fmt.Fprintf(c.App.ErrWriter, "chaperone: gitlab %s: %s\n", stage, oneLine(err.Error()))
+	return exitStatus(runnerCode("BUILD_FAILURE_EXIT_CODE", 1))
 }
 
 // runnerCode reads one of the exit codes the runner gives its driver.

@@ -18,6 +18,11 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 	if len(parts) < 6 || parts[4] == "" {
 		return nil, fmt.Errorf("role-arn %q names no account", p.cfg.RoleARN)
 	}
+	for _, name := range b.ClaimNames() {
+		if strings.ContainsAny(b.Claims[name], "*?") {
+			return nil, fmt.Errorf("claim %s: %q holds a wildcard, which an AWS StringLike condition would expand", name, b.Claims[name])
+		}
+	}
 	sub, exact, covered, err := b.Subject()
 	if err != nil {
 		return nil, err

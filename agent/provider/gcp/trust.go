@@ -1,7 +1,6 @@
 package gcp
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -18,8 +17,8 @@ var attributeName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,99}$`)
 // service account, the IAM binding that lets the bound identity
 // impersonate it.
 func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
-	if len(b.Claims) == 0 {
-		return nil, errors.New("bind at least one claim: a provider without an attribute condition admits every job of the issuer")
+	if err := b.RequireProject(); err != nil {
+		return nil, err
 	}
 	mapping := map[string]string{"google.subject": "assertion.sub"}
 	var cond []string
@@ -47,9 +46,10 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 	}
 	docs := []provider.TrustDocument{providerDoc}
 	if p.cfg.ServiceAccount != "" {
-		// The principal set is one attribute's: the most specific bound.
-		attr := b.ClaimNames()[0]
-		for _, name := range []string{"project_path", "project_id", "repository", "repository_id"} {
+		// The principal set is one attribute's: the repository's or the
+		// project's (RequireProject), by id where it is bound.
+		attr := "sub"
+		for _, name := range []string{"project_path", "repository", "project_id", "repository_id"} {
 			if _, ok := b.Claims[name]; ok {
 				attr = name
 			}

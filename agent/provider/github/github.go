@@ -73,7 +73,9 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 
 // Describe implements provider.Provider.
 func (p *Provider) Describe() provider.Description {
-	return provider.Description{Provider: "github", Principal: p.cfg.Scope + "/" + p.cfg.Identity, Audience: p.cfg.Audience, Endpoint: p.cfg.Address, Lifetime: p.cfg.TTL}
+	// Installation tokens live one hour, whatever ttl says (ttl only bounds
+	// what is recorded should revocation fail).
+	return provider.Description{Provider: "github", Principal: p.cfg.Scope + "/" + p.cfg.Identity, Audience: p.cfg.Audience, Endpoint: p.cfg.Address, Lifetime: time.Hour}
 }
 
 // Issue exchanges the job's OIDC token for an installation token.

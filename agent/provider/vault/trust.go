@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,19 +8,20 @@ import (
 	"github.com/chaperone-ci/chaperone/agent/provider"
 )
 
-// RenderTrust implements provider.TrustRenderer: the JWT auth role the
-// scope logs in with (for `vault write auth/MOUNT/role/ROLE @file`), bound
-// to the audience and the bound claims, issuing service tokens (batch
-// tokens cannot be revoked), and an ACL policy that reads exactly the
-// scope's secret paths (`vault policy write ROLE file`).
+// RenderTrust implements provider.TrustRenderer: the JWT auth mount's
+// config naming the issuer (`vault write auth/MOUNT/config @file`; it is
+// shared by the mount's roles), the role the scope logs in with (`vault
+// write auth/MOUNT/role/ROLE @file`), bound to the audience and the bound
+// claims, issuing service tokens (batch tokens cannot be revoked), and an
+// ACL policy that reads exactly the scope's secret paths (`vault policy
+// write ROLE file`).
 func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
-	if len(b.Claims) == 0 {
-		return nil, errors.New("bind at least one claim: a role bound to the audience alone admits every job of the issuer")
+	if err := b.RequireProject(); err != nil {
+		return nil, err
 	}
 	role := map[string]any{
 		"role_type":         "jwt",
 		"bound_audiences":   []string{p.cfg.Audience},
-		"bound_issuer":      b.Issuer,
 		"user_claim":        "sub",
 		"bound_claims_type": "string",
 		"bound_claims":      b.Claims,
@@ -45,7 +45,16 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 	for _, path := range paths {
 		fmt.Fprintf(&acl, "path %q {\n  capabilities = [\"read\"]\n}\n", path)
 	}
+	// The issuer is the auth mount's setting, shared by its roles.
+	mountDoc, err := provider.JSONDocument(p.cfg.Mount+".config.json", map[string]string{
+		"oidc_discovery_url": b.Issuer,
+		"bound_issuer":       b.Issuer,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return []provider.TrustDocument{
+		mountDoc,
 		roleDoc,
 		{Name: p.cfg.Role + ".policy.hcl", MediaType: "text/x-hcl", Content: []byte(acl.String())},
 	}, nil
