@@ -189,3 +189,40 @@ func TestGitLabPrepareWithoutConfig(t *testing.T) {
 	res := runner.stage("prepare")
 	assertOneLineError(t, res, 1, "CHAPERONE_CONFIG", nil)
 }
+
+// The owner's policy and the session's directory are the runner host's:
+// a job's variables of those names do not replace them.
+func TestGitLabOwnerSettingsAreTheHosts(t *testing.T) {
+	ds := startDevstack(t, "gitlab")
+	runner := newGitLabRunner(t, ds)
+	strict := filepath.Join(t.TempDir(), "owner.yml")
+	if err := os.WriteFile(strict, []byte("version: 1\nrules:\n  - match: {project_path: chaperone-ci/devstack-demo}\n    allow: [{provider: vault}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "host-state")
+	jobState := filepath.Join(t.TempDir(), "job-state")
+	runner.jobEnv = map[string]string{"CHAPERONE_STATE_DIR": state, "CHAPERONE_POLICY": strict}
+	runner.env = append(runner.env,
+		"CUSTOM_ENV_CHAPERONE_POLICY=version: 1\nrules:\n  - match: {iss: \".*\"}\n    allow: [{principal: \".*\"}]\n",
+		"CUSTOM_ENV_CHAPERONE_STATE_DIR="+jobState)
+	res := runner.stage("prepare")
+	if res.code != 0 {
+		t.Fatalf("prepare exit %d:\n%s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "scope repo refused: policy "+strict) {
+		t.Errorf("the host's policy did not apply:\n%s", res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(state, "session.json")); err != nil {
+		t.Errorf("session not in the host's directory: %v", err)
+	}
+	if _, err := os.Stat(jobState); !os.IsNotExist(err) {
+		t.Errorf("the job's CHAPERONE_STATE_DIR was used: %v", err)
+	}
+	if res := runner.stage("cleanup"); res.code != 0 {
+		t.Fatalf("cleanup exit %d:\n%s", res.code, res.stderr)
+	}
+	pred := bundlePredicate(t, filepath.Join(runner.dir, "chaperone.sigstore.json"))
+	if len(pred.Grants) != 1 || pred.Grants[0].Provider != "vault" || len(pred.Refused) != 5 {
+		t.Errorf("grants %+v, %d refused", pred.Grants, len(pred.Refused))
+	}
+}
