@@ -1,10 +1,10 @@
 package attest
 
-// No JSON Schema validator module is in go.mod (santhosh-tekuri/jsonschema
-// is only in the wider module graph, not required by this module), so this
-// file carries a small validator for exactly the draft 2020-12 keywords the
-// schema uses. It fails on any keyword it does not implement, so the schema
-// cannot silently outgrow it.
+// This file carries a small validator for exactly the draft 2020-12
+// keywords the predicate's schema uses (internal/scan's tests validate
+// SARIF with santhosh-tekuri/jsonschema; attest keeps its own so that the
+// library package imports nothing of the sort). It fails on any keyword it
+// does not implement, so the schema cannot silently outgrow it.
 
 import (
 	"bytes"

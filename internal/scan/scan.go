@@ -1,0 +1,212 @@
+// Package scan finds the static credentials a repository's CI uses, which
+// short-lived federated ones should replace: credentials written into files
+// (found by the masker's detectors), and long-lived secrets that CI
+// configurations pass to jobs (by name, and by the inputs of the actions
+// that take static keys).
+package scan
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/chaperone-ci/chaperone/masking"
+)
+
+// A Finding is one static credential, or one use of a long-lived secret.
+// It never holds the credential.
+type Finding struct {
+	Rule    string `json:"rule"`
+	Path    string `json:"path"` // slash-separated, relative to the scanned root
+	Line    int    `json:"line"`
+	Column  int    `json:"column"` // 1-based, in bytes
+	Message string `json:"message"`
+	// Provider is the chaperone provider whose short-lived credentials
+	// replace it, when there is one.
+	Provider string `json:"provider,omitempty"`
+}
+
+// Rules returns the rule ids, with what each finds.
+func Rules() []RuleInfo {
+	return []RuleInfo{
+		{RuleCredential, "a credential written into a file (a token, access key, private key, or a password in a URL)"},
+		{RuleLongLivedSecret, "a CI configuration passes a long-lived cloud or service credential to a job"},
+		{RuleStaticKeyInput, "an action is given a static key where it could federate with the job's OIDC identity"},
+	}
+}
+
+// RuleInfo describes a rule.
+type RuleInfo struct{ ID, Description string }
+
+// Rule ids.
+const (
+	RuleCredential      = "static-credential"
+	RuleLongLivedSecret = "long-lived-secret"
+	RuleStaticKeyInput  = "static-key-input"
+)
+
+// Options bound a scan.
+type Options struct {
+	// MaxFileSize skips larger files; default 1 MiB.
+	MaxFileSize int64
+}
+
+// skipDir reports the directories never scanned: other people's code,
+// and build output.
+func skipDir(name string) bool {
+	switch name {
+	case ".git", "node_modules", "vendor", ".cache", "dist", "target":
+		return true
+	}
+	return false
+}
+
+// Dir scans the files under root, and returns the findings sorted by path
+// and position.
+func Dir(root string, opts Options) ([]Finding, error) {
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = 1 << 20
+	}
+	det := newDetector()
+	var out []Finding
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && skipDir(d.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if info, err := d.Info(); err != nil || info.Size() > opts.MaxFileSize {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, det.file(filepath.ToSlash(rel), data)...)
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return out, err
+}
+
+// detector finds credentials in text with the masker's detectors.
+type detector struct {
+	set *masking.Set
+}
+
+// Allow on a line (in a comment) exempts it: a test fixture, an example.
+const Allow = "chaperone:allow"
+
+// mark stands in for masked runs: a byte no text file holds.
+const mark = "\x00"
+
+func newDetector() *detector {
+	return &detector{set: masking.NewSet(masking.Options{Mask: mark})}
+}
+
+// minCredential is the shortest masked run reported: a token prefix
+// mentioned in documentation ("ghp_…") is not a credential.
+const minCredential = 16
+
+// file scans one file: binary files (a NUL in the first 8 KiB) are skipped.
+func (d *detector) file(name string, data []byte) []Finding {
+	if bytes.IndexByte(data[:min(len(data), 8<<10)], 0) >= 0 {
+		return nil
+	}
+	var out []Finding
+	ci := ciConfig(name)
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, Allow) {
+			continue
+		}
+		out = append(out, d.line(name, i+1, line)...)
+		if ci != "" {
+			out = append(out, secretUses(ci, name, i+1, line)...)
+		}
+	}
+	return out
+}
+
+// line reports the credentials of one line, by the detector that found
+// each (the hit counters of the masker say which).
+func (d *detector) line(name string, n int, line string) []Finding {
+	if pem := pemHeader.FindStringIndex(line); pem != nil {
+		return []Finding{{Rule: RuleCredential, Path: name, Line: n, Column: pem[0] + 1, Message: "a private key (" + masking.DetectPrivateKey + ")"}}
+	}
+	before := d.set.Hits()
+	masked := d.set.MaskString(line)
+	if masked == line {
+		return nil
+	}
+	var ids []string
+	for id, count := range d.set.Hits() {
+		if count > before[id] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	// The masked run: from the first difference to the last.
+	start := 0
+	for start < len(masked) && start < len(line) && masked[start] == line[start] {
+		start++
+	}
+	end := 0
+	for end < len(masked)-start && end < len(line)-start && masked[len(masked)-1-end] == line[len(line)-1-end] {
+		end++
+	}
+	if len(line)-end-start < minCredential && !strings.Contains(strings.Join(ids, ","), masking.DetectURLPassword) {
+		return nil
+	}
+	// Detectors leave a token's prefix visible (ghp_, AKIA, a JWT's
+	// header): the credential starts where its token characters do.
+	for start > 0 && tokenByte(line[start-1]) {
+		start--
+	}
+	return []Finding{{Rule: RuleCredential, Path: name, Line: n, Column: start + 1,
+		Message: "a credential in the file (" + strings.Join(ids, ", ") + "): revoke it, and let the job obtain a short-lived one"}}
+}
+
+// pemHeader starts a private key: the masker's detector masks the lines
+// after it, which a line on its own does not show.
+var pemHeader = regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`)
+
+// ciConfig says which CI a file configures: "github", "gitlab", or "".
+func ciConfig(name string) string {
+	switch {
+	case strings.HasPrefix(name, ".github/workflows/") && (path.Ext(name) == ".yml" || path.Ext(name) == ".yaml"),
+		path.Base(name) == "action.yml" || path.Base(name) == "action.yaml":
+		return "github"
+	case path.Base(name) == ".gitlab-ci.yml" || strings.HasSuffix(name, ".gitlab-ci.yml"):
+		return "gitlab"
+	}
+	return ""
+}
+
+func tokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}

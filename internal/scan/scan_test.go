@@ -1,0 +1,144 @@
+package scan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Fake credentials of the real shapes, assembled so that this file holds
+// none whole.
+var (
+	awsKeyID    = "AKIA" + "IOSFODNN7EXAMPLE"
+	githubToken = "ghp_" + strings.Repeat("aB3dE6gH9j", 3) + "K1mN2p"
+)
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func exampleTree(t *testing.T) string {
+	return writeTree(t, map[string]string{
+		".github/workflows/deploy.yml": `on: push
+jobs:
+  deploy:
+    steps:
+      - uses: aws-actions/configure-aws-credentials@v4
+        with:
+          aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}
+          aws-secret-access-key: ${{ secrets.AWS_SECRET_ACCESS_KEY }}
+      - run: ./deploy.sh
+        env:
+          GH_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          # ${{ secrets.VAULT_TOKEN }} in a comment is not a use
+          DEPLOY_PAT: ${{ secrets.DEPLOY_PAT }}
+`,
+		".gitlab-ci.yml":          "deploy:\n  script:\n    - vault kv get -address=$VAULT_ADDR secret/app  # $CI_JOB_TOKEN is the CI's\n    - VAULT_TOKEN=$VAULT_TOKEN ./deploy.sh\n",
+		"deploy.sh":               "#!/bin/sh\nexport AWS_ACCESS_KEY_ID=" + awsKeyID + "\n",
+		"config/app.env":          "TOKEN=" + githubToken + "\nDOC=tokens look like ghp_…\n",
+		"keys/id.pem":             "-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n",
+		"fixture.txt":             "token " + githubToken + " # " + Allow + "\n",
+		"node_modules/x/token.js": "const t = '" + githubToken + "'\n",
+		"logo.bin":                "\x00\x01" + githubToken,
+	})
+}
+
+func TestDirFindings(t *testing.T) {
+	findings, err := Dir(exampleTree(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range findings {
+		got = append(got, fmt.Sprintf("%s:%d:%d %s %s", f.Path, f.Line, f.Column, f.Rule, f.Provider))
+		for _, secret := range []string{awsKeyID, githubToken} {
+			if strings.Contains(f.Message, secret) {
+				t.Errorf("%s: the message holds the credential", f.Path)
+			}
+		}
+	}
+	want := []string{
+		".github/workflows/deploy.yml:7:11 static-key-input aws",
+		".github/workflows/deploy.yml:7:30 long-lived-secret aws",
+		".github/workflows/deploy.yml:8:11 static-key-input aws",
+		".github/workflows/deploy.yml:8:34 long-lived-secret aws",
+		".github/workflows/deploy.yml:13:23 long-lived-secret github",
+		".gitlab-ci.yml:4:19 long-lived-secret vault",
+		"config/app.env:1:7 static-credential ",
+		"deploy.sh:2:26 static-credential ",
+		"keys/id.pem:1:1 static-credential ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if f := findings[6]; !strings.Contains(f.Message, "github-token") {
+		t.Errorf("the credential's detector is not named: %q", f.Message)
+	}
+}
+
+func TestSARIFValidates(t *testing.T) {
+	findings, err := Dir(exampleTree(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := SARIF(findings, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiler := jsonschema.NewCompiler()
+	schema, err := compiler.Compile("../../../shared/data/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(doc); err != nil {
+		t.Fatalf("SARIF does not validate: %v", err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				RuleID string `json:"ruleId"`
+				Level  string `json:"level"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(data, &log); err != nil || len(log.Runs) != 1 || len(log.Runs[0].Results) != len(findings) {
+		t.Fatalf("%v: %+v", err, log)
+	}
+	// A document that breaks the schema is caught: the check can fail.
+	broken := bytes.Replace(data, []byte(`"version": "2.1.0"`), []byte(`"version": "2.0"`), 1)
+	doc, _ = jsonschema.UnmarshalJSON(bytes.NewReader(broken))
+	if schema.Validate(doc) == nil {
+		t.Error("a SARIF log of version 2.0 validated")
+	}
+}
+
+func TestDirWithoutFindings(t *testing.T) {
+	findings, err := Dir(writeTree(t, map[string]string{"README.md": "Use ghp_ tokens sparingly.\n", "main.go": "package main\n"}), Options{})
+	if err != nil || len(findings) != 0 {
+		t.Errorf("%v %+v", err, findings)
+	}
+	if _, err := Dir(filepath.Join(t.TempDir(), "missing"), Options{}); err == nil {
+		t.Error("a missing directory scanned")
+	}
+}
