@@ -32,8 +32,11 @@ func TestScan(t *testing.T) {
 			Results []json.RawMessage `json:"results"`
 		} `json:"runs"`
 	}
-	if r.code != 1 || json.Unmarshal([]byte(r.stdout), &log) != nil || log.Version != "2.1.0" || len(log.Runs[0].Results) != 2 {
+	if r.code != 1 || json.Unmarshal([]byte(r.stdout), &log) != nil || log.Version != "2.1.0" || len(log.Runs) != 1 || len(log.Runs[0].Results) != 2 || strings.Contains(r.stdout, key) {
 		t.Errorf("scan --format sarif: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := chaperone(t, dir, nil, "scan", "--format", "json"); r.code != 1 || !strings.Contains(r.stdout, `"rule": "static-credential"`) || strings.Contains(r.stdout, key) {
+		t.Errorf("scan --format json: exit %d\n%s", r.code, r.stdout)
 	}
 	clean := t.TempDir()
 	if r := chaperone(t, clean, nil, "scan", clean, "--format", "json"); r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,9 +29,13 @@ func scanCommand() *cli.Command {
 			if root == "" {
 				root = "."
 			}
-			findings, err := scan.Dir(root, scan.Options{})
+			res, err := scan.Dir(root, scan.Options{})
 			if err != nil {
 				return usagef("scan: %v", err)
+			}
+			findings := res.Findings
+			if n := len(res.Skipped); n > 0 {
+				fmt.Fprintf(c.App.ErrWriter, "chaperone: scan: %d unreadable, not scanned; first: %s\n", n, strconv.QuoteToGraphic(res.Skipped[0]))
 			}
 			switch format {
 			case "json":
@@ -49,7 +55,7 @@ func scanCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "%s\n", data)
 			default:
 				for _, f := range findings {
-					fmt.Fprintf(c.App.Writer, "%s:%d:%d: %s: %s\n", f.Path, f.Line, f.Column, f.Rule, f.Message)
+					fmt.Fprintf(c.App.Writer, "%s:%d:%d: %s: %s\n", printablePath(f.Path), f.Line, f.Column, f.Rule, f.Message)
 				}
 			}
 			if len(findings) > 0 {
@@ -58,4 +64,13 @@ func scanCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// printablePath quotes a path with control characters, which would
+// otherwise write to the terminal or the CI log.
+func printablePath(p string) string {
+	if strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return strconv.Quote(p)
+	}
+	return p
 }

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"encoding/json"
+	"net/url"
 )
 
 // SARIF encodes findings as a SARIF 2.1.0 log, which code scanning
@@ -45,7 +46,7 @@ func SARIF(findings []Finding, version string) ([]byte, error) {
 			level = "error"
 		}
 		results = append(results, result{RuleID: f.Rule, Level: level, Message: text{f.Message},
-			Locations: []location{{physical{artifact{f.Path}, region{f.Line, f.Column}}}}})
+			Locations: []location{{physical{artifact{(&url.URL{Path: f.Path}).EscapedPath()}, region{f.Line, f.Column}}}}})
 	}
 	log := map[string]any{
 		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -57,7 +58,8 @@ func SARIF(findings []Finding, version string) ([]byte, error) {
 				"informationUri": "https://github.com/chaperone-ci/chaperone",
 				"rules":          rules,
 			}},
-			"results": results,
+			"results":    results,
+			"columnKind": "unicodeCodePoints",
 		}},
 	}
 	return json.MarshalIndent(log, "", "  ")

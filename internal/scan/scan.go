@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/chaperone-ci/chaperone/masking"
 )
@@ -24,7 +25,7 @@ type Finding struct {
 	Rule    string `json:"rule"`
 	Path    string `json:"path"` // slash-separated, relative to the scanned root
 	Line    int    `json:"line"`
-	Column  int    `json:"column"` // 1-based, in bytes
+	Column  int    `json:"column"` // 1-based, in characters (Unicode code points)
 	Message string `json:"message"`
 	// Provider is the chaperone provider whose short-lived credentials
 	// replace it, when there is one.
@@ -66,43 +67,74 @@ func skipDir(name string) bool {
 	return false
 }
 
-// Dir scans the files under root, and returns the findings sorted by path
-// and position.
-func Dir(root string, opts Options) ([]Finding, error) {
+// A Result is what a scan found, and the files it could not read.
+type Result struct {
+	Findings []Finding
+	// Skipped are the files or directories that could not be read, each
+	// with why; the scan went on without them.
+	Skipped []string
+}
+
+// Dir scans root, a directory (its files, but not those of skipDir's
+// directories) or one file, and returns the findings sorted by path and
+// position. It fails only if root cannot be read at all.
+func Dir(root string, opts Options) (*Result, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = 1 << 20
 	}
+	resolved, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
+	info, err := os.Stat(resolved)
+	if err != nil {
+		return nil, err
+	}
 	det := newDetector()
-	var out []Finding
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	res := &Result{}
+	if !info.IsDir() {
+		// One file, named as given (a workflow is known by its path).
+		data, err := os.ReadFile(resolved)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		res.Findings = det.file(filepath.ToSlash(filepath.Clean(root)), data)
+		return res, nil
+	}
+	_ = filepath.WalkDir(resolved, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			res.Skipped = append(res.Skipped, err.Error())
+			if d != nil && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		if d.IsDir() {
-			if p != root && skipDir(d.Name()) {
+			if p != resolved && skipDir(d.Name()) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
 		if !d.Type().IsRegular() {
-			return nil
+			return nil // symlinks too: no loops, nothing outside root
 		}
 		if info, err := d.Info(); err != nil || info.Size() > opts.MaxFileSize {
 			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return err
+			res.Skipped = append(res.Skipped, err.Error())
+			return nil
 		}
-		rel, err := filepath.Rel(root, p)
+		rel, err := filepath.Rel(resolved, p)
 		if err != nil {
 			return err
 		}
-		out = append(out, det.file(filepath.ToSlash(rel), data)...)
+		res.Findings = append(res.Findings, det.file(filepath.ToSlash(rel), data)...)
 		return nil
 	})
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sort.SliceStable(res.Findings, func(i, j int) bool {
+		a, b := res.Findings[i], res.Findings[j]
 		if a.Path != b.Path {
 			return a.Path < b.Path
 		}
@@ -111,7 +143,7 @@ func Dir(root string, opts Options) ([]Finding, error) {
 		}
 		return a.Column < b.Column
 	})
-	return out, err
+	return res, nil
 }
 
 // detector finds credentials in text with the masker's detectors.
@@ -156,7 +188,7 @@ func (d *detector) file(name string, data []byte) []Finding {
 // each (the hit counters of the masker say which).
 func (d *detector) line(name string, n int, line string) []Finding {
 	if pem := pemHeader.FindStringIndex(line); pem != nil {
-		return []Finding{{Rule: RuleCredential, Path: name, Line: n, Column: pem[0] + 1, Message: "a private key (" + masking.DetectPrivateKey + ")"}}
+		return []Finding{{Rule: RuleCredential, Path: name, Line: n, Column: column(line, pem[0]), Message: "a private key (" + masking.DetectPrivateKey + ")"}}
 	}
 	before := d.set.Hits()
 	masked := d.set.MaskString(line)
@@ -182,23 +214,35 @@ func (d *detector) line(name string, n int, line string) []Finding {
 	if len(line)-end-start < minCredential && !strings.Contains(strings.Join(ids, ","), masking.DetectURLPassword) {
 		return nil
 	}
-	// Detectors leave a token's prefix visible (ghp_, AKIA, a JWT's
-	// header): the credential starts where its token characters do.
-	for start > 0 && tokenByte(line[start-1]) {
+	if secret := line[start : len(line)-end]; strings.HasPrefix(secret, "$") || strings.Contains(secret, "{{") {
+		return nil // a reference to a variable, not a value: ${CI_JOB_TOKEN}
+	}
+	// Detectors leave a token's prefix visible (ghp_, AKIA, glpat-): the
+	// credential starts where its token characters do, a prefix back.
+	for k := 0; k < maxPrefix && start > 0 && tokenByte(line[start-1]); k++ {
 		start--
 	}
-	return []Finding{{Rule: RuleCredential, Path: name, Line: n, Column: start + 1,
+	return []Finding{{Rule: RuleCredential, Path: name, Line: n, Column: column(line, start),
 		Message: "a credential in the file (" + strings.Join(ids, ", ") + "): revoke it, and let the job obtain a short-lived one"}}
 }
 
-// pemHeader starts a private key: the masker's detector masks the lines
-// after it, which a line on its own does not show.
-var pemHeader = regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`)
+// pemHeader starts a private key (the masker's detector masks the lines
+// after it, which a line on its own does not show): at the start of a line
+// (a key file, a YAML block), or followed by an escaped newline and key
+// data (a key inside a JSON string), not a header named in source code.
+var pemHeader = regexp.MustCompile(`^\s*-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----\\n[A-Za-z0-9+/=]{16}`)
+
+// maxPrefix is the longest token prefix a detector leaves visible
+// (github_pat_, glagent-).
+const maxPrefix = 12
+
+// column is the 1-based character column of byte offset i of line.
+func column(line string, i int) int { return utf8.RuneCountInString(line[:i]) + 1 }
 
 // ciConfig says which CI a file configures: "github", "gitlab", or "".
 func ciConfig(name string) string {
 	switch {
-	case strings.HasPrefix(name, ".github/workflows/") && (path.Ext(name) == ".yml" || path.Ext(name) == ".yaml"),
+	case strings.Contains("/"+name, "/.github/workflows/") && (path.Ext(name) == ".yml" || path.Ext(name) == ".yaml"),
 		path.Base(name) == "action.yml" || path.Base(name) == "action.yaml":
 		return "github"
 	case path.Base(name) == ".gitlab-ci.yml" || strings.HasSuffix(name, ".gitlab-ci.yml"):

@@ -61,10 +61,11 @@ jobs:
 }
 
 func TestDirFindings(t *testing.T) {
-	findings, err := Dir(exampleTree(t), Options{})
+	res, err := Dir(exampleTree(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	findings := res.Findings
 	var got []string
 	for _, f := range findings {
 		got = append(got, fmt.Sprintf("%s:%d:%d %s %s", f.Path, f.Line, f.Column, f.Rule, f.Provider))
@@ -94,10 +95,16 @@ func TestDirFindings(t *testing.T) {
 }
 
 func TestSARIFValidates(t *testing.T) {
-	findings, err := Dir(exampleTree(t), Options{})
+	root := exampleTree(t)
+	// A file name that needs escaping in a URI.
+	if err := os.WriteFile(filepath.Join(root, "sp ace%.env"), []byte("T="+githubToken+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Dir(root, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	findings := res.Findings
 	data, err := SARIF(findings, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -134,11 +141,40 @@ func TestSARIFValidates(t *testing.T) {
 }
 
 func TestDirWithoutFindings(t *testing.T) {
-	findings, err := Dir(writeTree(t, map[string]string{"README.md": "Use ghp_ tokens sparingly.\n", "main.go": "package main\n"}), Options{})
-	if err != nil || len(findings) != 0 {
-		t.Errorf("%v %+v", err, findings)
+	res, err := Dir(writeTree(t, map[string]string{
+		"README.md": "Use ghp_ tokens sparingly.\n",
+		"main.go":   "package main\n\nconst header = \"-----BEGIN RSA PRIVATE KEY-----\"\n",
+		".gitlab-ci.yml": "x:\n  script:\n    - git clone https://oauth2:${CI_JOB_TOKEN}@gitlab.com/g/p.git\n" +
+			"    - echo $$VAULT_TOKEN is literal  # and $NPM_TOKEN in a comment\n",
+	}), Options{})
+	if err != nil || len(res.Findings) != 0 {
+		t.Errorf("%v %+v", err, res.Findings)
+	}
+}
+
+// Findings in one file given as the root, through a symlink, in a CRLF
+// file, and columns counted in characters.
+func TestDirRootsAndColumns(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		".github/workflows/ci.yml": "env:\r\n  X: ${{ secrets.GH_TOKEN }}\r\n",
+		"notes.txt":                "# Ключ: " + githubToken + "\r\n",
+	})
+	res, err := Dir(filepath.Join(root, ".github", "workflows", "ci.yml"), Options{})
+	if err != nil || len(res.Findings) != 1 || res.Findings[0].Provider != "github" {
+		t.Fatalf("one workflow file: %v %+v", err, res.Findings)
+	}
+	link := filepath.Join(t.TempDir(), "repo")
+	if err := os.Symlink(root, link); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Dir(link, Options{})
+	if err != nil || len(res.Findings) != 2 {
+		t.Fatalf("through a symlink: %v %+v", err, res.Findings)
+	}
+	if f := res.Findings[1]; f.Path != "notes.txt" || f.Column != 9 {
+		t.Errorf("notes.txt: %+v, want column 9 (characters, not bytes)", f)
 	}
 	if _, err := Dir(filepath.Join(t.TempDir(), "missing"), Options{}); err == nil {
-		t.Error("a missing directory scanned")
+		t.Error("a missing root scanned")
 	}
 }

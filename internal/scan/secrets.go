@@ -12,14 +12,15 @@ var (
 	// gitlabVariableRef is $NAME or ${NAME} in .gitlab-ci.yml.
 	gitlabVariableRef = regexp.MustCompile(`\$\{?([A-Za-z][A-Za-z0-9_]*)\}?`)
 	// staticKeyInput is an action input that takes a static key.
-	staticKeyInput = regexp.MustCompile(`^\s*(aws-access-key-id|aws-secret-access-key|credentials_json|creds)\s*:`)
+	staticKeyInput = regexp.MustCompile(`(?:^\s*|[{,]\s*)(aws-access-key-id|aws-secret-access-key|credentials_json)\s*:`)
 )
 
 // secretUses reports the long-lived secrets a CI configuration line hands
 // to a job, and the action inputs that take static keys.
 func secretUses(ci, name string, n int, line string) []Finding {
-	if strings.HasPrefix(strings.TrimSpace(line), "#") {
-		return nil
+	// A YAML comment starts at a '#' after white space (or the line's start).
+	if i := strings.Index(" "+line, " #"); i >= 0 {
+		line = line[:i]
 	}
 	var out []Finding
 	refs := githubSecretRef
@@ -27,6 +28,9 @@ func secretUses(ci, name string, n int, line string) []Finding {
 		refs = gitlabVariableRef
 	}
 	for _, m := range refs.FindAllStringSubmatchIndex(line, -1) {
+		if ci == "gitlab" && m[0] > 0 && line[m[0]-1] == '$' {
+			continue // $$NAME is the literal text $NAME
+		}
 		secret := line[m[2]:m[3]]
 		provider, what := classify(secret)
 		if what == "" {
@@ -36,13 +40,16 @@ func secretUses(ci, name string, n int, line string) []Finding {
 		if provider != "" {
 			msg += fmt.Sprintf(": a chaperone %s scope issues a short-lived one from the job's identity", provider)
 		}
-		out = append(out, Finding{Rule: RuleLongLivedSecret, Path: name, Line: n, Column: m[0] + 1, Message: msg, Provider: provider})
+		out = append(out, Finding{Rule: RuleLongLivedSecret, Path: name, Line: n, Column: column(line, m[0]), Message: msg, Provider: provider})
 	}
 	if ci == "github" {
 		if m := staticKeyInput.FindStringSubmatchIndex(line); m != nil {
 			input := line[m[2]:m[3]]
-			provider := map[string]string{"aws-access-key-id": "aws", "aws-secret-access-key": "aws", "credentials_json": "gcp", "creds": "azure"}[input]
-			out = append(out, Finding{Rule: RuleStaticKeyInput, Path: name, Line: n, Column: m[2] + 1, Provider: provider,
+			provider := "aws"
+			if input == "credentials_json" {
+				provider = "gcp"
+			}
+			out = append(out, Finding{Rule: RuleStaticKeyInput, Path: name, Line: n, Column: column(line, m[2]), Provider: provider,
 				Message: fmt.Sprintf("input %s takes a static key: federate with the job's OIDC identity (a chaperone %s scope) instead", input, provider)})
 		}
 	}
@@ -72,7 +79,10 @@ func classify(name string) (provider, what string) {
 		return "azure", "an Azure client secret"
 	case has("VAULT_TOKEN"):
 		return "vault", "a Vault token"
-	case u == "GH_PAT" || strings.HasSuffix(u, "_PAT") || has("PERSONAL_ACCESS_TOKEN", "GITHUB_PAT"):
+	case has("GITLAB") && has("_PAT", "TOKEN"):
+		return "", "a GitLab access token"
+	case u == "GH_PAT" || u == "GH_TOKEN" || has("PERSONAL_ACCESS_TOKEN", "GITHUB_PAT", "GH_PAT") ||
+		strings.HasSuffix(u, "_PAT") && has("GITHUB", "GH_", "BOT", "DEPLOY", "RELEASE"):
 		return "github", "a GitHub personal access token"
 	case has("NPM_TOKEN", "NPM_AUTH_TOKEN"):
 		return "", "an npm token"
