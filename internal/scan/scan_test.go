@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -177,4 +178,24 @@ func TestDirRootsAndColumns(t *testing.T) {
 	if _, err := Dir(filepath.Join(t.TempDir(), "missing"), Options{}); err == nil {
 		t.Error("a missing root scanned")
 	}
+}
+
+// FuzzFile: any file content scans without a panic, every finding points
+// into the file, and no message quotes the file's bytes beyond a name.
+func FuzzFile(f *testing.F) {
+	f.Add(".github/workflows/ci.yml", []byte("env:\n  X: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n  aws-access-key-id: x\n"))
+	f.Add(".gitlab-ci.yml", []byte("s:\n  script: [\"$VAULT_TOKEN $$X\"]\n"))
+	f.Add("a.env", []byte("T="+githubToken+"\r\n-----BEGIN PRIVATE KEY-----\n"))
+	det := newDetector()
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		lines := strings.Split(string(data), "\n")
+		for _, fd := range det.file(name, data) {
+			if fd.Line < 1 || fd.Line > len(lines) || fd.Column < 1 || fd.Column > utf8.RuneCountInString(lines[fd.Line-1])+1 {
+				t.Fatalf("finding %+v outside the file", fd)
+			}
+			if fd.Rule == RuleCredential && strings.Contains(fd.Message, strings.TrimSpace(lines[fd.Line-1])) && len(strings.TrimSpace(lines[fd.Line-1])) > 8 {
+				t.Fatalf("message %q quotes the line", fd.Message)
+			}
+		}
+	})
 }
