@@ -16,6 +16,62 @@ import (
 	_ "github.com/chaperone-ci/chaperone/attest/kmsproviders"
 )
 
+// signerFlags name who must have signed a bundle: a key, or a keyless
+// identity with a trusted root (verify, report).
+func signerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "key", EnvVars: []string{"CHAPERONE_VERIFY_KEY"}, Usage: "PEM public key file, or KMS key URI (awskms://…, gcpkms://…, azurekms://…, hashivault://…), that must have signed"},
+		&cli.StringFlag{Name: "certificate-identity", Usage: "keyless: exact signer identity (certificate SAN)"},
+		&cli.StringFlag{Name: "certificate-identity-regexp", Usage: "keyless: signer identity regexp"},
+		&cli.StringFlag{Name: "certificate-oidc-issuer", Usage: "keyless: exact OIDC issuer of the signer's token"},
+		&cli.StringFlag{Name: "certificate-oidc-issuer-regexp", Usage: "keyless: OIDC issuer regexp"},
+		&cli.StringFlag{Name: "trusted-root", EnvVars: []string{"CHAPERONE_TRUSTED_ROOT"}, Usage: "Sigstore trusted root JSON (Fulcio CA, TSA); required for keyless, optional with --key (then a TSA timestamp is required)"},
+		&cli.BoolFlag{Name: "require-tlog", Usage: "keyless: require a transparency log (Rekor) entry instead of a TSA timestamp (public Sigstore bundles)"},
+		&cli.BoolFlag{Name: "require-sct", Usage: "keyless: require a signed certificate timestamp from a CT log of the trusted root"},
+	}
+}
+
+// checkSigner checks that signerFlags name exactly one signer.
+func checkSigner(c *cli.Context) error {
+	keyless := c.String("certificate-identity") != "" || c.String("certificate-identity-regexp") != "" ||
+		c.String("certificate-oidc-issuer") != "" || c.String("certificate-oidc-issuer-regexp") != ""
+	switch {
+	case c.String("key") != "" && keyless:
+		return usagef("%s: give either --key or a keyless identity (--certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]), not both", c.Command.Name)
+	case c.String("key") == "" && !keyless:
+		return usagef("%s: no signer given: --key, or a keyless --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp] and --trusted-root", c.Command.Name)
+	}
+	return nil
+}
+
+// signerOptions sets opts' signer from signerFlags.
+func signerOptions(c *cli.Context, opts *attest.VerifyOptions) error {
+	opts.CertificateIdentity = c.String("certificate-identity")
+	opts.CertificateIdentityRegexp = c.String("certificate-identity-regexp")
+	opts.CertificateOIDCIssuer = c.String("certificate-oidc-issuer")
+	opts.CertificateOIDCIssuerRegexp = c.String("certificate-oidc-issuer-regexp")
+	opts.TransparencyLog = c.Bool("require-tlog")
+	opts.SignedCertificateTimestamp = c.Bool("require-sct")
+	if err := checkSigner(c); err != nil {
+		return err
+	}
+	if ref := c.String("key"); ref != "" {
+		pub, err := attest.LoadVerificationKey(c.Context, ref)
+		if err != nil {
+			return usagef("%s: --key: %v", c.Command.Name, err)
+		}
+		opts.PublicKeyPEM = pub
+	}
+	if path := c.String("trusted-root"); path != "" {
+		tr, err := attest.LoadTrustedRoot(path)
+		if err != nil {
+			return usagef("%s: --trusted-root: %v", c.Command.Name, err)
+		}
+		opts.TrustedRootJSON = tr
+	}
+	return nil
+}
+
 func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "verify",
@@ -28,15 +84,7 @@ carry an RFC 3161 timestamp from a TSA of the trusted root (or, with
 --require-tlog, a transparency log entry). Regexps are unanchored, as in
 cosign: write ^…$. Exit status: 0 verified, 1 a check failed, 2 usage error.`,
 		ArgsUsage: "BUNDLE...",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "key", EnvVars: []string{"CHAPERONE_VERIFY_KEY"}, Usage: "PEM public key file, or KMS key URI (awskms://…, gcpkms://…, azurekms://…, hashivault://…), that must have signed"},
-			&cli.StringFlag{Name: "certificate-identity", Usage: "keyless: exact signer identity (certificate SAN)"},
-			&cli.StringFlag{Name: "certificate-identity-regexp", Usage: "keyless: signer identity regexp"},
-			&cli.StringFlag{Name: "certificate-oidc-issuer", Usage: "keyless: exact OIDC issuer of the signer's token"},
-			&cli.StringFlag{Name: "certificate-oidc-issuer-regexp", Usage: "keyless: OIDC issuer regexp"},
-			&cli.StringFlag{Name: "trusted-root", EnvVars: []string{"CHAPERONE_TRUSTED_ROOT"}, Usage: "Sigstore trusted root JSON (Fulcio CA, TSA); required for keyless, optional with --key (then a TSA timestamp is required)"},
-			&cli.BoolFlag{Name: "require-tlog", Usage: "keyless: require a transparency log (Rekor) entry instead of a TSA timestamp (public Sigstore bundles)"},
-			&cli.BoolFlag{Name: "require-sct", Usage: "keyless: require a signed certificate timestamp from a CT log of the trusted root"},
+		Flags: append(signerFlags(),
 			&cli.StringFlag{Name: "artifact", Usage: "file the attestation must name as a subject"},
 			&cli.StringFlag{Name: "digest", Usage: "subject digest the attestation must name, ALG:HEX (e.g. sha256:…; the job subject is printed by run/stop)"},
 			&cli.StringFlag{Name: "oci", Usage: "verify the bundles attached to this image (REPO@sha256:… or REPO:TAG) in its registry; the subject is the image digest"},
@@ -48,7 +96,7 @@ cosign: write ^…$. Exit status: 0 verified, 1 a check failed, 2 usage error.`,
 			&cli.StringFlag{Name: "require-outcome", Usage: "policy: the job outcome the attestation must record (success, failure, agent-error)"},
 			&cli.StringFlag{Name: "policy", Usage: "policy: the platform owner's policy file (as for run --policy): every grant must be one it allows for the attested identity"},
 			formatFlag("text", "text", "json"),
-		},
+		),
 		Action: runVerify,
 	}
 }
@@ -63,17 +111,13 @@ type verifyOutcome struct {
 
 func runVerify(c *cli.Context) error {
 	oci := c.String("oci")
-	keyless := c.IsSet("certificate-identity") || c.IsSet("certificate-identity-regexp") ||
-		c.IsSet("certificate-oidc-issuer") || c.IsSet("certificate-oidc-issuer-regexp")
 	switch {
 	case oci == "" && c.NArg() == 0:
 		return usagef("verify: no BUNDLE given: want exactly one BUNDLE file, several, or --oci IMAGE")
 	case oci != "" && c.NArg() > 0:
 		return usagef("verify: give BUNDLE files or --oci IMAGE, not both")
-	case c.String("key") != "" && keyless:
-		return usagef("verify: give either --key or a keyless identity (--certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]), not both")
-	case c.String("key") == "" && !keyless:
-		return usagef("verify: no signer given: --key, or a keyless --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp] and --trusted-root")
+	case checkSigner(c) != nil:
+		return checkSigner(c)
 	case oci != "" && (c.IsSet("artifact") || c.IsSet("digest")):
 		return usagef("verify: with --oci the subject is the image's digest; drop --artifact/--digest")
 	case oci == "" && c.IsSet("artifact") == c.IsSet("digest"):
@@ -115,13 +159,7 @@ func runVerify(c *cli.Context) error {
 func verifyOptions(c *cli.Context) (attest.VerifyOptions, func(), error) {
 	noop := func() {}
 	opts := attest.VerifyOptions{
-		CertificateIdentity:         c.String("certificate-identity"),
-		CertificateIdentityRegexp:   c.String("certificate-identity-regexp"),
-		CertificateOIDCIssuer:       c.String("certificate-oidc-issuer"),
-		CertificateOIDCIssuerRegexp: c.String("certificate-oidc-issuer-regexp"),
-		TransparencyLog:             c.Bool("require-tlog"),
-		SignedCertificateTimestamp:  c.Bool("require-sct"),
-		PredicateType:               c.String("type"),
+		PredicateType: c.String("type"),
 		Policy: attest.Policy{
 			RequireRevoked: c.Bool("require-revoked"),
 			MaxGrantTTL:    c.Duration("max-grant-ttl"),
@@ -140,19 +178,8 @@ func verifyOptions(c *cli.Context) (attest.VerifyOptions, func(), error) {
 		}
 		opts.Policy.OwnerPolicy = owner.GrantRefusal
 	}
-	if ref := c.String("key"); ref != "" {
-		pub, err := attest.LoadVerificationKey(c.Context, ref)
-		if err != nil {
-			return opts, noop, usagef("verify: --key: %v", err)
-		}
-		opts.PublicKeyPEM = pub
-	}
-	if path := c.String("trusted-root"); path != "" {
-		tr, err := attest.LoadTrustedRoot(path)
-		if err != nil {
-			return opts, noop, usagef("verify: --trusted-root: %v", err)
-		}
-		opts.TrustedRootJSON = tr
+	if err := signerOptions(c, &opts); err != nil {
+		return opts, noop, err
 	}
 	switch {
 	case c.String("artifact") != "":
