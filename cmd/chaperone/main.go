@@ -123,6 +123,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			gitlabCommand(),
 			policyCommand(),
 			scanCommand(),
+			reportCommand(),
 			devstackCommand(),
 			demoCommand(),
 			versionCommand(),

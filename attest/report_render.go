@@ -1,0 +1,65 @@
+package attest
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes the report as aligned text: each identity, then a row
+// per grant.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, id := range r.Identities {
+		fmt.Fprintf(tw, "identity %s\t(issuer %s)\n", id.Subject, id.Issuer)
+		fmt.Fprintf(tw, "  jobs %d\t%s\tfirst %s\tlast %s\n", id.Jobs, counts(id.Outcomes), id.FirstJob.Format("2006-01-02T15:04Z07:00"), id.LastJob.Format("2006-01-02T15:04Z07:00"))
+		fmt.Fprintf(tw, "  scope\tprovider\tprincipal\tissued\trevoked\texpiry-bound\tfailed\tmax lifetime\n")
+		for _, g := range id.Grants {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", g.Scope, g.Provider, g.Principal, g.Issued, g.Revoked, g.Expired, g.Failed, g.MaxLifetime)
+		}
+		if len(id.Refused) > 0 {
+			fmt.Fprintf(tw, "  refused\t%s\n", counts(id.Refused))
+		}
+		fmt.Fprintf(tw, "  masked\t%d redactions\t%s\n", id.Redactions, counts(id.DetectorHits))
+	}
+	for _, b := range r.Rejected {
+		fmt.Fprintf(tw, "rejected %s\t%s\n", b.Name, b.Reason)
+	}
+	return tw.Flush()
+}
+
+// counts writes a map of counts as "k n, k n" in key order.
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// reportPage is the HTML report; html/template escapes every value.
+var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{"counts": counts}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>chaperone: non-human identities</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}.bad{color:#b00}</style>
+</head><body>
+<h1>Non-human identities</h1>
+{{range .Identities}}<h2>{{.Subject}}</h2>
+<p>Issuer {{.Issuer}}; {{.Jobs}} job(s) ({{counts .Outcomes}}), from {{.FirstJob.Format "2006-01-02 15:04 MST"}} to {{.LastJob.Format "2006-01-02 15:04 MST"}}; {{.Redactions}} redaction(s){{if .DetectorHits}} ({{counts .DetectorHits}}){{end}}.</p>
+<table><tr><th>scope</th><th>provider</th><th>principal</th><th>issued</th><th>revoked</th><th>expiry-bound</th><th>revocation failed</th><th>refreshes</th><th>endpoint fetches</th><th>longest lifetime</th></tr>
+{{range .Grants}}<tr><td>{{.Scope}}</td><td>{{.Provider}}</td><td>{{.Principal}}</td><td>{{.Issued}}</td><td>{{.Revoked}}</td><td>{{.Expired}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td>{{.Refreshes}}</td><td>{{.Fetches}}</td><td>{{.MaxLifetime}}</td></tr>
+{{end}}</table>
+{{if .Refused}}<p class="bad">Refused: {{counts .Refused}}</p>{{end}}
+{{end}}{{if .Rejected}}<h2 class="bad">Rejected bundles</h2><ul>{{range .Rejected}}<li>{{.Name}}: {{.Reason}}</li>{{end}}</ul>{{end}}
+</body></html>
+`))
+
+// WriteHTML writes the report as one self-contained HTML page.
+func (r *Report) WriteHTML(w io.Writer) error { return reportPage.Execute(w, r) }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/chaperone-ci/chaperone/attest"
+)
+
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "report",
+		Usage: "what each non-human identity did, across many job attestations (each verified first)",
+		Description: `Verifies every BUNDLE given, and every *.sigstore.json file under each DIR given,
+with the signer flags of verify, and reports, by identity (issuer and subject):
+jobs and outcomes, the credentials obtained per scope, provider and principal and
+what became of them, refused scopes, and redactions. A bundle that does not
+verify, or does not name its own job as a subject, is listed and not counted;
+then the exit status is 1.`,
+		ArgsUsage: "BUNDLE_OR_DIR...",
+		Flags: append(signerFlags(),
+			formatFlag("table", "table", "json", "html"),
+			&cli.StringFlag{Name: "out", Usage: "write the report to this file (default stdout)"},
+		),
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			switch {
+			case format != "table" && format != "json" && format != "html":
+				return usagef("report: --format %q is not one of table, json, html", format)
+			case c.NArg() == 0:
+				return usagef("report: no BUNDLE or DIR given")
+			}
+			opts := attest.VerifyOptions{WithoutArtifactUnsafe: true} // Report.Add checks the job subject
+			if err := signerOptions(c, &opts); err != nil {
+				return err
+			}
+			v, err := attest.NewVerifier(opts)
+			if err != nil {
+				return usagef("report: %v", err)
+			}
+			paths, err := bundlePaths(c.Args().Slice())
+			if err != nil {
+				return usagef("report: %v", err)
+			}
+			var rep attest.Report
+			for _, p := range paths {
+				data, err := attest.ReadBundleFile(p)
+				if err != nil {
+					rep.Add(p, nil, err)
+					continue
+				}
+				res, err := v.Verify(data)
+				rep.Add(p, res, err)
+			}
+			rep.Sort()
+			var w io.Writer = c.App.Writer
+			if out := c.String("out"); out != "" {
+				f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+				if err != nil {
+					return usagef("report: --out: %v", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			switch format {
+			case "json":
+				if rep.Identities == nil {
+					rep.Identities = []*attest.IdentityReport{}
+				}
+				if rep.Rejected == nil {
+					rep.Rejected = []attest.RejectedBundle{}
+				}
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(rep)
+			case "html":
+				err = rep.WriteHTML(w)
+			default:
+				err = rep.WriteTable(w)
+			}
+			if err != nil {
+				return err
+			}
+			if n := len(rep.Rejected); n > 0 {
+				return checkFailed{fmt.Errorf("report: %d of %d bundles rejected; first: %s: %s", n, len(paths), rep.Rejected[0].Name, oneLine(rep.Rejected[0].Reason))}
+			}
+			return nil
+		},
+	}
+}
+
+// bundlePaths expands the arguments: files as given, directories to the
+// *.sigstore.json files under them.
+func bundlePaths(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		info, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".sigstore.json") {
+				out = append(out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Two jobs' attestations make one identity's report; a tampered copy is
+// rejected, listed, and makes the exit status 1.
+func TestReport(t *testing.T) {
+	ds := startDevstack(t, "github")
+	bundles := t.TempDir()
+	for i, dir := range []string{t.TempDir(), t.TempDir()} {
+		if r := chaperone(t, dir, ds.environ(), "run", "--", "true"); r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "chaperone.sigstore.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bundles, "job"+string(rune('1'+i))+".sigstore.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"]
+	r := chaperone(t, bundles, nil, "report", bundles, "--key", key, "--format", "json")
+	var rep struct {
+		Identities []struct {
+			Subject string `json:"subject"`
+			Jobs    int    `json:"jobs"`
+			Grants  []struct {
+				Scope   string `json:"scope"`
+				Issued  int    `json:"issued"`
+				Revoked int    `json:"revoked"`
+			} `json:"grants"`
+		} `json:"identities"`
+		Rejected []struct{ Name string } `json:"rejected"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || len(rep.Identities) != 1 || rep.Identities[0].Jobs != 2 {
+		t.Fatalf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, g := range rep.Identities[0].Grants {
+		if g.Issued != 2 || g.Scope == "db" && g.Revoked != 2 {
+			t.Errorf("grant %+v", g)
+		}
+	}
+	// A copy with another payload is rejected.
+	data, _ := os.ReadFile(filepath.Join(bundles, "job1.sigstore.json"))
+	var b map[string]any
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	env := b["dsseEnvelope"].(map[string]any)
+	env["payload"] = "e30=" // {}
+	forged, _ := json.Marshal(b)
+	if err := os.WriteFile(filepath.Join(bundles, "forged.sigstore.json"), forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report.html")
+	r = chaperone(t, bundles, nil, "report", bundles, "--key", key, "--format", "html", "--out", out)
+	page, err := os.ReadFile(out)
+	if r.code != 1 || err != nil || !strings.Contains(string(page), "Rejected bundles") || !strings.Contains(r.stderr, "1 of 3 bundles rejected") {
+		t.Errorf("forged bundle: exit %d, %v\n%s", r.code, err, r.stderr)
+	}
+	assertOneLineError(t, chaperone(t, bundles, nil, "report", bundles), 2, "no signer given", nil)
+}
