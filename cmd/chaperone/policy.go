@@ -15,7 +15,7 @@ import (
 func policyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "policy",
-		Usage: "the platform owner's policy",
+		Usage: "the platform owner's policy (check) and the issuers' trust configuration (render)",
 		Subcommands: []*cli.Command{
 			policyRenderCommand(),
 			{
