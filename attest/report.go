@@ -3,6 +3,7 @@ package attest
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,7 @@ import (
 type Report struct {
 	Identities []*IdentityReport `json:"identities"`
 	Rejected   []RejectedBundle  `json:"rejected"`
+	jobs       map[string]string // job key → the bundle counted for it
 }
 
 // IdentityReport is one identity's activity: an issuer and a subject.
@@ -41,7 +43,10 @@ type GrantReport struct {
 	Failed      int           `json:"revocationFailed"`
 	Refreshes   int           `json:"refreshes"`
 	Fetches     int           `json:"fetches"`
-	MaxLifetime time.Duration `json:"maxLifetime"` // longest issued lifetime (expiresAt − issuedAt)
+	MaxLifetime time.Duration `json:"maxLifetime"` // longest issued lifetime (expiresAt − issuedAt), refreshed credentials included
+	// Unbounded counts credentials with no expiry that were not revoked:
+	// their lifetime has no bound.
+	Unbounded int `json:"unbounded"`
 }
 
 // RejectedBundle is a bundle left out of the report, and why.
@@ -67,30 +72,40 @@ func (r *Report) Add(name string, res *Result, err error) {
 		r.Rejected = append(r.Rejected, RejectedBundle{name, fmt.Sprintf("its subjects do not name its own job %s", pred.Job.RunURI)})
 		return
 	}
+	if why := signerMismatch(res.Signer, pred); why != "" {
+		r.Rejected = append(r.Rejected, RejectedBundle{name, why})
+		return
+	}
+	if r.jobs == nil {
+		r.jobs = map[string]string{}
+	}
+	// The jobs of one workflow run share its run URI: a job is its run,
+	// its job id, its start and its tokens.
+	key := strings.Join(append([]string{pred.Job.RunURI, pred.Job.JobID, pred.StartedAt.Format(time.RFC3339Nano)}, pred.Identity.TokenSHA256...), "|")
+	if first, ok := r.jobs[key]; ok {
+		r.Rejected = append(r.Rejected, RejectedBundle{name, fmt.Sprintf("a job of %s already counted, from %s", pred.Job.RunURI, first)})
+		return
+	}
+	r.jobs[key] = name
 	id := r.identity(pred.Identity.Issuer, pred.Identity.Subject)
 	id.Jobs++
 	id.Outcomes[pred.Outcome]++
-	if id.FirstJob.IsZero() || pred.StartedAt.Before(id.FirstJob) {
-		id.FirstJob = pred.StartedAt
-	}
-	if pred.StartedAt.After(id.LastJob) {
-		id.LastJob = pred.StartedAt
+	if t := pred.StartedAt; !t.IsZero() {
+		if id.FirstJob.IsZero() || t.Before(id.FirstJob) {
+			id.FirstJob = t
+		}
+		if t.After(id.LastJob) {
+			id.LastJob = t
+		}
 	}
 	for _, g := range pred.Grants {
 		gr := id.grant(g.Scope, g.Provider, g.Principal)
 		gr.Issued++
-		switch g.Revocation.Outcome {
-		case RevocationRevoked:
-			gr.Revoked++
-		case RevocationExpiry:
-			gr.Expired++
-		case RevocationFailed:
-			gr.Failed++
-		}
+		gr.count(g.IssuedAt, g.ExpiresAt, &g.Revocation)
 		gr.Refreshes += len(g.Refreshes)
 		gr.Fetches += len(g.Fetches)
-		if !g.ExpiresAt.IsZero() {
-			gr.MaxLifetime = max(gr.MaxLifetime, g.ExpiresAt.Sub(g.IssuedAt))
+		for _, old := range g.Refreshes {
+			gr.count(old.IssuedAt, old.ExpiresAt, old.Revocation)
 		}
 	}
 	for _, ref := range pred.Refused {
@@ -106,6 +121,45 @@ func (r *Report) Add(name string, res *Result, err error) {
 		}
 		id.DetectorHits[rule] += n
 	}
+}
+
+// count records what became of one credential of the grant.
+func (g *GrantReport) count(issued, expires time.Time, rev *Revocation) {
+	if rev != nil {
+		switch rev.Outcome {
+		case RevocationRevoked:
+			g.Revoked++
+		case RevocationExpiry:
+			g.Expired++
+		case RevocationFailed:
+			g.Failed++
+		}
+	}
+	switch {
+	case !expires.IsZero():
+		g.MaxLifetime = max(g.MaxLifetime, expires.Sub(issued))
+	case rev != nil && rev.Outcome == RevocationRevoked && rev.At != nil:
+		g.MaxLifetime = max(g.MaxLifetime, rev.At.Sub(issued))
+	default:
+		g.Unbounded++
+	}
+}
+
+// signerMismatch says why a keyless bundle's certificate does not belong
+// to the job its predicate names (a job may sign only its own record), or
+// "" if it does or the signer is a key.
+func signerMismatch(signer *SignerInfo, pred *JobPredicate) string {
+	if signer == nil || signer.Certificate == nil {
+		return ""
+	}
+	c := signer.Certificate
+	if c.Issuer != "" && c.Issuer != pred.Identity.Issuer {
+		return fmt.Sprintf("signed with a certificate for issuer %s, but the job's identity is from %s", c.Issuer, pred.Identity.Issuer)
+	}
+	if c.SourceRepositoryURI != "" && pred.Job.Repository != "" && !strings.HasSuffix(c.SourceRepositoryURI, "/"+pred.Job.Repository) {
+		return fmt.Sprintf("signed by a workflow of %s, but the job is of %s", c.SourceRepositoryURI, pred.Job.Repository)
+	}
+	return ""
 }
 
 func hasSubject(subjects []Subject, want Subject) bool {

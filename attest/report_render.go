@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -14,11 +15,11 @@ import (
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, id := range r.Identities {
-		fmt.Fprintf(tw, "identity %s\t(issuer %s)\n", id.Subject, id.Issuer)
+		fmt.Fprintf(tw, "identity %s\t(issuer %s)\n", printable(id.Subject), printable(id.Issuer))
 		fmt.Fprintf(tw, "  jobs %d\t%s\tfirst %s\tlast %s\n", id.Jobs, counts(id.Outcomes), id.FirstJob.Format("2006-01-02T15:04Z07:00"), id.LastJob.Format("2006-01-02T15:04Z07:00"))
-		fmt.Fprintf(tw, "  scope\tprovider\tprincipal\tissued\trevoked\texpiry-bound\tfailed\tmax lifetime\n")
+		fmt.Fprintf(tw, "  scope\tprovider\tprincipal\tissued\trevoked\texpiry-bound\tfailed\tmax lifetime\tunbounded\n")
 		for _, g := range id.Grants {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", g.Scope, g.Provider, g.Principal, g.Issued, g.Revoked, g.Expired, g.Failed, g.MaxLifetime)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\n", printable(g.Scope), printable(g.Provider), printable(g.Principal), g.Issued, g.Revoked, g.Expired, g.Failed, g.MaxLifetime, g.Unbounded)
 		}
 		if len(id.Refused) > 0 {
 			fmt.Fprintf(tw, "  refused\t%s\n", counts(id.Refused))
@@ -26,9 +27,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "  masked\t%d redactions\t%s\n", id.Redactions, counts(id.DetectorHits))
 	}
 	for _, b := range r.Rejected {
-		fmt.Fprintf(tw, "rejected %s\t%s\n", b.Name, b.Reason)
+		fmt.Fprintf(tw, "rejected %s\t%s\n", printable(b.Name), printable(b.Reason))
 	}
 	return tw.Flush()
+}
+
+// printable quotes a string holding control characters (a line break, a
+// tab, a terminal escape), which would otherwise forge table lines.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // counts writes a map of counts as "k n, k n" in key order.
@@ -40,7 +50,7 @@ func counts(m map[string]int) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+		parts[i] = fmt.Sprintf("%s %d", printable(k), m[k])
 	}
 	return strings.Join(parts, ", ")
 }
@@ -53,8 +63,8 @@ var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{"co
 <h1>Non-human identities</h1>
 {{range .Identities}}<h2>{{.Subject}}</h2>
 <p>Issuer {{.Issuer}}; {{.Jobs}} job(s) ({{counts .Outcomes}}), from {{.FirstJob.Format "2006-01-02 15:04 MST"}} to {{.LastJob.Format "2006-01-02 15:04 MST"}}; {{.Redactions}} redaction(s){{if .DetectorHits}} ({{counts .DetectorHits}}){{end}}.</p>
-<table><tr><th>scope</th><th>provider</th><th>principal</th><th>issued</th><th>revoked</th><th>expiry-bound</th><th>revocation failed</th><th>refreshes</th><th>endpoint fetches</th><th>longest lifetime</th></tr>
-{{range .Grants}}<tr><td>{{.Scope}}</td><td>{{.Provider}}</td><td>{{.Principal}}</td><td>{{.Issued}}</td><td>{{.Revoked}}</td><td>{{.Expired}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td>{{.Refreshes}}</td><td>{{.Fetches}}</td><td>{{.MaxLifetime}}</td></tr>
+<table><tr><th>scope</th><th>provider</th><th>principal</th><th>issued</th><th>revoked</th><th>expiry-bound</th><th>revocation failed</th><th>refreshes</th><th>endpoint fetches</th><th>longest lifetime</th><th>no expiry, not revoked</th></tr>
+{{range .Grants}}<tr><td>{{.Scope}}</td><td>{{.Provider}}</td><td>{{.Principal}}</td><td>{{.Issued}}</td><td>{{.Revoked}}</td><td>{{.Expired}}</td><td{{if .Failed}} class="bad"{{end}}>{{.Failed}}</td><td>{{.Refreshes}}</td><td>{{.Fetches}}</td><td>{{.MaxLifetime}}</td><td{{if .Unbounded}} class="bad"{{end}}>{{.Unbounded}}</td></tr>
 {{end}}</table>
 {{if .Refused}}<p class="bad">Refused: {{counts .Refused}}</p>{{end}}
 {{end}}{{if .Rejected}}<h2 class="bad">Rejected bundles</h2><ul>{{range .Rejected}}<li>{{.Name}}: {{.Reason}}</li>{{end}}</ul>{{end}}

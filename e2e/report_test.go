@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,10 +43,17 @@ func TestReport(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || len(rep.Identities) != 1 || rep.Identities[0].Jobs != 2 {
 		t.Fatalf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	revokedDB := 0
 	for _, g := range rep.Identities[0].Grants {
-		if g.Issued != 2 || g.Scope == "db" && g.Revoked != 2 {
+		if g.Issued != 2 {
 			t.Errorf("grant %+v", g)
 		}
+		if g.Scope == "db" {
+			revokedDB = g.Revoked
+		}
+	}
+	if len(rep.Identities[0].Grants) < 2 || revokedDB != 2 {
+		t.Errorf("grants %+v", rep.Identities[0].Grants)
 	}
 	// A copy with another payload is rejected.
 	data, _ := os.ReadFile(filepath.Join(bundles, "job1.sigstore.json"))
@@ -62,8 +70,21 @@ func TestReport(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "report.html")
 	r = chaperone(t, bundles, nil, "report", bundles, "--key", key, "--format", "html", "--out", out)
 	page, err := os.ReadFile(out)
-	if r.code != 1 || err != nil || !strings.Contains(string(page), "Rejected bundles") || !strings.Contains(r.stderr, "1 of 3 bundles rejected") {
+	if r.code != 1 || err != nil || !strings.Contains(string(page), "Rejected bundles") || !strings.Contains(string(page), "2 job(s)") ||
+		!strings.Contains(r.stderr, "1 of 3 bundles rejected") {
 		t.Errorf("forged bundle: exit %d, %v\n%s", r.code, err, r.stderr)
+	}
+	// A job given twice is counted once.
+	if err := os.Remove(filepath.Join(bundles, "forged.sigstore.json")); err != nil {
+		t.Fatal(err)
+	}
+	r = chaperone(t, bundles, nil, "report", bundles, filepath.Join(bundles, "job1.sigstore.json"), "--key", key)
+	if r.code != 1 || !strings.Contains(r.stdout, "already counted") || !regexp.MustCompile(`jobs 2 `).MatchString(r.stdout) {
+		t.Errorf("duplicate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Nothing to report is not a success.
+	if r := chaperone(t, bundles, nil, "report", t.TempDir(), "--key", key); r.code != 1 || !strings.Contains(r.stderr, "no bundle found") {
+		t.Errorf("empty directory: exit %d\n%s", r.code, r.stderr)
 	}
 	assertOneLineError(t, chaperone(t, bundles, nil, "report", bundles), 2, "no signer given", nil)
 }

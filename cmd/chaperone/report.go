@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -60,15 +62,8 @@ then the exit status is 1.`,
 				rep.Add(p, res, err)
 			}
 			rep.Sort()
-			var w io.Writer = c.App.Writer
-			if out := c.String("out"); out != "" {
-				f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-				if err != nil {
-					return usagef("report: --out: %v", err)
-				}
-				defer f.Close()
-				w = f
-			}
+			var buf bytes.Buffer
+			var w io.Writer = &buf
 			switch format {
 			case "json":
 				if rep.Identities == nil {
@@ -88,6 +83,16 @@ then the exit status is 1.`,
 			if err != nil {
 				return err
 			}
+			if out := c.String("out"); out != "" {
+				if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+					return usagef("report: --out: %v", err)
+				}
+			} else if _, err := c.App.Writer.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			if len(paths) == 0 {
+				return checkFailed{errors.New("report: no bundle found (files given, or *.sigstore.json under the directories)")}
+			}
 			if n := len(rep.Rejected); n > 0 {
 				return checkFailed{fmt.Errorf("report: %d of %d bundles rejected; first: %s: %s", n, len(paths), rep.Rejected[0].Name, oneLine(rep.Rejected[0].Reason))}
 			}
@@ -106,10 +111,17 @@ func bundlePaths(args []string) ([]string, error) {
 			return nil, err
 		}
 		if !info.IsDir() {
+			if !info.Mode().IsRegular() {
+				return nil, fmt.Errorf("%s is not a regular file", a)
+			}
 			out = append(out, a)
 			continue
 		}
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+		root, err := filepath.EvalSymlinks(a) // WalkDir does not enter a symlinked root
+		if err != nil {
+			return nil, err
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
@@ -123,4 +135,26 @@ func bundlePaths(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// writeFileAtomic replaces path with data (0644) through a temporary file
+// in its directory, so that a failed write leaves the old file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -33,8 +33,8 @@ func signerFlags() []cli.Flag {
 
 // checkSigner checks that signerFlags name exactly one signer.
 func checkSigner(c *cli.Context) error {
-	keyless := c.String("certificate-identity") != "" || c.String("certificate-identity-regexp") != "" ||
-		c.String("certificate-oidc-issuer") != "" || c.String("certificate-oidc-issuer-regexp") != ""
+	keyless := c.IsSet("certificate-identity") || c.IsSet("certificate-identity-regexp") ||
+		c.IsSet("certificate-oidc-issuer") || c.IsSet("certificate-oidc-issuer-regexp")
 	switch {
 	case c.String("key") != "" && keyless:
 		return usagef("%s: give either --key or a keyless identity (--certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]), not both", c.Command.Name)
