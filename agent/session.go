@@ -204,6 +204,24 @@ func (s *Session) Start(ctx context.Context) error {
 	return nil
 }
 
+// Begin is Start as the front ends need it: a failed start is stopped too
+// (its failure attested, whatever was issued revoked), and with a StateDir
+// the started session is saved for the processes that Resume it.
+func (s *Session) Begin(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		_, _ = s.Stop(ctx)
+		return err
+	}
+	if s.opts.StateDir == "" {
+		return nil
+	}
+	if err := s.Save(); err != nil {
+		_, _ = s.Stop(ctx)
+		return &AgentError{Err: err}
+	}
+	return nil
+}
+
 // CheckPolicy asks the owner's policy about every scope of the config for
 // the job's identity, as Start would, without issuing anything: it only
 // obtains the identity's tokens.

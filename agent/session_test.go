@@ -389,3 +389,43 @@ func getJSONTest(t *testing.T, req *http.Request, out any) {
 		t.Fatal(err)
 	}
 }
+
+// Begin saves a started session, and stops a failed one: the failure is
+// attested and nothing is left unrevoked.
+func TestBeginSavesOrStops(t *testing.T) {
+	st := stack(t, devstack.Options{})
+	s, _ := newTestSession(t, st)
+	s.opts.StateDir = filepath.Join(t.TempDir(), "state")
+	if err := s.Begin(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.opts.StateDir, stateFile)); err != nil {
+		t.Errorf("started session not saved: %v", err)
+	}
+	if _, err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A state directory that cannot be made: the grants are revoked (the
+	// default stack's providers, vault and github, both revoke).
+	s, _ = newTestSession(t, st)
+	before := len(st.Credentials())
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.opts.StateDir = filepath.Join(blocker, "state")
+	var agentErr *AgentError
+	if err := s.Begin(context.Background()); !errors.As(err, &agentErr) {
+		t.Fatalf("Begin with an unusable state dir: %v", err)
+	}
+	creds := st.Credentials()
+	if len(creds) <= before {
+		t.Fatal("Begin issued nothing: the test proves nothing")
+	}
+	for _, c := range creds[before:] {
+		if !c.Revoked {
+			t.Errorf("%s credential %s left unrevoked", c.Provider, c.ID)
+		}
+	}
+}

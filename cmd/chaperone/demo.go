@@ -72,8 +72,7 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Start(c.Context); err != nil {
-		_, _ = s.Stop(c.Context)
+	if err := s.Begin(c.Context); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "== job log (the script prints its credentials; chaperone masks them)\n")

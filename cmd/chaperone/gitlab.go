@@ -71,16 +71,11 @@ func gitlabCommand() *cli.Command {
 					if err != nil {
 						return gitlabFailure(c, "prepare", err)
 					}
-					if err := s.Start(c.Context); err != nil {
-						_, _ = s.Stop(c.Context) // attests the failed start; revokes what was issued
+					if err := s.Begin(c.Context); err != nil {
 						var cfgErr *agent.ConfigError
 						if errors.As(err, &cfgErr) {
 							return gitlabJobFailure(c, "prepare", err)
 						}
-						return gitlabFailure(c, "prepare", err)
-					}
-					if err := s.Save(); err != nil {
-						_, _ = s.Stop(c.Context)
 						return gitlabFailure(c, "prepare", err)
 					}
 					fmt.Fprintln(c.App.ErrWriter, "chaperone: the job's credentials are ready")
@@ -174,10 +169,6 @@ func gitlabResume(c *cli.Context) (*agent.Session, error) {
 // failure code: any other code than the two the runner gives is read as
 // an unknown failure.
 func gitlabFailure(c *cli.Context, stage string, err error) error {
-	var status exitStatus
-	if errors.As(err, &status) {
-		return err
-	}
 	fmt.Fprintf(c.App.ErrWriter, "chaperone: gitlab %s: %s\n", stage, oneLine(err.Error()))
 	return exitStatus(runnerCode("SYSTEM_FAILURE_EXIT_CODE", 2))
 }

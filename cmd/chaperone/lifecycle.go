@@ -94,15 +94,8 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.Start(c.Context); err != nil {
-				// Attest the failed start too; what was issued is revoked.
-				_, _ = s.Stop(c.Context)
+			if err := s.Begin(c.Context); err != nil {
 				return err
-			}
-			if opts.StateDir != "" {
-				if err := s.Save(); err != nil {
-					return &agent.AgentError{Err: err}
-				}
 			}
 			code, runErr := s.Run(c.Context, argv, c.App.Reader, c.App.Writer, c.App.ErrWriter)
 			sum, stopErr := s.Stop(c.Context)
@@ -150,13 +143,8 @@ func startCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.Start(c.Context); err != nil {
-				_, _ = s.Stop(c.Context)
+			if err := s.Begin(c.Context); err != nil {
 				return err
-			}
-			if err := s.Save(); err != nil {
-				_, _ = s.Stop(c.Context)
-				return &agent.AgentError{Err: err}
 			}
 			if shell == "github" {
 				return s.ExportGitHub(c.App.Writer, os.Getenv("GITHUB_ENV"))
