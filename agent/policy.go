@@ -151,6 +151,17 @@ func yamlMessage(err error) string {
 	return strings.Join(lines, "; ")
 }
 
+// policyClaims are the claims a policy matches: the recorded ones (which
+// leave out the issuer and subject), with the issuer and subject.
+func policyClaims(recorded map[string]string, issuer, subject string) map[string]string {
+	claims := make(map[string]string, len(recorded)+2)
+	for k, v := range recorded {
+		claims[k] = v
+	}
+	claims["iss"], claims["sub"] = issuer, subject
+	return claims
+}
+
 // PolicyRequest is what a scope asks for, as a policy judges it.
 type PolicyRequest struct {
 	Scope, Provider, Principal string
@@ -227,11 +238,7 @@ const issuanceSlack = time.Minute
 // grant was issued for: "" if the policy allows it, else why not. It is
 // attest.Policy.OwnerPolicy for `chaperone verify --policy`.
 func (p *Policy) GrantRefusal(id attest.Identity, g attest.Grant) string {
-	claims := map[string]string{}
-	for k, v := range id.Claims {
-		claims[k] = v
-	}
-	claims["iss"], claims["sub"] = id.Issuer, id.Subject
+	claims := policyClaims(id.Claims, id.Issuer, id.Subject)
 	req := PolicyRequest{Scope: g.Scope, Provider: g.Provider, Principal: g.Principal}
 	if !g.ExpiresAt.IsZero() {
 		// issuedAt is taken before the request (and its retries) and

@@ -160,11 +160,14 @@ func (s *Session) Start(ctx context.Context) error {
 		}
 		desc := p.Describe()
 		if s.opts.Policy != nil {
-			allowed, err := s.policyAllows(ctx, id, sc, desc)
+			v, err := s.policyVerdict(ctx, id, sc, desc)
+			s.captureIdentity()
 			if err != nil {
 				return fail(err)
 			}
-			if !allowed {
+			if !v.Allowed {
+				s.st.Refused = append(s.st.Refused, attest.Refusal{Scope: sc.Name, Reason: v.Reason})
+				s.logf("scope %s refused: %s", sc.Name, v.Reason)
 				continue
 			}
 		}
@@ -220,59 +223,6 @@ func (s *Session) Begin(ctx context.Context) error {
 		return &AgentError{Err: err}
 	}
 	return nil
-}
-
-// CheckPolicy asks the owner's policy about every scope of the config for
-// the job's identity, as Start would, without issuing anything: it only
-// obtains the identity's tokens.
-func (s *Session) CheckPolicy(ctx context.Context) ([]PolicyVerdict, error) {
-	if s.opts.Policy == nil {
-		return nil, &ConfigError{Msg: "no policy given (--policy or CHAPERONE_POLICY)"}
-	}
-	id, err := s.identity()
-	if err != nil {
-		return nil, err
-	}
-	var out []PolicyVerdict
-	for i, sc := range s.cfg.Scopes {
-		p, err := buildProvider(s.cfg, i, s.opts.Getenv, s.providerOptions()...)
-		if err != nil {
-			return nil, err
-		}
-		desc := p.Describe()
-		t, err := id.token(ctx, sc, desc.Audience)
-		if err != nil {
-			return nil, fmt.Errorf("scope %q (%s): %s", sc.Name, desc.Provider, s.scrub(err.Error()))
-		}
-		ok, reason := s.opts.Policy.Allows(tokenClaims(t), PolicyRequest{Scope: sc.Name, Provider: desc.Provider, Principal: desc.Principal, Lifetime: desc.Lifetime})
-		out = append(out, PolicyVerdict{Scope: sc.Name, Provider: desc.Provider, Principal: desc.Principal, Allowed: ok, Reason: reason})
-	}
-	return out, nil
-}
-
-// tokenClaims are the claims a policy matches: the recorded ones, and the
-// issuer and subject.
-func tokenClaims(t *token) map[string]string {
-	claims := t.stringClaims()
-	claims["iss"], claims["sub"] = t.Issuer, t.Subject
-	return claims
-}
-
-// policyAllows asks the owner's policy whether the job's identity (the
-// claims of its token for the scope) may have the scope, and records a
-// refusal.
-func (s *Session) policyAllows(ctx context.Context, id *identity, sc Scope, desc provider.Description) (bool, error) {
-	t, err := id.token(ctx, sc, desc.Audience)
-	s.captureIdentity()
-	if err != nil {
-		return false, fmt.Errorf("scope %q (%s): %s", sc.Name, desc.Provider, s.scrub(err.Error()))
-	}
-	ok, reason := s.opts.Policy.Allows(tokenClaims(t), PolicyRequest{Scope: sc.Name, Provider: desc.Provider, Principal: desc.Principal, Lifetime: desc.Lifetime})
-	if !ok {
-		s.st.Refused = append(s.st.Refused, attest.Refusal{Scope: sc.Name, Reason: reason})
-		s.logf("scope %s refused: %s", sc.Name, reason)
-	}
-	return ok, nil
 }
 
 func expiryText(t time.Time) string {
