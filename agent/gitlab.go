@@ -78,8 +78,9 @@ func JobIDFromResponse(path string) (string, error) {
 	var job struct {
 		ID json.Number `json:"id"`
 	}
+	// The file holds the job's token: an error names no byte of it.
 	if err := json.NewDecoder(io.LimitReader(f, maxJobResponse)).Decode(&job); err != nil {
-		return "", fmt.Errorf("gitlab: JOB_RESPONSE_FILE %s: not the job's JSON: %v", path, err)
+		return "", fmt.Errorf("gitlab: JOB_RESPONSE_FILE %s: not the job's JSON", path)
 	}
 	if _, err := job.ID.Int64(); err != nil {
 		return "", fmt.Errorf("gitlab: JOB_RESPONSE_FILE %s: no numeric job id", path)

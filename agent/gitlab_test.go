@@ -80,13 +80,14 @@ func TestJobIDFromResponse(t *testing.T) {
 		t.Errorf("id %q, %v", id, err)
 	}
 	for doc, want := range map[string]string{
-		`{"id": "../1"}`: "not the job's JSON",
-		`{"id": 1.5}`:    "no numeric job id",
-		`{"token": "x"}`: "no numeric job id",
-		`not json`:       "not the job's JSON",
+		`{"id": "../1"}`:                      "not the job's JSON",
+		`{"id": 1.5}`:                         "no numeric job id",
+		`{"token": "x"}`:                      "no numeric job id",
+		`not json`:                            "not the job's JSON",
+		`{"token": "glcbt-SECRETX", "id": x}`: "not the job's JSON",
 	} {
-		if _, err := JobIDFromResponse(write(doc)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: %v, want %q", doc, err, want)
+		if _, err := JobIDFromResponse(write(doc)); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%s: %v, want %q and no byte of the file", doc, err, want)
 		}
 	}
 	var cfgErr *ConfigError

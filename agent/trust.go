@@ -7,8 +7,8 @@ import (
 	"github.com/chaperone-ci/chaperone/agent/provider"
 )
 
-// TrustTargets are the issuers whose trust configuration chaperone can
-// write, and the provider of the scopes each configures.
+// trustTargetProvider returns the provider of the scopes a trust target
+// (an issuer whose trust configuration chaperone writes) configures.
 func trustTargetProvider(target string) (string, bool) {
 	switch target {
 	case "aws", "gcp", "vault":

@@ -116,8 +116,11 @@ func runVerify(c *cli.Context) error {
 		return usagef("verify: no BUNDLE given: want exactly one BUNDLE file, several, or --oci IMAGE")
 	case oci != "" && c.NArg() > 0:
 		return usagef("verify: give BUNDLE files or --oci IMAGE, not both")
-	case checkSigner(c) != nil:
-		return checkSigner(c)
+	}
+	if err := checkSigner(c); err != nil {
+		return err
+	}
+	switch {
 	case oci != "" && (c.IsSet("artifact") || c.IsSet("digest")):
 		return usagef("verify: with --oci the subject is the image's digest; drop --artifact/--digest")
 	case oci == "" && c.IsSet("artifact") == c.IsSet("digest"):
