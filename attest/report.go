@@ -1,8 +1,9 @@
 package attest
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -197,24 +198,13 @@ func (id *IdentityReport) grant(scope, provider, principal string) *GrantReport 
 // provider and principal, so that a report does not depend on the order
 // of its bundles.
 func (r *Report) Sort() {
-	sort.Slice(r.Identities, func(i, j int) bool {
-		a, b := r.Identities[i], r.Identities[j]
-		if a.Issuer != b.Issuer {
-			return a.Issuer < b.Issuer
-		}
-		return a.Subject < b.Subject
+	slices.SortFunc(r.Identities, func(a, b *IdentityReport) int {
+		return cmp.Or(strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Subject, b.Subject))
 	})
 	for _, id := range r.Identities {
-		sort.Slice(id.Grants, func(i, j int) bool {
-			a, b := id.Grants[i], id.Grants[j]
-			if a.Scope != b.Scope {
-				return a.Scope < b.Scope
-			}
-			if a.Provider != b.Provider {
-				return a.Provider < b.Provider
-			}
-			return a.Principal < b.Principal
+		slices.SortFunc(id.Grants, func(a, b *GrantReport) int {
+			return cmp.Or(strings.Compare(a.Scope, b.Scope), strings.Compare(a.Provider, b.Provider), strings.Compare(a.Principal, b.Principal))
 		})
 	}
-	sort.Slice(r.Rejected, func(i, j int) bool { return r.Rejected[i].Name < r.Rejected[j].Name })
+	slices.SortFunc(r.Rejected, func(a, b RejectedBundle) int { return strings.Compare(a.Name, b.Name) })
 }

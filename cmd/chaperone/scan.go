@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -55,7 +54,7 @@ func scanCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "%s\n", data)
 			default:
 				for _, f := range findings {
-					fmt.Fprintf(c.App.Writer, "%s:%d:%d: %s: %s\n", printablePath(f.Path), f.Line, f.Column, f.Rule, f.Message)
+					fmt.Fprintln(c.App.Writer, f)
 				}
 			}
 			if len(findings) > 0 {
@@ -64,13 +63,4 @@ func scanCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-// printablePath quotes a path with control characters, which would
-// otherwise write to the terminal or the CI log.
-func printablePath(p string) string {
-	if strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return strconv.Quote(p)
-	}
-	return p
 }

@@ -7,12 +7,16 @@ package scan
 
 import (
 	"bytes"
+	"cmp"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -30,6 +34,17 @@ type Finding struct {
 	// Provider is the chaperone provider whose short-lived credentials
 	// replace it, when there is one.
 	Provider string `json:"provider,omitempty"`
+}
+
+// String is the finding as a compiler would print it, PATH:LINE:COLUMN:
+// RULE: MESSAGE; a path with control characters, which would write to the
+// terminal or the CI log, is quoted.
+func (f Finding) String() string {
+	p := f.Path
+	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		p = strconv.Quote(p)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s: %s", p, f.Line, f.Column, f.Rule, f.Message)
 }
 
 // Rules returns the rule ids, with what each finds.
@@ -133,15 +148,8 @@ func Dir(root string, opts Options) (*Result, error) {
 		res.Findings = append(res.Findings, det.file(filepath.ToSlash(rel), data)...)
 		return nil
 	})
-	sort.SliceStable(res.Findings, func(i, j int) bool {
-		a, b := res.Findings[i], res.Findings[j]
-		if a.Path != b.Path {
-			return a.Path < b.Path
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
+	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	return res, nil
 }

@@ -199,3 +199,10 @@ func FuzzFile(f *testing.F) {
 		}
 	})
 }
+
+func TestFindingString(t *testing.T) {
+	f := Finding{Rule: RuleCredential, Path: "a\nb.env", Line: 3, Column: 7, Message: "m"}
+	if got := f.String(); got != `"a\nb.env":3:7: static-credential: m` {
+		t.Errorf("String = %q", got)
+	}
+}
