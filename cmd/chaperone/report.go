@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/internal/atomicfile"
 )
 
 func reportCommand() *cli.Command {
@@ -84,7 +85,7 @@ then the exit status is 1.`,
 				return err
 			}
 			if out := c.String("out"); out != "" {
-				if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+				if err := atomicfile.Write(out, buf.Bytes(), 0o644); err != nil {
 					return usagef("report: --out: %v", err)
 				}
 			} else if _, err := c.App.Writer.Write(buf.Bytes()); err != nil {
@@ -135,26 +136,4 @@ func bundlePaths(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// writeFileAtomic replaces path with data (0644) through a temporary file
-// in its directory, so that a failed write leaves the old file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

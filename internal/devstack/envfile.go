@@ -3,6 +3,8 @@ package devstack
 import (
 	"fmt"
 	"strings"
+
+	"github.com/chaperone-ci/chaperone/internal/atomicfile"
 )
 
 // Env returns the job environment as "NAME=value" pairs, in a fixed order:
@@ -64,7 +66,7 @@ func (s *Stack) WriteEnvFile(path string) error {
 		}
 		b.WriteString(kv + "\n")
 	}
-	if err := writeFileMode(path, []byte(b.String()), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("devstack: env file: %w", err)
 	}
 	return nil

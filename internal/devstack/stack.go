@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/chaperone-ci/chaperone/internal/atomicfile"
 )
 
 // Options configures a Stack. The zero value is usable.
@@ -194,7 +196,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := writeSigningKey(s.SigningKeyPath, s.PublicKeyPath); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	if err := writeFileMode(s.ConfigPath, s.generatedConfig(opts.AllProviders), 0o644); err != nil {
+	if err := atomicfile.Write(s.ConfigPath, s.generatedConfig(opts.AllProviders), 0o644); err != nil {
 		return nil, fmt.Errorf("devstack: writing config: %w", err)
 	}
 	if s.platform == PlatformGitLab {
