@@ -83,12 +83,7 @@ func TestGitLabAndCustomAudience(t *testing.T) {
 
 func TestRefusalsFailFastWithAADSTSMessage(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
-	cases := []struct {
-		name   string
-		change func(*azure.Config)
-		token  devstack.TokenRequest
-		want   string
-	}{
+	cases := []providertest.Refusal[azure.Config]{
 		{"subject mismatch", nil, devstack.TokenRequest{Claims: map[string]any{"sub": "repo:" + devstack.Repository + ":environment:prod"}},
 			"HTTP 401: AADSTS700213: No matching federated identity record found for presented assertion subject 'repo:" + devstack.Repository + ":environment:prod'"},
 		{"audience mismatch", func(c *azure.Config) { c.Audience = "api://other" }, devstack.TokenRequest{},
@@ -98,22 +93,9 @@ func TestRefusalsFailFastWithAADSTSMessage(t *testing.T) {
 		{"unknown application", func(c *azure.Config) { c.ClientID = "11111111-2222-3333-4444-555555555555" }, devstack.TokenRequest{}, "HTTP 400: AADSTS700016: Application with identifier"},
 		{"unknown tenant", func(c *azure.Config) { c.TenantID = "contoso.onmicrosoft.com" }, devstack.TokenRequest{}, "HTTP 400: AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := config(st)
-			if tc.change != nil {
-				tc.change(&cfg)
-			}
-			rt := &devstacktest.Counter{}
-			p, err := azure.New(cfg, provider.WithHTTPClient(rt.Client()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			providertest.AssertRefused(t, p, devstacktest.Tokens(st, tc.token), rt, "azure token: "+tc.want, 1)
-		})
-	}
+	providertest.AssertRefusals(t, st, func() azure.Config { return config(st) }, azure.New, "azure token: ", 1, cases)
 	if n := len(st.Credentials()); n != 0 {
-		t.Errorf("refusals issued %d tokens", n)
+		t.Errorf("refusals issued %d credentials", n)
 	}
 }
 

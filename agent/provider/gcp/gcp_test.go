@@ -104,12 +104,7 @@ func TestFederatedTokenWithoutServiceAccount(t *testing.T) {
 
 func TestRefusalsFailFastWithGoogleMessage(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
-	cases := []struct {
-		name   string
-		change func(*gcp.Config)
-		token  devstack.TokenRequest
-		want   string
-	}{
+	cases := []providertest.Refusal[gcp.Config]{
 		{"wrong audience", nil, devstack.TokenRequest{Audience: "https://elsewhere"}, "gcp sts token exchange: HTTP 400: The audience in ID Token"},
 		{"attribute condition", nil, devstack.TokenRequest{Claims: map[string]any{"repository": "someone/else"}}, "HTTP 400: The given credential is rejected by the attribute condition."},
 		{"expired token", nil, devstack.TokenRequest{IssuedAt: time.Now().Add(-time.Hour)}, "HTTP 400: The ID Token has expired"},
@@ -120,23 +115,13 @@ func TestRefusalsFailFastWithGoogleMessage(t *testing.T) {
 			devstack.TokenRequest{}, "gcp generateAccessToken admin@chaperone-devstack.iam.gserviceaccount.com: HTTP 403: PERMISSION_DENIED: Permission 'iam.serviceAccounts.getAccessToken' denied"},
 		{"lifetime over an hour", func(c *gcp.Config) { c.Lifetime = 2 * time.Hour }, devstack.TokenRequest{}, "HTTP 400: INVALID_ARGUMENT: Lifetime must be at most 3600s"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := config(st)
-			if tc.change != nil {
-				tc.change(&cfg)
-			}
-			rt := &devstacktest.Counter{}
-			p, err := gcp.New(cfg, provider.WithHTTPClient(rt.Client()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// A refusal by IAM comes after STS's answer: two requests.
-			err = providertest.AssertRefused(t, p, devstacktest.Tokens(st, tc.token), rt, tc.want, 2)
-			if strings.Contains(err.Error(), "ya29.") {
-				t.Errorf("error leaks an access token: %v", err)
-			}
-		})
+	errs := providertest.AssertRefusals(t, st, func() gcp.Config { return config(st) }, gcp.New, "", 2, cases)
+	// A refusal by IAM comes after STS's answer: two requests; neither
+	// may quote the federated access token.
+	for _, err := range errs {
+		if strings.Contains(err.Error(), "ya29.") {
+			t.Errorf("error leaks an access token: %v", err)
+		}
 	}
 }
 

@@ -100,3 +100,38 @@ func AssertRetriesThenFailsFast(t testing.TB, st *devstack.Stack, service string
 	AssertFailsFast(t, p, st, counter, service, devstack.Fault{Status: 403, Message: refusal}, want, 1)
 	return p
 }
+
+// A Refusal is an exchange the issuer must refuse: the provider's config
+// changed by Change (when set) presenting a job token made from Token.
+// (An alias of an unnamed struct, so tables can list its fields in order.)
+type Refusal[C any] = struct {
+	Name   string
+	Change func(*C)
+	Token  devstack.TokenRequest
+	Want   string
+}
+
+// AssertRefusals runs each case in a subtest: a provider built by
+// newProvider from config() changed by the case, with a counting client,
+// must be refused with prefix+Want in at most maxRequests requests
+// (AssertRefused). It returns the refusals' errors, for checks of the
+// caller's own.
+func AssertRefusals[C any, P provider.Provider](t *testing.T, st *devstack.Stack, config func() C, newProvider func(C, ...provider.Option) (P, error), prefix string, maxRequests int, cases []Refusal[C]) []error {
+	t.Helper()
+	var errs []error
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			cfg := config()
+			if tc.Change != nil {
+				tc.Change(&cfg)
+			}
+			counter := &devstacktest.Counter{}
+			p, err := newProvider(cfg, provider.WithHTTPClient(counter.Client()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs = append(errs, AssertRefused(t, p, devstacktest.Tokens(st, tc.Token), counter, prefix+tc.Want, maxRequests))
+		})
+	}
+	return errs
+}

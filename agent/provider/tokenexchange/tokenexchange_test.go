@@ -142,34 +142,16 @@ func TestClientAuthentication(t *testing.T) {
 
 func TestRefusalsFailFastWithServerMessage(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
-	cases := []struct {
-		name   string
-		change func(*tokenexchange.Config)
-		token  devstack.TokenRequest
-		want   string
-	}{
+	cases := []providertest.Refusal[tokenexchange.Config]{
 		{"other subject", nil, devstack.TokenRequest{Claims: map[string]any{"sub": "repo:someone/else:ref:refs/heads/main"}}, "HTTP 400: subject_token: subject \"repo:someone/else:ref:refs/heads/main\" is not allowed"},
 		{"wrong audience", func(c *tokenexchange.Config) { c.Audience = "https://elsewhere" }, devstack.TokenRequest{}, "HTTP 400: subject_token: audience"},
 		{"expired token", nil, devstack.TokenRequest{IssuedAt: time.Now().Add(-time.Hour)}, "HTTP 400: subject_token: token is expired"},
 		{"unknown target", func(c *tokenexchange.Config) { c.TargetAudience = "billing" }, devstack.TokenRequest{}, `HTTP 400: unknown audience "billing"`},
 		{"unknown scope", func(c *tokenexchange.Config) { c.Scopes = []string{"admin"} }, devstack.TokenRequest{}, `HTTP 400: unknown scope "admin"`},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := config(st)
-			if tc.change != nil {
-				tc.change(&cfg)
-			}
-			rt := &devstacktest.Counter{}
-			p, err := tokenexchange.New(cfg, provider.WithHTTPClient(rt.Client()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			providertest.AssertRefused(t, p, devstacktest.Tokens(st, tc.token), rt, "token exchange: "+tc.want, 1)
-		})
-	}
+	providertest.AssertRefusals(t, st, func() tokenexchange.Config { return config(st) }, tokenexchange.New, "token exchange: ", 1, cases)
 	if n := len(st.Credentials()); n != 0 {
-		t.Errorf("refusals issued %d tokens", n)
+		t.Errorf("refusals issued %d credentials", n)
 	}
 }
 
