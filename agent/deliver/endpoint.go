@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -67,10 +68,14 @@ type Options struct {
 	Executable string
 }
 
-// Endpoint is a running loopback credential server.
+// Endpoint is a running loopback credential server. It serves only
+// processes of the user it runs as (the job's user): on every route a
+// client of another user is refused with 403 before anything else is
+// looked at, even when it presents the bearer token.
 type Endpoint struct {
 	URL   string // http://127.0.0.1:PORT
 	token string
+	uid   int // the user whose processes are served
 	opts  Options
 	srv   *http.Server
 	ln    net.Listener
@@ -101,7 +106,7 @@ func Start(opts Options) (*Endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deliver: %w", err)
 	}
-	e := &Endpoint{URL: "http://" + ln.Addr().String(), token: randomToken(), opts: opts, ln: ln}
+	e := &Endpoint{URL: "http://" + ln.Addr().String(), token: randomToken(), uid: os.Getuid(), opts: opts, ln: ln}
 	if err := e.prepareEnv(); err != nil {
 		ln.Close()
 		return nil, err
@@ -111,7 +116,7 @@ func Start(opts Options) (*Endpoint, error) {
 	mux.HandleFunc("/computeMetadata/v1/", e.serveGCE)
 	mux.HandleFunc("GET /docker", e.serveDocker)
 	mux.HandleFunc("GET /git", e.serveGit)
-	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	e.srv = &http.Server{Handler: e.ownUserOnly(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.srv.Serve(ln) }()
 	return e, nil
 }
@@ -222,19 +227,35 @@ func (e *Endpoint) authorized(r *http.Request, scheme string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// peer looks up the process on the other end of r through /proc (nil
-// where /proc does not tell). It scans every process's descriptors, so
-// each request does it at most once.
-func (e *Endpoint) peer(r *http.Request) *peer {
-	if p, ok := peerProcess(r.RemoteAddr, e.ln.Addr().String()); ok {
-		return &p
-	}
-	return nil
+// peerKey is the request context key of the client's *peer.
+type peerKey struct{}
+
+// ownUserOnly serves h only to clients whose socket belongs to the
+// endpoint's user, and refuses every other request with 403, naming the
+// client's uid and nothing else. The bearer token alone is not enough: it
+// sits in the job's environment, where other local users may read it.
+// Where /proc tells nothing (systems other than Linux) the token is the
+// only check; on Linux a client whose socket cannot be found is refused.
+func (e *Endpoint) ownUserOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := lookupPeer(r.RemoteAddr, e.ln.Addr().String())
+		switch {
+		case ok && p.uid != e.uid:
+			writeError(w, http.StatusForbidden, "AccessDenied", fmt.Sprintf("client runs as uid %d; this endpoint serves only the job's user (uid %d)", p.uid, e.uid))
+			return
+		case !ok && runtime.GOOS == "linux":
+			writeError(w, http.StatusForbidden, "AccessDenied", "cannot tell which user the client runs as (its socket is not in /proc/net/tcp)")
+			return
+		case ok:
+			r = r.WithContext(context.WithValue(r.Context(), peerKey{}, &p))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // grant fetches the scope's current grant and records the fetch with its
-// client process (p, nil if unknown).
-func (e *Endpoint) grant(w http.ResponseWriter, r *http.Request, p *peer, scope, protocol string) (*provider.Grant, bool) {
+// client process where /proc shows it.
+func (e *Endpoint) grant(w http.ResponseWriter, r *http.Request, scope, protocol string) (*provider.Grant, bool) {
 	g, err := e.opts.Source(r.Context(), scope)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "CredentialUnavailable", fmt.Sprintf("scope %s: %v", scope, err))
@@ -242,8 +263,8 @@ func (e *Endpoint) grant(w http.ResponseWriter, r *http.Request, p *peer, scope,
 	}
 	if e.opts.OnFetch != nil {
 		f := Fetch{Scope: scope, Protocol: protocol, At: time.Now().UTC()}
-		if p != nil {
-			f.PID, f.Executable = p.pid, p.exe
+		if p, ok := r.Context().Value(peerKey{}).(*peer); ok {
+			f.PID, f.Executable = p.process()
 		}
 		e.opts.OnFetch(f)
 	}

@@ -2,7 +2,9 @@ package deliver
 
 import (
 	"bufio"
-	"fmt"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,82 +12,90 @@ import (
 	"strings"
 )
 
-// peer is the local process on the other end of a loopback connection.
+// peer is the client socket of a loopback connection to the endpoint, as
+// /proc/net/tcp shows it.
 type peer struct {
-	pid      int
-	exe      string
-	sameUser bool
+	uid   int    // the user that created the socket
+	inode string // its inode, to find the process holding it
 }
 
-// peerProcess finds the process owning the client side of a connection
-// from remote (the client's address) to local (ours), using /proc. It
-// reports false where /proc does not tell (other systems, hidepid).
-func peerProcess(remote, local string) (peer, bool) {
-	rHost, rPort, err := splitHostPort(remote)
+// lookupPeer finds the client socket of the connection from remote (the
+// client's address) to local (ours) in /proc/net/tcp or tcp6. Both ends
+// must match exactly, and the socket must still be held by a process
+// (sockets in TIME_WAIT or orphaned show inode 0 and uid 0). It reports
+// false where /proc does not tell (other systems, no such socket).
+func lookupPeer(remote, local string) (peer, bool) {
+	client, err := net.ResolveTCPAddr("tcp", remote)
 	if err != nil {
 		return peer{}, false
 	}
-	_, lPort, err := splitHostPort(local)
+	server, err := net.ResolveTCPAddr("tcp", local)
 	if err != nil {
 		return peer{}, false
 	}
 	table := "/proc/net/tcp"
-	if rHost.To4() == nil {
+	if client.IP.To4() == nil {
 		table = "/proc/net/tcp6"
 	}
-	inode, uid, ok := socketInode(table, rPort, lPort)
-	if !ok {
-		return peer{}, false
-	}
-	p := peer{sameUser: uid == os.Getuid()}
-	p.pid, p.exe = socketOwner(inode)
-	return p, true
-}
-
-func splitHostPort(addr string) (net.IP, int, error) {
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		return nil, 0, err
-	}
-	return net.ParseIP(h), port, nil
-}
-
-// socketInode finds the socket whose local port is the client's and whose
-// remote port is ours, returning its inode and owner uid.
-func socketInode(table string, clientPort, serverPort int) (inode string, uid int, ok bool) {
 	f, err := os.Open(table)
 	if err != nil {
-		return "", 0, false
+		return peer{}, false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header
-	want := fmt.Sprintf(":%04X", clientPort)
-	wantRemote := fmt.Sprintf(":%04X", serverPort)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 {
+		if len(fields) < 10 || fields[9] == "0" {
 			continue
 		}
-		if strings.HasSuffix(fields[1], want) && strings.HasSuffix(fields[2], wantRemote) {
-			u, err := strconv.Atoi(fields[7])
-			if err != nil {
-				return "", 0, false
-			}
-			return fields[9], u, true
+		if !sameAddr(fields[1], client) || !sameAddr(fields[2], server) {
+			continue
 		}
+		uid, err := strconv.Atoi(fields[7])
+		if err != nil {
+			return peer{}, false
+		}
+		return peer{uid: uid, inode: fields[9]}, true
 	}
-	return "", 0, false
+	return peer{}, false
 }
 
-// socketOwner scans /proc/*/fd for the socket inode. It returns 0 when no
-// visible process holds it (e.g. it belongs to another user).
-func socketOwner(inode string) (int, string) {
-	target := "socket:[" + inode + "]"
+// sameAddr reports whether a /proc/net/tcp address ("0100007F:1F90")
+// is a.
+func sameAddr(field string, a *net.TCPAddr) bool {
+	ip, port, err := parseProcAddr(field)
+	return err == nil && port == a.Port && ip.Equal(a.IP)
+}
+
+// parseProcAddr decodes a /proc/net/tcp{,6} address: the IP as 32-bit
+// words, each printed in hex from the kernel's native byte order, then
+// ":" and the port in hex.
+func parseProcAddr(field string) (net.IP, int, error) {
+	h, p, ok := strings.Cut(field, ":")
+	if !ok || (len(h) != 8 && len(h) != 32) {
+		return nil, 0, errors.New("not a /proc/net/tcp address")
+	}
+	port, err := strconv.ParseUint(p, 16, 16)
+	if err != nil {
+		return nil, 0, err
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil {
+		return nil, 0, err
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		binary.NativeEndian.PutUint32(ip[i:], binary.BigEndian.Uint32(raw[i:]))
+	}
+	return ip, int(port), nil
+}
+
+// process returns the pid and executable of the process holding the
+// socket, scanning /proc/*/fd. It returns 0 when no visible process holds
+// it (e.g. /proc is mounted with hidepid).
+func (p peer) process() (int, string) {
+	target := "socket:[" + p.inode + "]"
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, ""

@@ -21,7 +21,7 @@ func (e *Endpoint) serveAWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no aws scope "+scope+" is served here")
 		return
 	}
-	g, ok := e.grant(w, r, e.peer(r), scope, "aws")
+	g, ok := e.grant(w, r, scope, "aws")
 	if !ok {
 		return
 	}
@@ -42,17 +42,12 @@ func (e *Endpoint) serveAWS(w http.ResponseWriter, r *http.Request) {
 
 // serveGCE emulates the parts of the GCE metadata server that Google's
 // client libraries use for credentials. Like the real server it needs no
-// token but insists on the Metadata-Flavor header; the loopback listener
-// additionally refuses processes of other users where /proc tells.
+// token but insists on the Metadata-Flavor header; like every route, it
+// serves only processes of the job's user.
 func (e *Endpoint) serveGCE(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Metadata-Flavor", "Google")
 	if r.Header.Get("Metadata-Flavor") != "Google" {
 		http.Error(w, "Missing Metadata-Flavor:Google header.", http.StatusForbidden)
-		return
-	}
-	p := e.peer(r)
-	if p != nil && !p.sameUser {
-		http.Error(w, "client process belongs to another user", http.StatusForbidden)
 		return
 	}
 	rt, ok := e.route(func(rt Route) bool { return rt.Provider == "gcp" })
@@ -72,7 +67,7 @@ func (e *Endpoint) serveGCE(w http.ResponseWriter, r *http.Request) {
 	case "instance/service-accounts/default/scopes":
 		writeText(w, "https://www.googleapis.com/auth/cloud-platform")
 	case "instance/service-accounts/default/token", "instance/service-accounts/" + rt.ServiceAccount + "/token":
-		g, ok := e.grant(w, r, p, rt.Scope, "gce")
+		g, ok := e.grant(w, r, rt.Scope, "gce")
 		if !ok {
 			return
 		}
@@ -120,7 +115,7 @@ func (e *Endpoint) serveDocker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "credentials not found in native keychain")
 		return
 	}
-	g, ok := e.grant(w, r, e.peer(r), rt.Scope, "docker")
+	g, ok := e.grant(w, r, rt.Scope, "docker")
 	if !ok {
 		return
 	}
@@ -148,7 +143,7 @@ func (e *Endpoint) serveGit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no scope serves git host "+host)
 		return
 	}
-	g, ok := e.grant(w, r, e.peer(r), rt.Scope, "git")
+	g, ok := e.grant(w, r, rt.Scope, "git")
 	if !ok {
 		return
 	}
