@@ -14,8 +14,8 @@ import (
 
 // buildProvider decodes scope i's provider settings into that provider's
 // Config and constructs it. Config errors name the scope and the key.
-// getenv supplies job facts some providers derive names from (the AWS
-// RoleSessionName); nil when only validating.
+// getenv supplies job facts some providers derive settings from (the AWS
+// RoleSessionName, the GitHub API that revokes); nil when only validating.
 func buildProvider(c *Config, i int, getenv func(string) string, o ...provider.Option) (provider.Provider, error) {
 	s := c.Scopes[i]
 	at := fmt.Sprintf("scopes[%d]", i)
@@ -26,6 +26,13 @@ func buildProvider(c *Config, i int, getenv func(string) string, o ...provider.O
 		})
 	case "github":
 		return decodeProvider(c, i, func(cfg github.Config) (provider.Provider, error) {
+			if cfg.API == "" && getenv != nil {
+				api, err := github.APIFromEnv(getenv)
+				if err != nil {
+					return nil, err
+				}
+				cfg.API = api
+			}
 			return github.New(cfg, o...)
 		})
 	case "aws":

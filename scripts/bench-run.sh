@@ -47,7 +47,8 @@ scopes:
     audience: chaperone-devstack
   - name: repo
     provider: github
-    address: $CHAPERONE_DEVSTACK_GITHUB_API_URL
+    address: $CHAPERONE_DEVSTACK_GITHUB_STS_URL
+    api: $CHAPERONE_DEVSTACK_GITHUB_API_URL
     audience: chaperone-devstack
     scope: chaperone-ci/devstack-demo
     identity: ci

@@ -57,7 +57,7 @@ func runDemo(c *cli.Context) error {
 	defer st.Close()
 	env := st.Env()
 	getenv := envLookup(env)
-	fmt.Fprintf(out, "== devstack: OIDC issuer %s, Vault %s, GitHub token exchange %s\n", st.IssuerURL, st.VaultAddr, st.GitHubAPIURL)
+	fmt.Fprintf(out, "== devstack: OIDC issuer %s, Vault %s, GitHub token exchange %s and API %s\n", st.IssuerURL, st.VaultAddr, st.GitHubSTSURL, st.GitHubAPIURL)
 
 	cfg, err := agent.LoadConfig(st.ConfigPath)
 	if err != nil {

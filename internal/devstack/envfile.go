@@ -9,10 +9,12 @@ import (
 
 // Env returns the job environment as "NAME=value" pairs, in a fixed order:
 // for GitHub the ACTIONS_ID_TOKEN_REQUEST_* pair and the GITHUB_* variables
-// a runner sets; for GitLab the CI_* variables and CHAPERONE_ID_TOKEN (a
-// token with aud Audience minted at Start, living TokenTTL); then the
-// CHAPERONE_* variables of DESIGN §9. The request token and the ID token
-// are secrets: do not print them.
+// a runner sets (GITHUB_API_URL names the API stand-in, as on GitHub
+// Enterprise Server); for GitLab the CI_* variables and CHAPERONE_ID_TOKEN
+// (a token with aud Audience minted at Start, living TokenTTL); then the
+// CHAPERONE_* variables: the generated config, and where each stand-in
+// listens. The request token and the ID token are secrets: do not print
+// them.
 func (s *Stack) Env() []string {
 	var pairs [][2]string
 	switch s.platform {
@@ -24,6 +26,7 @@ func (s *Stack) Env() []string {
 			[2]string{"ACTIONS_ID_TOKEN_REQUEST_URL", s.issuer.requestURL()},
 			[2]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", s.issuer.requestToken})
 		pairs = append(pairs, s.job.githubEnv()...)
+		pairs = append(pairs, [2]string{"GITHUB_API_URL", s.GitHubAPIURL})
 	}
 	pairs = append(pairs,
 		[2]string{"CHAPERONE_CONFIG", s.ConfigPath},
@@ -31,6 +34,7 @@ func (s *Stack) Env() []string {
 		[2]string{"CHAPERONE_DEVSTACK_ISSUER", s.IssuerURL},
 		[2]string{"CHAPERONE_DEVSTACK_VAULT_ADDR", s.VaultAddr},
 		[2]string{"CHAPERONE_DEVSTACK_STS_URL", s.STSURL},
+		[2]string{"CHAPERONE_DEVSTACK_GITHUB_STS_URL", s.GitHubSTSURL},
 		[2]string{"CHAPERONE_DEVSTACK_GITHUB_API_URL", s.GitHubAPIURL},
 		[2]string{"CHAPERONE_DEVSTACK_GCP_STS_URL", s.GCPSTSURL},
 		[2]string{"CHAPERONE_DEVSTACK_GCP_IAM_URL", s.GCPIAMURL},

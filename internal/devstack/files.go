@@ -43,11 +43,13 @@ func writeSigningKey(privPath, pubPath string) error {
 	return atomicfile.Write(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
 }
 
-// generatedConfig is the chaperone config using the providers the stack
-// serves (DESIGN §4 format): vault and github, plus aws, gcp,
+// generatedConfig is the chaperone config (.chaperone.yml) using the
+// providers the stack serves: vault and github, plus aws, gcp,
 // token-exchange and azure when all is set. Every scope presents the
 // audience Audience, so the config works on a GitLab stack too, whose
-// environment holds one ID token with that audience.
+// environment holds one ID token with that audience. The github scope
+// names the API with api: for the same reason (GitLab sets no
+// GITHUB_API_URL).
 func (s *Stack) generatedConfig(all bool) []byte {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -65,7 +67,8 @@ func (s *Stack) generatedConfig(all bool) []byte {
 	line("      - {path: secret/data/ci/api, field: token, env: API_TOKEN}")
 	line("  - name: repo")
 	line("    provider: github")
-	line("    address: %s", yamlScalar(s.GitHubAPIURL))
+	line("    address: %s", yamlScalar(s.GitHubSTSURL))
+	line("    api: %s", yamlScalar(s.GitHubAPIURL))
 	line("    audience: %s", Audience)
 	line("    scope: %s", Repository)
 	line("    identity: %s", GitHubIdentity)

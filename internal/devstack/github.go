@@ -38,7 +38,10 @@ type octoTrustPolicy struct {
 }
 
 // githubServer stands in for octo-sts (the exchange) and for the part of the
-// GitHub REST API that uses and revokes installation tokens.
+// GitHub REST API that uses and revokes installation tokens. They are two
+// hosts, as in reality: exchangeRoutes and apiRoutes are served on
+// different listeners, so a client that revokes at the exchange's host
+// fails as it would against octo-sts.
 type githubServer struct {
 	apiURL   string
 	verifier *tokenVerifier
@@ -51,8 +54,11 @@ type githubServer struct {
 	issued int
 }
 
-func newGitHubServer(apiURL, issuerURL string, v *tokenVerifier, l *ledger, ttl time.Duration, j *job) (*githubServer, error) {
-	u, err := url.Parse(apiURL)
+// newGitHubServer returns the stand-ins of the exchange at stsURL (whose
+// host is the trust policy's default audience, as octo-sts's domain is)
+// and of the API at apiURL.
+func newGitHubServer(stsURL, apiURL, issuerURL string, v *tokenVerifier, l *ledger, ttl time.Duration, j *job) (*githubServer, error) {
+	u, err := url.Parse(stsURL)
 	if err != nil {
 		return nil, err
 	}
@@ -74,10 +80,21 @@ func newGitHubServer(apiURL, issuerURL string, v *tokenVerifier, l *ledger, ttl 
 	}, nil
 }
 
-func (g *githubServer) routes() http.Handler {
+// exchangeRoutes is octo-sts: /sts/exchange and nothing else.
+func (g *githubServer) exchangeRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sts/exchange", g.exchange)
 	mux.HandleFunc("POST /sts/exchange", g.exchange)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		octoError(w, http.StatusNotFound, grpcNotFound, "Not Found")
+	})
+	return mux
+}
+
+// apiRoutes is the GitHub REST API as an installation token sees it:
+// DELETE /installation/token and GET /installation/repositories.
+func (g *githubServer) apiRoutes() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("DELETE /installation/token", g.revoke)
 	mux.HandleFunc("GET /installation/repositories", g.repositories)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

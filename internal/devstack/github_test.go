@@ -13,7 +13,7 @@ import (
 func exchangeRaw(t *testing.T, s *Stack, header http.Header, scope, identity string) (int, map[string]any) {
 	t.Helper()
 	q := url.Values{"scope": {scope}, "identity": {identity}}
-	status, body := call(t, http.MethodGet, s.GitHubAPIURL+"/sts/exchange?"+q.Encode(), header, "")
+	status, body := call(t, http.MethodGet, s.GitHubSTSURL+"/sts/exchange?"+q.Encode(), header, "")
 	return status, decode[map[string]any](t, body)
 }
 
@@ -77,9 +77,9 @@ func TestGitHubExchangeUseAndRevoke(t *testing.T) {
 	}
 	assertLedgerJSON(t, s, creds, []string{token, jwtToken})
 
-	// The API host is octo-sts's default audience; GitLab tokens of the
-	// same project are trusted too.
-	u, _ := url.Parse(s.GitHubAPIURL)
+	// The exchange's host is octo-sts's default audience; GitLab tokens of
+	// the same project are trusted too.
+	u, _ := url.Parse(s.GitHubSTSURL)
 	for _, platform := range []string{PlatformGitHub, PlatformGitLab} {
 		tok, err := s.MintToken(platform, u.Host)
 		if err != nil {
@@ -135,5 +135,76 @@ func TestGitHubExchangeRefusals(t *testing.T) {
 	status, _ = call(t, http.MethodDelete, s.GitHubAPIURL+"/installation/token", http.Header{"Authorization": {"Bearer ghs_" + strings.Repeat("x", 36)}}, "")
 	if status != http.StatusUnauthorized {
 		t.Errorf("DELETE with an unknown token: %d, want 401", status)
+	}
+}
+
+// TestGitHubExchangeAndAPIListenApart holds the stand-ins to the real
+// split: octo-sts serves only /sts/exchange, and installation tokens are
+// used and revoked at the GitHub API, another host. A client that revokes
+// at the exchange's host fails here as it would against octo-sts.
+func TestGitHubExchangeAndAPIListenApart(t *testing.T) {
+	s := startStack(t, Options{})
+	sts, err := url.Parse(s.GitHubSTSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := url.Parse(s.GitHubAPIURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts.Host == api.Host {
+		t.Fatalf("exchange and API share %s", sts.Host)
+	}
+	jwtToken, err := s.MintToken("", Audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := exchange(t, s, jwtToken)
+	auth := http.Header{"Authorization": {"Bearer " + token}}
+
+	// The exchange knows nothing of the API.
+	for _, c := range []struct{ method, path string }{
+		{http.MethodDelete, "/installation/token"},
+		{http.MethodGet, "/installation/repositories"},
+	} {
+		if status, body := call(t, c.method, s.GitHubSTSURL+c.path, auth, ""); status != http.StatusNotFound {
+			t.Errorf("exchange host: %s %s: %d %s, want 404", c.method, c.path, status, body)
+		}
+	}
+	if creds := s.Credentials(); len(creds) != 1 || creds[0].Revoked {
+		t.Fatalf("a request to the exchange host touched the token: %+v", creds)
+	}
+	// The API does not exchange.
+	if status, body := call(t, http.MethodGet, s.GitHubAPIURL+"/sts/exchange?scope="+Repository+"&identity="+GitHubIdentity,
+		http.Header{"Authorization": {"Bearer " + jwtToken}}, ""); status != http.StatusNotFound {
+		t.Errorf("API host: GET /sts/exchange: %d %s, want 404", status, body)
+	}
+	// The API revokes.
+	if status, body := call(t, http.MethodDelete, s.GitHubAPIURL+"/installation/token", auth, ""); status != http.StatusNoContent {
+		t.Fatalf("API host: DELETE /installation/token: %d %s, want 204", status, body)
+	}
+	if creds := s.Credentials(); len(creds) != 1 || !creds[0].Revoked {
+		t.Errorf("ledger after DELETE at the API: %+v", creds)
+	}
+}
+
+// TestGitHubFaultsCoverExchangeAndAPI: faults injected into ServiceGitHub
+// reach both listeners, in GitHub's error format.
+func TestGitHubFaultsCoverExchangeAndAPI(t *testing.T) {
+	s := startStack(t, Options{})
+	if err := s.FailNext(ServiceGitHub, 503, 502); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		url    string
+		status int
+	}{
+		{s.GitHubSTSURL + "/sts/exchange", 503},
+		{s.GitHubAPIURL + "/installation/repositories", 502},
+	} {
+		status, body := call(t, http.MethodGet, c.url, nil, "")
+		if status != c.status || !strings.Contains(string(body), `"documentation_url":`) || !strings.Contains(string(body), "injected fault") {
+			t.Errorf("GET %s: %d %s, want an injected %d", c.url, status, body, c.status)
+		}
 	}
 }

@@ -58,8 +58,13 @@ type Stack struct {
 	IssuerURL string
 	// VaultAddr is the Vault stand-in's address (VAULT_ADDR).
 	VaultAddr string
-	// GitHubAPIURL is the base of the octo-sts exchange (/sts/exchange) and
-	// of the GitHub API stand-in (/installation/...).
+	// GitHubSTSURL is the base of the octo-sts exchange stand-in (as
+	// https://octo-sts.dev): GET or POST /sts/exchange, and nothing else.
+	GitHubSTSURL string
+	// GitHubAPIURL is the base of the GitHub API stand-in (as
+	// https://api.github.com, GITHUB_API_URL): DELETE /installation/token
+	// and GET /installation/repositories. It is another host than
+	// GitHubSTSURL, as the real API is.
 	GitHubAPIURL string
 	// STSURL is the AWS STS endpoint (an endpoint URL for the SDKs and CLI).
 	STSURL string
@@ -145,8 +150,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	// One listener per service, as the real services have distinct hosts.
-	var issuerLn, vaultLn, githubLn, stsLn, gcpSTSLn, gcpIAMLn, oauthLn, azureLn, registryLn net.Listener
-	for _, ln := range []*net.Listener{&issuerLn, &vaultLn, &githubLn, &stsLn, &gcpSTSLn, &gcpIAMLn, &oauthLn, &azureLn, &registryLn} {
+	var issuerLn, vaultLn, githubSTSLn, githubAPILn, stsLn, gcpSTSLn, gcpIAMLn, oauthLn, azureLn, registryLn net.Listener
+	for _, ln := range []*net.Listener{&issuerLn, &vaultLn, &githubSTSLn, &githubAPILn, &stsLn, &gcpSTSLn, &gcpIAMLn, &oauthLn, &azureLn, &registryLn} {
 		if *ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("devstack: listen: %w", err)
 		}
@@ -159,7 +164,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.URL = "http://" + issuerLn.Addr().String()
 	s.IssuerURL = s.URL
 	s.VaultAddr = "http://" + vaultLn.Addr().String()
-	s.GitHubAPIURL = "http://" + githubLn.Addr().String()
+	s.GitHubSTSURL = "http://" + githubSTSLn.Addr().String()
+	s.GitHubAPIURL = "http://" + githubAPILn.Addr().String()
 	s.STSURL = "http://" + stsLn.Addr().String()
 	s.GCPSTSURL = "http://" + gcpSTSLn.Addr().String()
 	s.GCPIAMURL = "http://" + gcpIAMLn.Addr().String()
@@ -178,7 +184,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	verifier := s.issuer.verifier()
 	s.vault = newVaultServer(s.VaultAddr, s.platform, verifier, s.ledger, opts.VaultTokenTTL)
-	github, err := newGitHubServer(s.GitHubAPIURL, s.IssuerURL, verifier, s.ledger, opts.GitHubTokenTTL, s.job)
+	github, err := newGitHubServer(s.GitHubSTSURL, s.GitHubAPIURL, s.IssuerURL, verifier, s.ledger, opts.GitHubTokenTTL, s.job)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -209,7 +215,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	f := s.faults
 	s.serve(issuerLn, f.wrap(ServiceIssuer, issuerFault, s.issuerRoutes()), apiTimeout)
 	s.serve(vaultLn, f.wrap(ServiceVault, vaultFault, s.vault), apiTimeout)
-	s.serve(githubLn, f.wrap(ServiceGitHub, githubFault, github.routes()), apiTimeout)
+	// ServiceGitHub's faults go to whichever of the exchange and the API is
+	// asked next.
+	s.serve(githubSTSLn, f.wrap(ServiceGitHub, githubFault, github.exchangeRoutes()), apiTimeout)
+	s.serve(githubAPILn, f.wrap(ServiceGitHub, githubFault, github.apiRoutes()), apiTimeout)
 	s.serve(stsLn, f.wrap(ServiceAWS, stsFault, sts), apiTimeout)
 	s.serve(gcpSTSLn, f.wrap(ServiceGCPSTS, gcpSTSFault, gcp.stsRoutes()), apiTimeout)
 	s.serve(gcpIAMLn, f.wrap(ServiceGCPIAM, gcpIAMFault, gcp.iamRoutes()), apiTimeout)

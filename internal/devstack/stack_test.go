@@ -92,7 +92,7 @@ func envMap(t *testing.T, env []string) map[string]string {
 
 var commonEnvNames = []string{
 	"CHAPERONE_CONFIG", "CHAPERONE_DEVSTACK_URL", "CHAPERONE_DEVSTACK_ISSUER",
-	"CHAPERONE_DEVSTACK_VAULT_ADDR", "CHAPERONE_DEVSTACK_STS_URL", "CHAPERONE_DEVSTACK_GITHUB_API_URL",
+	"CHAPERONE_DEVSTACK_VAULT_ADDR", "CHAPERONE_DEVSTACK_STS_URL", "CHAPERONE_DEVSTACK_GITHUB_STS_URL", "CHAPERONE_DEVSTACK_GITHUB_API_URL",
 	"CHAPERONE_DEVSTACK_REGISTRY", "CHAPERONE_DEVSTACK_SIGNING_KEY", "CHAPERONE_DEVSTACK_PUBLIC_KEY",
 	"CHAPERONE_DEVSTACK_GCP_STS_URL", "CHAPERONE_DEVSTACK_GCP_IAM_URL", "CHAPERONE_DEVSTACK_TOKEN_URL",
 	"CHAPERONE_DEVSTACK_TOKEN_REVOCATION_URL", "CHAPERONE_DEVSTACK_TOKEN_RESOURCE_URL", "CHAPERONE_DEVSTACK_AZURE_AUTHORITY_URL",
@@ -120,7 +120,7 @@ func TestEnvFileGitHub(t *testing.T) {
 		"GITHUB_ACTIONS", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_REPOSITORY_ID",
 		"GITHUB_REPOSITORY_OWNER", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_RUN_NUMBER",
 		"GITHUB_JOB", "GITHUB_WORKFLOW", "GITHUB_WORKFLOW_REF", "GITHUB_REF", "GITHUB_SHA",
-		"GITHUB_ACTOR", "RUNNER_ENVIRONMENT",
+		"GITHUB_ACTOR", "RUNNER_ENVIRONMENT", "GITHUB_API_URL",
 	}, commonEnvNames...)
 	assertNames(t, env, want)
 
@@ -133,7 +133,9 @@ func TestEnvFileGitHub(t *testing.T) {
 		"CHAPERONE_DEVSTACK_ISSUER":               s.IssuerURL,
 		"CHAPERONE_DEVSTACK_VAULT_ADDR":           s.VaultAddr,
 		"CHAPERONE_DEVSTACK_STS_URL":              s.STSURL,
+		"CHAPERONE_DEVSTACK_GITHUB_STS_URL":       s.GitHubSTSURL,
 		"CHAPERONE_DEVSTACK_GITHUB_API_URL":       s.GitHubAPIURL,
+		"GITHUB_API_URL":                          s.GitHubAPIURL,
 		"CHAPERONE_DEVSTACK_REGISTRY":             s.Registry,
 		"CHAPERONE_DEVSTACK_SIGNING_KEY":          s.SigningKeyPath,
 		"CHAPERONE_DEVSTACK_PUBLIC_KEY":           s.PublicKeyPath,
@@ -266,6 +268,7 @@ type testConfig struct {
 		Name     string `yaml:"name"`
 		Provider string `yaml:"provider"`
 		Address  string `yaml:"address"`
+		API      string `yaml:"api"`
 		Role     string `yaml:"role"`
 		Audience string `yaml:"audience"`
 		Scope    string `yaml:"scope"`
@@ -317,7 +320,7 @@ func TestGeneratedFiles(t *testing.T) {
 			t.Errorf("secret %+v", sec)
 		}
 	}
-	if repo.Name != "repo" || repo.Provider != "github" || repo.Address != s.GitHubAPIURL || repo.Audience != Audience ||
+	if repo.Name != "repo" || repo.Provider != "github" || repo.Address != s.GitHubSTSURL || repo.API != s.GitHubAPIURL || repo.Audience != Audience ||
 		repo.Scope != Repository || repo.Identity != GitHubIdentity || repo.Env != "GITHUB_TOKEN" {
 		t.Errorf("repo scope = %+v", repo)
 	}
@@ -376,7 +379,7 @@ func TestCloseStopsServicesAndRemovesTempDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := []string{s.Registry}
-	for _, u := range []string{s.URL, s.VaultAddr, s.GitHubAPIURL, s.STSURL, s.GCPSTSURL, s.GCPIAMURL, s.TokenExchangeURL, s.AzureAuthorityURL} {
+	for _, u := range []string{s.URL, s.VaultAddr, s.GitHubSTSURL, s.GitHubAPIURL, s.STSURL, s.GCPSTSURL, s.GCPIAMURL, s.TokenExchangeURL, s.AzureAuthorityURL} {
 		parsed, err := url.Parse(u)
 		if err != nil {
 			t.Fatal(err)

@@ -1,13 +1,16 @@
 // Package github issues GitHub App installation tokens through an
 // octo-sts-compatible exchange (the job's OIDC token for a token scoped
-// by a trust policy), and revokes them with DELETE /installation/token.
+// by a trust policy), and revokes them with DELETE /installation/token at
+// the GitHub API: the exchange serves only /sts/exchange.
 package github
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -19,8 +22,12 @@ import (
 type Config struct {
 	// Address is the exchange's base URL (octo-sts: https://octo-sts.dev).
 	Address string `mapstructure:"address"`
-	// API is the GitHub API base for revocation; default Address, which
-	// is right for the devstack and for exchanges that proxy the API.
+	// API is the GitHub API base that revokes the token (DELETE
+	// /installation/token). Default: APIFromEnv with the process
+	// environment (the agent fills it from the job's), which is
+	// GITHUB_API_URL where the runner sets it (GitHub Enterprise Server)
+	// and DefaultAPI elsewhere. Never the exchange: octo-sts serves only
+	// /sts/exchange.
 	API      string `mapstructure:"api"`
 	Audience string `mapstructure:"audience"` // default: Address's host
 	Scope    string `mapstructure:"scope"`    // org/repo or org
@@ -29,6 +36,28 @@ type Config struct {
 	// TTL is how long the exchange's tokens live (GitHub: 1h). It is the
 	// exposure bound recorded if revocation fails.
 	TTL time.Duration `mapstructure:"ttl"`
+}
+
+// DefaultAPI is the GitHub API of github.com.
+const DefaultAPI = "https://api.github.com"
+
+// APIFromEnv is the GitHub API base of the job whose environment getenv
+// reads (nil: the process's): GITHUB_API_URL, which GitHub's runners set
+// (on GitHub Enterprise Server, https://HOST/api/v3), or DefaultAPI where
+// it is unset or empty. A GITHUB_API_URL that is not an http(s) URL is an
+// error naming it.
+func APIFromEnv(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	api := getenv("GITHUB_API_URL")
+	if api == "" {
+		return DefaultAPI, nil
+	}
+	if _, err := wire.ParseHTTPURL("GITHUB_API_URL", api); err != nil {
+		return "", fmt.Errorf("api is not set and %w", err)
+	}
+	return api, nil
 }
 
 // Provider exchanges OIDC tokens for installation tokens.
@@ -53,7 +82,12 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 		return nil, errors.New("identity is required (the trust policy name)")
 	}
 	if cfg.API == "" {
-		cfg.API = cfg.Address
+		if cfg.API, err = APIFromEnv(nil); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := wire.ParseHTTPURL("api", cfg.API); err != nil {
+		return nil, err
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = u.Hostname()
@@ -115,15 +149,17 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 	}, nil
 }
 
-// Revoke deletes the installation token (204 on success).
+// Revoke deletes the installation token at the GitHub API (204 on
+// success).
 func (p *Provider) Revoke(ctx context.Context, g *provider.Grant) error {
 	token := g.Private["token"]
 	if token == "" {
 		return errors.New("github revoke: grant has no token")
 	}
+	api := strings.TrimRight(p.cfg.API, "/")
 	_, err := wire.Do(ctx, wire.Request{
-		Op: "github revoke", Method: http.MethodDelete,
-		URL:    strings.TrimRight(p.cfg.API, "/") + "/installation/token",
+		Op: "github revoke at " + api, Method: http.MethodDelete,
+		URL:    api + "/installation/token",
 		Header: http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/vnd.github+json"}},
 	}, nil, p.opts)
 	return err
