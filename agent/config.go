@@ -31,6 +31,7 @@ type Config struct {
 	Scopes   []Scope        `mapstructure:"scopes"`
 	Attest   AttestConfig   `mapstructure:"attest"`
 	Mask     MaskConfig     `mapstructure:"mask"`
+	Timeouts TimeoutConfig  `mapstructure:"timeouts"`
 
 	source string // file name or "CHAPERONE_CONFIG", for messages
 	raw    []byte // the document, persisted with a started Session
@@ -277,6 +278,10 @@ func (c *Config) validate() error {
 	default:
 		return c.errAt("attest.oci", fmt.Sprintf("attest.oci %q: the only storage supported is referrers (the bundle is attached to each image subject in its own repository, where cosign finds it)", c.Attest.OCI))
 	}
+	if key, ok := c.Timeouts.validate(); !ok {
+		return c.errAt(key, key+" must not be negative")
+	}
+	c.Timeouts = c.Timeouts.withDefaults()
 	if c.Mask.MinLength < 0 {
 		return c.errAt("mask.min-length", "mask.min-length must not be negative")
 	}

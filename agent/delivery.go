@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // deliver prepares how a grant's values reach the job. env needs nothing
@@ -62,6 +64,23 @@ func (s *Session) DeliveredEnv() []string {
 func (s *Session) undeliver() error {
 	if s.st.FileDir == "" {
 		return nil
+	}
+	// The path comes from the state file: remove only a private directory
+	// this user created for delivered files, never what a planted state
+	// names.
+	fi, err := os.Lstat(s.st.FileDir)
+	if errors.Is(err, os.ErrNotExist) {
+		s.st.FileDir = ""
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing delivered files: %w", err)
+	}
+	if !strings.HasPrefix(filepath.Base(s.st.FileDir), privateDirPrefix) || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		return fmt.Errorf("removing delivered files: %s is not a directory chaperone created; left in place", s.st.FileDir)
+	}
+	if err := ownedByMe(s.st.FileDir, fi); err != nil {
+		return fmt.Errorf("removing delivered files: %w; left in place", err)
 	}
 	if err := os.RemoveAll(s.st.FileDir); err != nil {
 		return fmt.Errorf("removing delivered files: %w", err)

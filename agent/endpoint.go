@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,11 +61,15 @@ func (s *Session) startEndpoint() error {
 	return nil
 }
 
+// privateDirPrefix names the Session's private directory of delivered
+// files and endpoint sockets.
+const privateDirPrefix = "chaperone-creds-"
+
 // privateDir returns a 0700 directory under the Session's private
 // directory, which Stop removes.
 func (s *Session) privateDir(name string) (string, error) {
 	if s.st.FileDir == "" {
-		dir, err := os.MkdirTemp("", "chaperone-creds-")
+		dir, err := os.MkdirTemp("", privateDirPrefix+"*")
 		if err != nil {
 			return "", fmt.Errorf("private directory: %w", err)
 		}
@@ -122,7 +127,12 @@ func (s *Session) liveGrant(ctx context.Context, scope string) (*provider.Grant,
 	if gs == nil {
 		return nil, fmt.Errorf("no grant for scope %q", scope)
 	}
+	if err := s.saveRenewal(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
 	g := gs.Grant
+	s.mu.Unlock()
 	if g.ExpiresAt.IsZero() || time.Until(g.ExpiresAt) > refreshWindow(&g) {
 		return &g, nil
 	}
@@ -144,17 +154,55 @@ func (s *Session) liveGrant(ctx context.Context, scope string) (*provider.Grant,
 	for _, v := range fresh.Values {
 		s.addSecret(v.Secret)
 	}
-	old := attest.Refresh{Fingerprint: g.Fingerprint, IssuedAt: g.IssuedAt, ExpiresAt: g.ExpiresAt}
+	// Record the renewal before serving it: a process killed after this
+	// point leaves stop both credentials to settle.
+	replaced := replacedGrant{Refresh: attest.Refresh{Fingerprint: g.Fingerprint, IssuedAt: g.IssuedAt, ExpiresAt: g.ExpiresAt}}
 	if g.Revocable {
-		r := s.revokeGrant(ctx, gs.Scope, gs.Provider, &g)
-		old.Revocation = r
+		replaced.Grant = &g
+	} else {
+		replaced.Revocation = s.revokeGrant(ctx, gs.Scope, gs.Provider, &g) // records its expiry
 	}
 	s.mu.Lock()
-	gs.Replaced = append(gs.Replaced, old)
+	gs.Replaced = append(gs.Replaced, replaced)
+	last := &gs.Replaced[len(gs.Replaced)-1]
 	gs.Grant = *fresh
+	s.unsaved = true
 	s.mu.Unlock()
+	if err := s.saveRenewal(); err != nil {
+		return nil, err
+	}
+	if last.Grant != nil {
+		r := s.revokeGrant(ctx, gs.Scope, gs.Provider, last.Grant)
+		s.mu.Lock()
+		last.Revocation, last.Grant = r, nil
+		s.unsaved = true
+		s.mu.Unlock()
+		if err := s.saveRenewal(); err != nil {
+			s.logf("scope %s: %v", scope, err) // the new credential is already recorded
+		}
+	}
 	s.logf("scope %s: %s grant refreshed, expires %s", scope, gs.Provider, expiryText(fresh.ExpiresAt))
 	return fresh, nil
+}
+
+// saveRenewal persists a renewal that is not saved yet. Until it is, the
+// endpoint serves nothing: a credential stop cannot find would stay live
+// and unattested if this process were killed.
+func (s *Session) saveRenewal() error {
+	s.mu.Lock()
+	unsaved := s.unsaved
+	s.mu.Unlock()
+	if !unsaved || s.opts.StateDir == "" {
+		return nil
+	}
+	if err := s.Save(); err != nil {
+		s.logf("saving a renewed credential: %v", err)
+		return errors.New("the renewed credential could not be saved; not serving it")
+	}
+	s.mu.Lock()
+	s.unsaved = false
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *Session) grantByScope(scope string) *grantState {

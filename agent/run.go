@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -51,18 +52,52 @@ func (s *Session) run(ctx context.Context, stage string, argv []string, stdin io
 	}
 	outW := s.masks.NewWriter(stdout, masking.WithAddMask(mode))
 	errW := s.masks.NewWriter(stderr)
+	grace := s.cfg.Timeouts.withDefaults().KillGrace
+
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = s.Environ()
 	cmd.Stdin = stdin
-	cmd.Stdout = outW
-	cmd.Stderr = errW
+	// The command gets a process group of its own, so that what it leaves
+	// behind can be found and ended before its credentials are revoked.
+	// Not on a terminal: a background group cannot read it.
+	ownGroup := !isTerminal(stdin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: ownGroup}
 	// On cancellation ask the command to stop, as a CI runner would,
 	// before killing it.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
+	cmd.Cancel = func() error { return signalJob(cmd.Process.Pid, ownGroup, syscall.SIGTERM) }
+	cmd.WaitDelay = grace
+	// The output pipes are ours, not exec's: exec would wait for every
+	// process holding them, and a left-behind one may hold them forever.
+	out, err := startCopy(outW)
+	if err != nil {
+		return 0, &AgentError{Err: err}
+	}
+	defer out.abort()
+	errOut, err := startCopy(errW)
+	if err != nil {
+		return 0, &AgentError{Err: err}
+	}
+	defer errOut.abort()
+	cmd.Stdout, cmd.Stderr = out.w, errOut.w
 
 	step := attest.Step{Command: s.scrubArgs(argv), Stage: stage, StartedAt: time.Now().UTC()}
-	code, runErr := 0, cmd.Run()
+	idx, err := s.beginStep(step)
+	if err != nil {
+		return 0, &AgentError{Err: err}
+	}
+	code, runErr := 0, cmd.Start()
+	out.startedChild()
+	errOut.startedChild()
+	if runErr == nil {
+		runErr = cmd.Wait()
+		if ownGroup {
+			step.EndedProcesses = s.endLeftovers(cmd.Process.Pid, grace)
+		}
+	}
+	// Every writer of the pipes has exited or been ended: drain what they
+	// wrote, bounded in case one escaped its group.
+	out.wait(grace)
+	errOut.wait(grace)
 	_ = outW.Close()
 	_ = errW.Close()
 	step.EndedAt = time.Now().UTC()
@@ -75,6 +110,7 @@ func (s *Session) run(ctx context.Context, stage string, argv []string, stdin io
 		fmt.Fprintf(stderr, "chaperone: cannot run %s: %v\n", s.scrub(argv[0]), errors.Unwrap(runErr))
 	default:
 		if cmd.ProcessState == nil {
+			s.dropStep(idx)
 			return 0, &AgentError{Err: fmt.Errorf("running %s: %s", s.scrub(argv[0]), s.scrub(runErr.Error()))}
 		}
 		code = exitStatus(cmd.ProcessState)
@@ -82,10 +118,99 @@ func (s *Session) run(ctx context.Context, stage string, argv []string, stdin io
 	step.ExitCode = code
 	step.Redactions = outW.Redactions() + errW.Redactions()
 	s.mu.Lock()
-	s.st.Steps = append(s.st.Steps, step)
+	s.st.Steps[idx] = step
 	s.st.Redactions += step.Redactions
+	if ctx.Err() != nil {
+		s.st.Canceled = true
+	}
 	s.mu.Unlock()
+	if err := s.persist(); err != nil {
+		s.logf("saving the finished step: %v", err)
+	}
 	return code, nil
+}
+
+// beginStep records a step as started (no end time) and saves the
+// Session, so that a stop after this process is killed knows a command
+// was running. Nothing runs when the record cannot be saved.
+func (s *Session) beginStep(step attest.Step) (int, error) {
+	s.mu.Lock()
+	s.st.Steps = append(s.st.Steps, step)
+	idx := len(s.st.Steps) - 1
+	s.mu.Unlock()
+	if err := s.persist(); err != nil {
+		s.dropStep(idx)
+		return 0, fmt.Errorf("saving the session before running the command: %w", err)
+	}
+	return idx, nil
+}
+
+// dropStep forgets a step whose command never started.
+func (s *Session) dropStep(idx int) {
+	s.mu.Lock()
+	s.st.Steps = append(s.st.Steps[:idx], s.st.Steps[idx+1:]...)
+	s.mu.Unlock()
+}
+
+// endLeftovers ends the processes the command left in its process group
+// and logs what it ended.
+func (s *Session) endLeftovers(pgid int, grace time.Duration) []attest.EndedProcess {
+	ended := endGroup(pgid, grace)
+	if len(ended) > 0 {
+		names := make([]string, len(ended))
+		for i, p := range ended {
+			names[i] = fmt.Sprintf("%s (pid %d, %s)", s.scrub(p.Executable), p.PID, p.Signal)
+		}
+		s.logf("ended %d process(es) the command left running: %s", len(ended), strings.Join(names, ", "))
+	}
+	for i := range ended {
+		ended[i].Executable = s.scrub(ended[i].Executable)
+	}
+	return ended
+}
+
+// outputCopy copies one of the command's output pipes into a masker.
+type outputCopy struct {
+	r, w *os.File
+	done chan struct{}
+}
+
+// startCopy makes the pipe and starts copying it into dst. When dst fails
+// (the reader of chaperone's output went away) the pipe is closed, so the
+// command meets a closed pipe as it would without chaperone.
+func startCopy(dst io.Writer) (*outputCopy, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	c := &outputCopy{r: r, w: w, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		_, _ = io.Copy(dst, r)
+		_ = r.Close()
+	}()
+	return c, nil
+}
+
+// startedChild closes the parent's copy of the write end: the child has
+// its own, and the copy must see EOF when the child's are gone.
+func (c *outputCopy) startedChild() { _ = c.w.Close() }
+
+// wait waits up to d for the copy to reach the end of the pipe, then cuts
+// it off.
+func (c *outputCopy) wait(d time.Duration) {
+	select {
+	case <-c.done:
+	case <-time.After(d):
+		_ = c.r.Close()
+		<-c.done
+	}
+}
+
+// abort releases the pipe if the command never ran.
+func (c *outputCopy) abort() {
+	_ = c.w.Close()
+	_ = c.r.Close()
 }
 
 func exitStatus(ps *os.ProcessState) int {

@@ -29,9 +29,11 @@ type Options struct {
 	Getenv   func(string) string // default os.Getenv
 	Environ  []string            // base environment of the job; default os.Environ()
 	Log      io.Writer           // agent messages (never secrets); default os.Stderr
-	// HTTPClient is used for the OIDC endpoint and every provider.
+	// HTTPClient is used for the OIDC endpoint and every provider; each
+	// exchange is bounded by the config's timeouts.attempt.
 	HTTPClient *http.Client
-	// RetryDeadline bounds retries of one request; default 30s.
+	// RetryDeadline bounds one request with its retries; default the
+	// config's timeouts.request.
 	RetryDeadline time.Duration
 	// Signer overrides attest.signer.
 	Signer attest.Signer
@@ -53,7 +55,10 @@ type Session struct {
 	masks    *masking.Set
 	st       *state
 	endpoint *deliver.Endpoint // serves deliver: endpoint scopes; nil if none
-	mu       sync.Mutex        // guards st
+	mu       sync.Mutex        // guards st and unsaved
+	// unsaved: a renewal changed st and is not yet in the state file.
+	unsaved bool
+	logMu   sync.Mutex // serialises messages (revocations run concurrently)
 	// refreshMu serialises grant renewals so concurrent endpoint fetches
 	// renew a grant once.
 	refreshMu sync.Mutex
@@ -121,10 +126,26 @@ func (s *Session) Secrets() []string {
 func (s *Session) Masks() *masking.Set { return s.masks }
 
 func (s *Session) providerOptions() []provider.Option {
-	return []provider.Option{provider.WithHTTPClient(s.opts.HTTPClient), provider.WithRetryDeadline(s.opts.RetryDeadline)}
+	return []provider.Option{provider.WithHTTPClient(s.httpClient()), provider.WithRetryDeadline(s.requestDeadline())}
+}
+
+// httpClient is the client for every outbound request, each exchange
+// bounded by timeouts.attempt.
+func (s *Session) httpClient() *http.Client {
+	return boundedClient(s.opts.HTTPClient, s.cfg.Timeouts.withDefaults().Attempt)
+}
+
+// requestDeadline bounds one request with its retries.
+func (s *Session) requestDeadline() time.Duration {
+	if s.opts.RetryDeadline > 0 {
+		return s.opts.RetryDeadline
+	}
+	return s.cfg.Timeouts.withDefaults().Request
 }
 
 func (s *Session) logf(format string, args ...any) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	fmt.Fprintf(s.opts.Log, "chaperone: "+format+"\n", args...)
 }
 
@@ -211,6 +232,9 @@ func (s *Session) Start(ctx context.Context) error {
 // (its failure attested, whatever was issued revoked), and with a StateDir
 // the started session is saved for the processes that Resume it.
 func (s *Session) Begin(ctx context.Context) error {
+	if err := s.checkNoOpenSession(); err != nil {
+		return err
+	}
 	if err := s.Start(ctx); err != nil {
 		_, _ = s.Stop(ctx)
 		return err

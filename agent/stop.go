@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/attest"
 )
-
-// cleanupTimeout bounds Stop's revocations, signing and storage.
-const cleanupTimeout = 2 * time.Minute
 
 // Summary is what Stop reports: the identity, every grant's outcome and
 // where the attestation went.
@@ -34,7 +32,7 @@ type Summary struct {
 func (s *Session) Stop(ctx context.Context) (*Summary, error) {
 	// Cleanup outlives the job's cancellation (Ctrl-C, a cancelled CI
 	// job): credentials must still be revoked, within a bound.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeouts.withDefaults().Cleanup)
 	defer cancel()
 	if s.endpoint != nil {
 		_ = s.endpoint.Close() // stop serving before revoking
@@ -69,14 +67,37 @@ func (s *Session) Stop(ctx context.Context) (*Summary, error) {
 	return sum, nil
 }
 
-// revokeAll settles every grant that has no outcome yet.
+// revokeAll settles every grant that has no outcome yet, and every
+// replaced credential whose revocation a crash interrupted. Revocations run
+// concurrently, each bounded by the request deadline, so one issuer that
+// never answers costs only its own grant.
 func (s *Session) revokeAll(ctx context.Context) {
-	for _, g := range s.st.Grants {
-		if g.Revocation != nil {
-			continue
-		}
-		g.Revocation = s.revokeGrant(ctx, g.Scope, g.Provider, &g.Grant)
+	ctx, cancel := context.WithTimeout(ctx, s.requestDeadline())
+	defer cancel()
+	var wg sync.WaitGroup
+	settle := func(scope, providerName string, g *provider.Grant, out **attest.Revocation) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := s.revokeGrant(ctx, scope, providerName, g)
+			s.mu.Lock()
+			*out = r
+			s.mu.Unlock()
+		}()
 	}
+	s.mu.Lock()
+	for _, g := range s.st.Grants {
+		if g.Revocation == nil {
+			settle(g.Scope, g.Provider, &g.Grant, &g.Revocation)
+		}
+		for i := range g.Replaced {
+			if r := &g.Replaced[i]; r.Revocation == nil && r.Grant != nil {
+				settle(g.Scope, g.Provider, r.Grant, &r.Revocation)
+			}
+		}
+	}
+	s.mu.Unlock()
+	wg.Wait()
 }
 
 // revokeGrant revokes one credential of a scope and says what happened.
@@ -159,7 +180,11 @@ func (s *Session) predicate() *attest.JobPredicate {
 			Scope: g.Scope, Provider: g.Provider, Principal: g.Grant.Principal,
 			SessionName: g.Grant.SessionName, Fingerprint: g.Grant.Fingerprint,
 			IssuedAt: g.Grant.IssuedAt, ExpiresAt: g.Grant.ExpiresAt, Delivery: g.Delivery,
-			Fetches: g.Fetches, Refreshes: g.Replaced,
+			Fetches: g.Fetches,
+		}
+		for _, r := range g.Replaced {
+			ag.Refreshes = append(ag.Refreshes, r.Refresh)
+			failed = failed || (r.Revocation != nil && r.Revocation.Outcome == attest.RevocationFailed)
 		}
 		if g.Revocation != nil {
 			ag.Revocation = *g.Revocation
@@ -167,17 +192,57 @@ func (s *Session) predicate() *attest.JobPredicate {
 		}
 		p.Grants = append(p.Grants, ag)
 	}
-	p.Outcome = "success"
-	for _, step := range p.Steps {
+	p.Steps = finishSteps(p.Steps, p.EndedAt)
+	p.Outcome = jobOutcome(p.Steps, failed, st.Canceled, s.opts.Getenv("CI_JOB_STATUS"))
+	return p
+}
+
+// finishSteps marks the steps no process saw end (a killed `run`, a
+// killed executor stage) as interrupted at now.
+func finishSteps(steps []attest.Step, now time.Time) []attest.Step {
+	out := make([]attest.Step, len(steps))
+	for i, step := range steps {
+		if step.EndedAt.IsZero() {
+			step.Interrupted, step.ExitCode, step.EndedAt = true, -1, now
+		}
+		out[i] = step
+	}
+	return out
+}
+
+// jobOutcome says how the job ended, claiming success only on evidence:
+// every step seen to exit 0, or, with no step run under the agent (start
+// and stop), the CI's own job status (GitLab's CI_JOB_STATUS in
+// after_script).
+func jobOutcome(steps []attest.Step, agentFailed, canceled bool, ciStatus string) string {
+	switch {
+	case agentFailed:
+		return attest.OutcomeAgentError
+	case canceled:
+		return attest.OutcomeCanceled
+	}
+	outcome := attest.OutcomeSuccess
+	for _, step := range steps {
+		switch {
+		case step.Interrupted:
+			return attest.OutcomeInterrupted
 		// GitLab ignores a failing after_script: so does the outcome.
-		if step.ExitCode != 0 && step.Stage != "after_script" {
-			p.Outcome = "failure"
+		case step.ExitCode != 0 && step.Stage != "after_script":
+			outcome = attest.OutcomeFailure
 		}
 	}
-	if failed {
-		p.Outcome = "agent-error"
+	if len(steps) > 0 {
+		return outcome
 	}
-	return p
+	switch ciStatus {
+	case "success":
+		return attest.OutcomeSuccess
+	case "failed":
+		return attest.OutcomeFailure
+	case "canceled":
+		return attest.OutcomeCanceled
+	}
+	return attest.OutcomeUnknown
 }
 
 // attest signs the predicate, writes the bundle (and the trusted root when
@@ -238,7 +303,7 @@ func (s *Session) signer(ctx context.Context) (attest.Signer, error) {
 		Getenv:    s.opts.Getenv,
 		IDToken:   s.sigstoreToken,
 		FulcioURL: a.FulcioURL, TSAURL: a.TSAURL, RekorURL: a.RekorURL,
-		HTTPClient: s.opts.HTTPClient,
+		HTTPClient: s.opts.HTTPClient, // attest bounds its own exchanges
 	})
 }
 
@@ -259,7 +324,7 @@ func (s *Session) identity() (*identity, error) {
 	if s.id != nil {
 		return s.id, nil
 	}
-	id, err := newIdentity(s.cfg.Identity, s.opts.Getenv, s.opts.HTTPClient, s.opts.RetryDeadline)
+	id, err := newIdentity(s.cfg.Identity, s.opts.Getenv, s.httpClient(), s.requestDeadline())
 	if err != nil {
 		return nil, err
 	}

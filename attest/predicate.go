@@ -107,6 +107,21 @@ type Step struct {
 	StartedAt  time.Time `json:"startedAt"`
 	EndedAt    time.Time `json:"endedAt"`
 	Redactions int       `json:"redactions"`
+	// Interrupted: the agent never saw the command end. ExitCode is -1 and
+	// EndedAt is when the agent found the step unfinished.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// EndedProcesses are processes the command left running, which the
+	// agent ended before revoking the job's credentials.
+	EndedProcesses []EndedProcess `json:"endedProcesses,omitempty"`
+}
+
+// EndedProcess is one left-behind process the agent ended.
+type EndedProcess struct {
+	PID        int    `json:"pid"`
+	Executable string `json:"executable,omitempty"`
+	// Signal is the last signal it needed: SIGTERM, or SIGKILL when it
+	// outlived the grace period.
+	Signal string `json:"signal"`
 }
 
 // Masking totals for the whole job.

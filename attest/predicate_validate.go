@@ -12,7 +12,7 @@ import (
 // same values; a test keeps the two in step.
 var (
 	// Outcomes is the set of valid JobPredicate.Outcome values.
-	Outcomes = []string{OutcomeSuccess, OutcomeFailure, OutcomeAgentError}
+	Outcomes = []string{OutcomeSuccess, OutcomeFailure, OutcomeAgentError, OutcomeInterrupted, OutcomeCanceled, OutcomeUnknown}
 	// Deliveries is the set of valid Grant.Delivery values.
 	Deliveries = []string{DeliveryEnv, DeliveryFile, DeliveryEndpoint}
 	// RevocationOutcomes is the set of valid Revocation.Outcome values.
@@ -24,6 +24,16 @@ const (
 	OutcomeSuccess    = "success"
 	OutcomeFailure    = "failure"
 	OutcomeAgentError = "agent-error"
+	// OutcomeInterrupted: a command started and the agent never saw it
+	// end (the process running it was killed; a later stop recovered the
+	// session).
+	OutcomeInterrupted = "interrupted"
+	// OutcomeCanceled: the job was canceled (a signal to the agent while
+	// its command ran, or the CI's own job status).
+	OutcomeCanceled = "canceled"
+	// OutcomeUnknown: the agent ran no command and the CI did not say how
+	// the job ended (start/stop without a job status).
+	OutcomeUnknown = "unknown"
 )
 
 // Grant delivery modes.
@@ -83,6 +93,12 @@ func (p *JobPredicate) Validate() error {
 			v.add(at+".command", "must have at least one element")
 		}
 		v.nonNegative(at+".redactions", s.Redactions)
+		for j, pr := range s.EndedProcesses {
+			if pr.PID <= 0 {
+				v.add(fmt.Sprintf("%s.endedProcesses[%d].pid", at, j), "must be positive")
+			}
+			v.oneOf(fmt.Sprintf("%s.endedProcesses[%d].signal", at, j), pr.Signal, []string{"SIGTERM", "SIGKILL"})
+		}
 	}
 	v.nonNegative("masking.secrets", p.Masking.Secrets)
 	v.nonNegative("masking.redactions", p.Masking.Redactions)

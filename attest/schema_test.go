@@ -459,6 +459,10 @@ func compareType(t *testing.T, v *miniValidator, typ reflect.Type, node any, pat
 		if n["type"] != "integer" {
 			t.Errorf("%s: Go int, schema type %v", path, n["type"])
 		}
+	case typ.Kind() == reflect.Bool:
+		if n["type"] != "boolean" {
+			t.Errorf("%s: Go bool, schema type %v", path, n["type"])
+		}
 	default:
 		t.Errorf("%s: Go kind %v not handled by this test", path, typ.Kind())
 	}

@@ -250,7 +250,7 @@ func TestRunCancelledStillRevokes(t *testing.T) {
 	}
 	assertRevoked(t, ds, 0)
 	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
-	if len(pred.Steps) != 1 || pred.Steps[0].ExitCode != 143 || pred.Outcome != "failure" {
+	if len(pred.Steps) != 1 || pred.Steps[0].ExitCode != 143 || pred.Outcome != "canceled" {
 		t.Errorf("steps %+v outcome %q", pred.Steps, pred.Outcome)
 	}
 }

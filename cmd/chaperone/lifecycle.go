@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -18,7 +17,7 @@ func configFlag() cli.Flag {
 
 func stateDirFlag() cli.Flag {
 	return &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"},
-		Usage: "directory holding a started session (default $RUNNER_TEMP/chaperone or $TMPDIR/chaperone-UID)"}
+		Usage: "directory holding a started session, private to this user (default $RUNNER_TEMP/chaperone, else under $XDG_RUNTIME_DIR or ~/.local/state)"}
 }
 
 func policyFlag() cli.Flag {
@@ -31,18 +30,13 @@ func formatFlag(def string, allowed ...string) cli.Flag {
 		Usage: "output format: " + strings.Join(allowed, ", ")}
 }
 
-func defaultStateDir() string {
-	if d := os.Getenv("RUNNER_TEMP"); d != "" {
-		return filepath.Join(d, "chaperone")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("chaperone-%d", os.Getuid()))
-}
-
-func stateDir(c *cli.Context) string {
+// stateDir is --state-dir, or the per-user default where start, stop and
+// mask meet.
+func stateDir(c *cli.Context) (string, error) {
 	if d := c.String("state-dir"); d != "" {
-		return d
+		return d, nil
 	}
-	return defaultStateDir()
+	return agent.DefaultStateDir(os.Getenv)
 }
 
 // loadConfig reads --config (whose env var CHAPERONE_CONFIG may hold
@@ -138,7 +132,9 @@ func startCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts.StateDir = stateDir(c)
+			if opts.StateDir, err = stateDir(c); err != nil {
+				return err
+			}
 			s, err := agent.NewSession(opts)
 			if err != nil {
 				return err
@@ -164,7 +160,11 @@ func stopCommand() *cli.Command {
 		Usage: "revoke, attest and store a started session; print a summary",
 		Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json")},
 		Action: func(c *cli.Context) error {
-			s, err := agent.Resume(agent.Options{StateDir: stateDir(c), Log: c.App.ErrWriter, Version: version, Commit: commit})
+			dir, err := stateDir(c)
+			if err != nil {
+				return err
+			}
+			s, err := agent.Resume(agent.Options{StateDir: dir, Log: c.App.ErrWriter, Version: version, Commit: commit})
 			if err != nil {
 				return err
 			}

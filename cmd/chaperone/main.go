@@ -43,16 +43,26 @@ func main() {
 	case deliver.GitHelperName:
 		os.Exit(deliver.RunGitHelper(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A CI runner ends a job with TERM, a closed terminal or session with
+	// HUP, a user with INT or QUIT: each one ends the job the same way, so
+	// its credentials are still revoked and the attestation still written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	// A reader that goes away (`| head`) must not kill chaperone mid-job:
+	// with SIGPIPE caught, writes to a closed stdout or stderr fail with
+	// EPIPE instead. Caught, not ignored, so the wrapped command still gets
+	// the default SIGPIPE (an ignored signal would be inherited).
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	signal.Stop(pipes)
 	os.Exit(code)
 }
 
 // run executes the CLI and maps its outcome onto DESIGN §3's exit codes.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, reorderArgs(app, args))
+	err := app.RunContext(ctx, reorderArgs(app, actionEntrypointArgs(args)))
 	return exitCode(err, stderr)
 }
 
@@ -120,6 +130,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			stopCommand(),
 			maskCommand(),
 			verifyCommand(),
+			actionCommand(),
 			gitlabCommand(),
 			policyCommand(),
 			scanCommand(),

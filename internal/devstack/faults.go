@@ -25,6 +25,10 @@ const (
 type Fault struct {
 	Status  int
 	Message string // default: "devstack: injected fault: <status text>"
+	// Hang accepts the request and never answers it: the handler holds the
+	// connection until the client goes away or the stack closes. Status
+	// and Message are ignored.
+	Hang bool
 }
 
 // faultWriter writes an error in one service's vocabulary.
@@ -57,6 +61,10 @@ func (f *faults) wrap(service string, write faultWriter, h http.Handler) http.Ha
 			h.ServeHTTP(w, r)
 			return
 		}
+		if fault.Hang {
+			<-r.Context().Done()
+			return
+		}
 		// Drain (bounded) so the client is not reset mid-request.
 		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		write(w, fault.Status, fault.Message)
@@ -81,12 +89,12 @@ func (f *faults) add(service string, fs []Fault) error {
 		return fmt.Errorf("devstack: no service %q accepts faults (issuer, vault, github, aws, gcp-sts, gcp-iam, token-exchange, azure)", service)
 	}
 	for _, ft := range fs {
-		if ft.Status < 400 || ft.Status > 599 {
+		if !ft.Hang && (ft.Status < 400 || ft.Status > 599) {
 			return fmt.Errorf("devstack: fault status %d is not an error status (400-599)", ft.Status)
 		}
 	}
 	for _, ft := range fs {
-		if ft.Message == "" {
+		if ft.Message == "" && !ft.Hang {
 			ft.Message = "devstack: injected fault: " + http.StatusText(ft.Status)
 		}
 		f.pending[service] = append(f.pending[service], ft)

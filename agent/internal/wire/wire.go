@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,7 +58,7 @@ type Request struct {
 // Options tune Do. The zero value retries for up to 30 seconds.
 type Options struct {
 	Client   *http.Client
-	Deadline time.Duration // overall retry budget; default 30s
+	Deadline time.Duration // bounds all attempts together; default 30s
 	Base     time.Duration // first backoff; default 200ms
 }
 
@@ -78,10 +79,19 @@ func Do(ctx context.Context, r Request, out any, opts Options) (int, error) {
 		base = 200 * time.Millisecond
 	}
 	backoff := retry.WithMaxDuration(deadline, retry.WithJitterPercent(30, retry.WithCappedDuration(5*time.Second, retry.NewExponential(base))))
+	// The backoff only stops scheduling attempts; the deadline must also
+	// end an attempt in flight (a server that accepts and never answers).
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
 	var status int
+	var answered error // the last error that was not a timeout
 	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
 		var err error
 		status, err = once(ctx, client, r, out)
+		if err != nil && !isTimeout(err) {
+			answered = err
+		}
 		var se *StatusError
 		if errors.As(err, &se) && !se.Retryable() {
 			return err
@@ -91,7 +101,20 @@ func Do(ctx context.Context, r Request, out any, opts Options) (int, error) {
 		}
 		return err
 	})
+	if err != nil && parent.Err() == nil && ctx.Err() != nil {
+		// The deadline ended it: report the last answer, if there was one.
+		if answered != nil {
+			return status, answered
+		}
+		return status, fmt.Errorf("%s: no answer within %s", r.Op, deadline)
+	}
 	return status, err
+}
+
+// isTimeout reports whether err is an attempt that got no answer in time.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func once(ctx context.Context, client *http.Client, r Request, out any) (int, error) {

@@ -111,3 +111,26 @@ func FuzzServerMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestDoDeadlineEndsHungAttempt: a server that accepts and never answers
+// cannot hold Do past its deadline, even with a client that has no
+// timeout of its own.
+func TestDoDeadlineEndsHungAttempt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Do(context.Background(), Request{Op: "hung", Method: http.MethodGet, URL: srv.URL}, nil, Options{Client: &http.Client{}, Deadline: 300 * time.Millisecond})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != "hung: no answer within 300ms" {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Do still waiting on a hung server 10s into a 300ms deadline")
+	}
+}
