@@ -17,7 +17,7 @@ import (
 )
 
 // A Policy is the platform owner's restriction of which identities may use
-// which scopes (DESIGN §4): a scope is issued only if a rule whose match
+// which scopes: a scope is issued only if a rule whose match
 // holds for the job's identity allows it. It is held by the owner (a file
 // on the runner, CHAPERONE_POLICY), not the job; a scope it refuses is not
 // issued, and the refusal is attested.

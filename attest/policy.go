@@ -15,7 +15,7 @@ type Policy struct {
 	// RequireRevoked: every revocable grant was revoked at job end. A grant
 	// is revocable unless its outcome is "expiry" (the provider has no
 	// revocation, e.g. AWS STS), and grants of providers known to support
-	// revocation (vault, openbao, github: DESIGN §6) are revocable whatever
+	// revocation (vault, openbao, github) are revocable whatever
 	// they say, so an agent cannot pass such a grant off as expiry-bound.
 	RequireRevoked bool
 
@@ -42,7 +42,7 @@ type Policy struct {
 }
 
 // alwaysRevocable reports whether a provider's credentials can always be
-// revoked (DESIGN §6): a grant from one that was left to expire breaks
+// revoked: a grant from one that was left to expire breaks
 // Policy.RequireRevoked.
 func alwaysRevocable(provider string) bool {
 	switch provider {

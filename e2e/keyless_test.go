@@ -22,8 +22,9 @@ import (
 // inNetnsEnv marks a test process re-executed inside `unshare -n`.
 const inNetnsEnv = "CHAPERONE_E2E_IN_NETNS"
 
-// fulcioConfigTemplate is the shared Fulcio issuer configuration (DESIGN §10).
-const fulcioConfigTemplate = "../../shared/data/fulcio-config.template.yaml"
+// fulcioConfigTemplate is the Fulcio issuer configuration (GitHub and
+// GitLab issuer types) the test fills in.
+const fulcioConfigTemplate = "testdata/fulcio-config.template.yaml"
 
 // TestKeylessFulcioTSA signs a job attestation keylessly, fully locally:
 // the devstack OIDC issuer mints a GitHub-style token for audience

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// Pinned peer tools (DESIGN §10), installed by the tests themselves.
+// Pinned peer tools, installed by the tests themselves.
 const cosignModule = "github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5"
 
 var cosignOnce struct {
@@ -57,7 +57,7 @@ func cosign(t *testing.T) string {
 	return cosignOnce.path
 }
 
-// Peer tools for keyless signing (DESIGN §10), cached like cosign.
+// Peer tools for keyless signing, cached like cosign.
 const (
 	fulcioModule          = "github.com/sigstore/fulcio"
 	fulcioVersion         = "v1.8.8"

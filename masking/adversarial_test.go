@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// The leak classes, edge cases and regression list of
-// ../shared/reference/masking.md (§4, §5, §7.3), each with its write
-// splits: every output is also compared with the reference.
+// The leak classes, edge cases and regression list gathered from how the
+// GitHub and GitLab runners mask, each with its write splits: every
+// output is also compared with the reference.
 
 // checkSplits streams input through set whole, byte by byte, at every
 // single split and at random splits, and returns the output after checking

@@ -97,6 +97,6 @@ func Detectors() []string {
 func urlCredentialParams() []string {
 	return []string{"x-amz-signature", "x-amz-credential", "x-amz-security-token", "private_token",
 		"authenticity_token", "rss_token", "access_token", "sig",
-		// Beyond DESIGN's list: parameters that only ever carry credentials.
+		// Beyond the runners' lists: parameters that only ever carry credentials.
 		"x-goog-signature", "x-goog-credential", "client_secret", "refresh_token", "id_token"}
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // A vector is a test case of the GitHub runner, Azure Pipelines agent or
-// gitlab-runner, from ../shared/data/masking-vectors.json (copied to
-// testdata so the tests are hermetic).
+// gitlab-runner, collected from their masking tests into
+// testdata/masking-vectors.json.
 type vector struct {
 	Source, Note, Input, Expected, Mask, Kind string
 	Secrets                                   []string

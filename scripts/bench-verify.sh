@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Measures attestation verification throughput on one core (DESIGN §10:
-# performance is measured by benchmarks and scripts, never asserted in
+# Measures attestation verification throughput on one core (performance
+# is measured by benchmarks and scripts, never asserted in
 # tests). Two figures, both with trusted material loaded once:
 #   - the Go benchmark: one attest.Verifier checking key-signed bundles;
 #   - the CLI: one `chaperone verify --key K --digest D B1 … BN` process.

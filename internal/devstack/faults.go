@@ -12,7 +12,7 @@ import (
 const (
 	ServiceIssuer        = "issuer"         // the Actions token endpoint, discovery and JWKS (not /devstack/)
 	ServiceVault         = "vault"          // VaultAddr
-	ServiceGitHub        = "github"         // GitHubAPIURL (exchange and API)
+	ServiceGitHub        = "github"         // GitHubSTSURL (the exchange) and GitHubAPIURL
 	ServiceAWS           = "aws"            // STSURL
 	ServiceGCPSTS        = "gcp-sts"        // GCPSTSURL
 	ServiceGCPIAM        = "gcp-iam"        // GCPIAMURL

@@ -111,7 +111,7 @@ func TestSARIFValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	compiler := jsonschema.NewCompiler()
-	schema, err := compiler.Compile("../../../shared/data/sarif-schema-2.1.0.json")
+	schema, err := compiler.Compile("testdata/sarif-schema-2.1.0.json")
 	if err != nil {
 		t.Fatal(err)
 	}
