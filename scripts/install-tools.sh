@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the pinned peer tools the tests use (DESIGN §10) into a cache
-# that survives between runs: CHAPERONE_TOOLS_DIR, default
-# ~/.cache/chaperone/tools. Safe to run repeatedly; builds only what is
-# missing.
+# Installs the pinned tools that the tests and lint use, real peers rather
+# than mocks, into a cache that survives between runs: CHAPERONE_TOOLS_DIR,
+# default ~/.cache/chaperone/tools, one directory per tool and version
+# (NAME-VERSION/NAME). Safe to run repeatedly; builds only what is missing.
 set -euo pipefail
 
 tools_dir="${CHAPERONE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chaperone/tools}"
@@ -23,6 +23,11 @@ install_go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5
 # Keyless signing peers (e2e/keyless_test.go runs them in `unshare -n`).
 install_go_tool fulcio github.com/sigstore/fulcio v1.8.8
 install_go_tool timestamp-server github.com/sigstore/timestamp-authority/cmd/timestamp-server v1.2.9
+# Lints action.yml and the example workflows (scripts/lint.sh).
+install_go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint v1.7.12
+# Runs a real workflow against the action on a local Docker engine (about
+# 8 minutes to build on two cores, the first time).
+install_go_tool act github.com/nektos/act v0.2.89
 
 # Debian packages: shellcheck (lint) and docker-registry (distribution
 # 2.8.2, the OCI registry of e2e/oci_test.go, which writes its own
