@@ -1,0 +1,24 @@
+package masking
+
+// Variants returns the literal strings the Set masks for secret once it is
+// added: the value first, then its fragments and encoded forms (see the
+// package documentation), without duplicates, under the Set's MinLength
+// and Encoders. It registers nothing. A secret that Add would skip (empty,
+// too short, too long) has none.
+//
+// It is for masking the same secret in a masker that matches literal
+// strings only, such as the GitHub runner's (one ::add-mask:: per
+// variant). Escape sequences inside the secret are kept, since such a
+// masker sees them; a base64 variant is the stable core of the value's
+// encoding, not the whole encoding.
+func (s *Set) Variants(secret string) []string {
+	if skipReason(secret, s.opts.MinLength) != "" {
+		return nil
+	}
+	pats := variants(secret, s.opts.MinLength, s.opts.Encoders, false)
+	out := make([]string, len(pats))
+	for i, p := range pats {
+		out[i] = p.s
+	}
+	return out
+}
