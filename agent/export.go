@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/sethvargo/go-githubactions"
 )
 
 // ExportShell writes `export NAME='value'` lines of DeliveredEnv for a
@@ -21,17 +23,20 @@ func (s *Session) ExportShell(w io.Writer) error {
 	return nil
 }
 
-// ExportGitHub registers every secret with the runner (::add-mask:: on w,
-// the step's stdout) before appending DeliveredEnv to the GITHUB_ENV file,
-// so no later step can print a value the runner does not mask.
+// ExportGitHub registers every secret with the runner before appending
+// DeliveredEnv to the GITHUB_ENV file, so no later step can print a value
+// the runner does not mask: one ::add-mask:: on w (the step's stdout) for
+// each secret and each form the masker derives from it (its lines and
+// encodings), since the runner masks only the strings it is given. Each
+// variable gets a random heredoc delimiter (go-githubactions' SetEnv
+// writes a fixed one, which a value could contain to end its entry early
+// and set other variables).
 func (s *Session) ExportGitHub(w io.Writer, githubEnv string) error {
 	if githubEnv == "" {
 		return &ConfigError{Msg: "GITHUB_ENV is not set: --shell github works only in a GitHub Actions step"}
 	}
-	for _, v := range s.Secrets() {
-		if _, err := fmt.Fprintf(w, "::add-mask::%s\n", escapeWorkflowData(v)); err != nil {
-			return err
-		}
+	if err := s.addMasks(w, s.Secrets()); err != nil {
+		return err
 	}
 	f, err := os.OpenFile(githubEnv, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
@@ -41,16 +46,32 @@ func (s *Session) ExportGitHub(w io.Writer, githubEnv string) error {
 	for _, kv := range s.DeliveredEnv() {
 		name, val, _ := strings.Cut(kv, "=")
 		delim := "ghadelimiter_" + randomHex(16)
+		if strings.Contains(val, delim) {
+			return &AgentError{Err: fmt.Errorf("GITHUB_ENV: the value of %s contains its delimiter", name)}
+		}
 		if _, err := fmt.Fprintf(f, "%s<<%s\n%s\n%s\n", name, delim, val, delim); err != nil {
 			return &AgentError{Err: fmt.Errorf("GITHUB_ENV: %w", err)}
 		}
 	}
-	return nil
+	return f.Close()
 }
 
-// escapeWorkflowData escapes a value for a GitHub workflow command.
-func escapeWorkflowData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+// addMasks registers secrets with the GitHub runner: ::add-mask:: on w
+// (through go-githubactions) for each secret and each of its variants,
+// every string once.
+func (s *Session) addMasks(w io.Writer, secrets []string) error {
+	gha := githubactions.New(githubactions.WithWriter(w))
+	seen := map[string]bool{}
+	return ghaDo("::add-mask::", func() {
+		for _, v := range secrets {
+			for _, m := range append([]string{v}, s.masks.Variants(v)...) {
+				if m != "" && !seen[m] {
+					seen[m] = true
+					gha.AddMask(m)
+				}
+			}
+		}
+	})
 }
 
 func randomHex(n int) string {
