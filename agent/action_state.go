@@ -87,8 +87,8 @@ func findActionHome(getenv func(string) string) (actionHome, error) {
 	return actionHome{}, &ConfigError{Msg: "action: not running as the GitHub Action's container (HOME is not " + containerHome + "); in a run: step use `chaperone start --shell github` or `chaperone run`"}
 }
 
-// stepName turns GITHUB_ACTION (the step's id, which main and post share)
-// into a directory name.
+// stepNameUnsafe are the characters of GITHUB_ACTION (the step's id, which
+// main and post share) that a state directory's name does not keep.
 var stepNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
 // stateDir is the directory of the sealed Session of the step that
