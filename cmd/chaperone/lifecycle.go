@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -112,52 +113,79 @@ func startCommand() *cli.Command {
 		Name:  "start",
 		Usage: "obtain identity and grants, persist the session, print export lines for eval",
 		Flags: []cli.Flag{configFlag(), policyFlag(), stateDirFlag(),
-			&cli.StringFlag{Name: "shell", Value: "bash", EnvVars: []string{"CHAPERONE_SHELL"}, Usage: "bash, sh, or github (writes $GITHUB_ENV and ::add-mask::)"}},
+			&cli.StringFlag{Name: "shell", Value: "bash", EnvVars: []string{"CHAPERONE_SHELL"}, Usage: "bash, sh, or github (writes $GITHUB_ENV and ::add-mask::)"},
+			&cli.StringFlag{Name: "mask-output", Value: "auto", EnvVars: []string{"CHAPERONE_MASK_OUTPUT"}, Usage: "bash and sh: route the rest of the evaluating shell's stdout and stderr through the masker: on, off, or auto (on in a GitLab job)"}},
 		Action: func(c *cli.Context) error {
-			shell := c.String("shell")
-			if shell != "bash" && shell != "sh" && shell != "github" {
-				return usagef("start: --shell %q is not one of bash, sh, github", shell)
+			err := startSession(c)
+			if err != nil && c.String("shell") != "github" {
+				// eval "$(chaperone start)" ignores start's status: what
+				// it evaluates must end the job.
+				_ = agent.ShellFailure(c.App.Writer, exitCode(err, io.Discard))
 			}
-			if shell == "github" && os.Getenv("GITHUB_ENV") == "" {
-				return usagef("start --shell github: GITHUB_ENV is not set (run it as a GitHub Actions step)")
-			}
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			if names := cfg.EndpointScopes(); len(names) > 0 {
-				return usagef("start: scopes %s use deliver: endpoint, which needs a process for the whole job: use `chaperone run`", strings.Join(names, ", "))
-			}
-			opts, err := sessionOptions(c, cfg)
-			if err != nil {
-				return err
-			}
-			if opts.StateDir, err = stateDir(c); err != nil {
-				return err
-			}
-			s, err := agent.NewSession(opts)
-			if err != nil {
-				return err
-			}
-			if err := s.Begin(c.Context); err != nil {
-				return err
-			}
-			if shell == "github" {
-				return s.ExportGitHub(c.App.Writer, os.Getenv("GITHUB_ENV"))
-			}
-			if err := s.ExportShell(c.App.Writer); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.ErrWriter, "chaperone: session started (%s)\n", opts.StateDir)
-			return nil
+			return err
 		},
 	}
+}
+
+// startSession is start's work; its error also ends the evaluating shell.
+func startSession(c *cli.Context) error {
+	shell := c.String("shell")
+	if shell != "bash" && shell != "sh" && shell != "github" {
+		return usagef("start: --shell %q is not one of bash, sh, github", shell)
+	}
+	if shell == "github" && os.Getenv("GITHUB_ENV") == "" {
+		return usagef("start --shell github: GITHUB_ENV is not set (run it as a GitHub Actions step)")
+	}
+	maskOutput, err := agent.ShellMasksOutput(c.String("mask-output"), os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	if names := cfg.EndpointScopes(); len(names) > 0 {
+		return usagef("start: scopes %s use deliver: endpoint, which needs a process for the whole job: use `chaperone run`", strings.Join(names, ", "))
+	}
+	opts, err := sessionOptions(c, cfg)
+	if err != nil {
+		return err
+	}
+	if opts.StateDir, err = stateDir(c); err != nil {
+		return err
+	}
+	s, err := agent.NewSession(opts)
+	if err != nil {
+		return err
+	}
+	if err := s.Begin(c.Context); err != nil {
+		return err
+	}
+	switch {
+	case shell == "github":
+		return s.ExportGitHub(c.App.Writer, os.Getenv("GITHUB_ENV"))
+	case maskOutput:
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("start: locating chaperone for the masker: %w", err)
+		}
+		if err := s.ExportShellMasked(c.App.Writer, []string{exe, "mask", "--job-output", "--state-dir", opts.StateDir}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "chaperone: session started (%s); the rest of this shell's output is masked\n", opts.StateDir)
+		return nil
+	}
+	if err := s.ExportShell(c.App.Writer); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "chaperone: session started (%s)\n", opts.StateDir)
+	return nil
 }
 
 func stopCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "stop",
-		Usage: "revoke, attest and store a started session; print a summary",
+		Usage: "wait for the masker of a shell job's output, revoke, attest and store a started session; print a summary",
 		Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json")},
 		Action: func(c *cli.Context) error {
 			dir, err := stateDir(c)
@@ -168,6 +196,7 @@ func stopCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			s.DrainJobOutput(c.Context)
 			sum, err := s.Stop(c.Context)
 			if sum != nil {
 				printSummary(c, sum)
