@@ -25,17 +25,19 @@ const ExitCommandNotFound = 127
 // command's exit status (128+N when killed by signal N). A command that
 // cannot be started is the job's failure (127), not the agent's.
 func (s *Session) Run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	return s.run(ctx, "", argv, stdin, stdout, stderr)
+	return s.run(ctx, "", s.Environ(), argv, stdin, stdout, stderr)
 }
 
 // RunStage is Run for one stage of a CI job (a GitLab executor's
 // build_script, after_script, …): the step is recorded under the stage's
 // name.
 func (s *Session) RunStage(ctx context.Context, stage string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	return s.run(ctx, stage, argv, stdin, stdout, stderr)
+	return s.run(ctx, stage, s.Environ(), argv, stdin, stdout, stderr)
 }
 
-func (s *Session) run(ctx context.Context, stage string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+// run runs argv with the environment env (Environ, or less where a stage
+// must not see the credentials), masked, and records the step.
+func (s *Session) run(ctx context.Context, stage string, env, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if len(argv) == 0 {
 		return 0, &ConfigError{Msg: "no command given (usage: chaperone run -- CMD ARGS...)"}
 	}
@@ -55,7 +57,7 @@ func (s *Session) run(ctx context.Context, stage string, argv []string, stdin io
 	grace := s.cfg.Timeouts.withDefaults().KillGrace
 
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = s.Environ()
+	cmd.Env = env
 	cmd.Stdin = stdin
 	// The command gets a process group of its own, so that what it leaves
 	// behind can be found and ended before its credentials are revoked.

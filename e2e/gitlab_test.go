@@ -22,16 +22,20 @@ type gitlabRunner struct {
 	code   string // BUILD_EXIT_CODE_FILE
 }
 
+// jobToken is the job's CI_JOB_TOKEN in the harness.
+const jobToken = "glcbt-64_harnessJobTokenValue"
+
 func newGitLabRunner(t *testing.T, ds *devstack) *gitlabRunner {
 	dir := t.TempDir()
 	r := &gitlabRunner{t: t, dir: dir, code: filepath.Join(dir, "exit-code")}
 	job := filepath.Join(dir, "job.json")
-	if err := os.WriteFile(job, []byte(`{"id":`+ds.env["CI_JOB_ID"]+`,"token":"glcbt-job-token"}`), 0o600); err != nil {
+	if err := os.WriteFile(job, []byte(`{"id":`+ds.env["CI_JOB_ID"]+`,"token":"`+jobToken+`"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"BUILD_FAILURE_EXIT_CODE=1", "SYSTEM_FAILURE_EXIT_CODE=2",
-		"BUILD_EXIT_CODE_FILE=" + r.code, "JOB_RESPONSE_FILE=" + job}
+		"BUILD_EXIT_CODE_FILE=" + r.code, "JOB_RESPONSE_FILE=" + job,
+		"CUSTOM_ENV_CI_JOB_TOKEN=" + jobToken}
 	for k, v := range ds.env {
 		if strings.HasPrefix(k, "CHAPERONE_DEVSTACK_") {
 			continue // the devstack's own addresses are not job variables
@@ -62,10 +66,47 @@ func (r *gitlabRunner) script(name, body string) string {
 	return path
 }
 
+// fileDeliveredAWS points the job's CHAPERONE_CONFIG at a copy of
+// devstack's config whose aws scope is delivered as files.
+func (r *gitlabRunner) fileDeliveredAWS() {
+	r.t.Helper()
+	for i, kv := range r.env {
+		path, ok := strings.CutPrefix(kv, "CUSTOM_ENV_CHAPERONE_CONFIG=")
+		if !ok {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		edited := strings.Replace(string(data), "    duration: 15m\n", "    duration: 15m\n    deliver: file\n", 1)
+		if edited == string(data) {
+			r.t.Fatal("devstack's config has no aws scope to deliver as files")
+		}
+		cfg := filepath.Join(r.t.TempDir(), "chaperone.yml")
+		if err := os.WriteFile(cfg, []byte(edited), 0o600); err != nil {
+			r.t.Fatal(err)
+		}
+		r.env[i] = "CUSTOM_ENV_CHAPERONE_CONFIG=" + cfg
+		return
+	}
+	r.t.Fatal("no CUSTOM_ENV_CHAPERONE_CONFIG")
+}
+
+// seeLine is a stage's line that writes what the stage can see (its
+// environment, and every file in the runner host's temporary directory,
+// where delivered files go) beside the job log, which the masker filters.
+func seeLine(evidence, stage string) string {
+	return `{ env; find "$TMPDIR" -type f -exec cat {} +; echo; } >` + shellWord(filepath.Join(evidence, stage)) + "\n"
+}
+
 func TestGitLabCustomExecutor(t *testing.T) {
 	ds := startDevstack(t, "gitlab")
 	secrets := ds.seededSecrets(t)
 	runner := newGitLabRunner(t, ds)
+	runner.fileDeliveredAWS()
+	tmp, evidence := t.TempDir(), t.TempDir()
+	runner.env = append(runner.env, "TMPDIR="+tmp)
 
 	// config_exec: JSON on stdout, with the session's directory in job_env.
 	// The job's id comes from JOB_RESPONSE_FILE: a job that sets CI_JOB_ID
@@ -96,21 +137,55 @@ func TestGitLabCustomExecutor(t *testing.T) {
 	}
 	assertNoSecrets(t, secrets, res.stdout, res.stderr)
 
+	// The runner's own stages before the job's script: no credential in
+	// their environment or files, their output masked all the same.
+	for _, stage := range []string{"prepare_script", "get_sources"} {
+		res = runner.stage("run", runner.script(stage+".sh", seeLine(evidence, stage)+`printf 'job token %s\n' "$CUSTOM_ENV_CI_JOB_TOKEN"
+`), stage)
+		if res.code != 0 || !strings.Contains(res.stdout, "job token [MASKED]") || strings.Contains(res.stdout, jobToken) {
+			t.Fatalf("%s exit %d:\n%s\n%s", stage, res.code, res.stdout, res.stderr)
+		}
+	}
+
 	// run_exec: a stage that prints its credentials, raw and encoded, is
 	// masked with GitLab's token before the runner sees it.
-	build := runner.script("build_script.sh", `printf 'db=%s\n' "$DB_PASSWORD"
+	build := runner.script("build_script.sh", seeLine(evidence, "build_script")+`printf 'db=%s\n' "$DB_PASSWORD"
 printf '%s' "$API_TOKEN" | base64
 printf 'token=%s\n' "$GITHUB_TOKEN" >&2
+cat "$AWS_SECRET_ACCESS_KEY"; echo
+printf 'AWS_SECRET_FILE_CONTENT=%s\n' "$(cat "$AWS_SECRET_ACCESS_KEY")" >>`+shellWord(filepath.Join(evidence, "build_script"))+`
 echo built
 `)
 	res = runner.stage("run", build, "build_script")
 	if res.code != 0 {
 		t.Fatalf("build_script exit %d:\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
-	if !strings.Contains(res.stdout, "db=[MASKED]") || !strings.Contains(res.stderr, "token=[MASKED]") || !strings.Contains(res.stdout, "built") {
+	if !strings.Contains(res.stdout, "db=[MASKED]") || !strings.Contains(res.stderr, "token=[MASKED]") || !strings.Contains(res.stdout, "[MASKED]\nbuilt") {
 		t.Errorf("build_script output not masked as GitLab masks:\nstdout %q\nstderr %q", res.stdout, res.stderr)
 	}
 	assertNoSecrets(t, secrets, res.stdout, res.stderr)
+	// What build_script saw is what the other stages must not see.
+	credentials := stageCredentials(t, filepath.Join(evidence, "build_script"))
+	res = runner.stage("run", runner.script("upload_artifacts_on_success.sh", seeLine(evidence, "upload_artifacts_on_success")), "upload_artifacts_on_success")
+	if res.code != 0 {
+		t.Fatalf("upload_artifacts_on_success exit %d:\n%s", res.code, res.stderr)
+	}
+	for _, stage := range []string{"prepare_script", "get_sources", "upload_artifacts_on_success"} {
+		data, err := os.ReadFile(filepath.Join(evidence, stage))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"DB_PASSWORD=", "GITHUB_TOKEN=", "AWS_SECRET_ACCESS_KEY=", "CHAPERONE_STATE_DIR="} {
+			if strings.Contains(string(data), name) {
+				t.Errorf("%s has %s in its environment", stage, strings.TrimSuffix(name, "="))
+			}
+		}
+		for _, v := range credentials {
+			if strings.Contains(string(data), v) {
+				t.Errorf("%s sees a credential value (environment or delivered file)", stage)
+			}
+		}
+	}
 
 	// A failing script: the runner's build failure code, and its own
 	// status in BUILD_EXIT_CODE_FILE.
@@ -151,19 +226,19 @@ echo built
 	bundle := filepath.Join(runner.dir, "chaperone.sigstore.json")
 	pred := bundlePredicate(t, bundle)
 	// GitLab ignores a failing after_script, not a failing step.
-	if pred.Platform != "gitlab" || len(pred.Steps) != 3 || pred.Outcome != "failure" {
+	if pred.Platform != "gitlab" || len(pred.Steps) != 6 || pred.Outcome != "failure" {
 		t.Fatalf("predicate: platform %q, %d steps, outcome %q", pred.Platform, len(pred.Steps), pred.Outcome)
 	}
 	for i, want := range []struct {
 		stage string
 		code  int
-	}{{"build_script", 0}, {"after_script", 3}, {"step_x", 5}} {
+	}{{"prepare_script", 0}, {"get_sources", 0}, {"build_script", 0}, {"upload_artifacts_on_success", 0}, {"after_script", 3}, {"step_x", 5}} {
 		if st := pred.Steps[i]; st.Stage != want.stage || st.ExitCode != want.code {
 			t.Errorf("step %d: stage %q exit %d, want %q exit %d", i, st.Stage, st.ExitCode, want.stage, want.code)
 		}
 	}
-	if pred.Steps[0].Redactions < 3 {
-		t.Errorf("build_script: %d redactions, want ≥ 3", pred.Steps[0].Redactions)
+	if pred.Steps[2].Redactions < 4 {
+		t.Errorf("build_script: %d redactions, want ≥ 4", pred.Steps[2].Redactions)
 	}
 	// The job's own subject: the sha256 of its run URI.
 	digest := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(pred.Job.RunURI)))
@@ -171,6 +246,33 @@ echo built
 	if v.code != 0 {
 		t.Errorf("verify exit %d:\n%s", v.code, v.stderr)
 	}
+}
+
+// stageCredentials reads, from what build_script saw, the values of its
+// credential variables and of a delivered file (the AWS scope's), and
+// checks that file is gone once the stage has ended.
+func stageCredentials(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "DB_PASSWORD", "API_TOKEN", "GITHUB_TOKEN", "API_ACCESS_TOKEN", "AWS_SECRET_FILE_CONTENT":
+			out = append(out, v)
+		case "AWS_SECRET_ACCESS_KEY":
+			if _, err := os.Stat(v); !os.IsNotExist(err) {
+				t.Errorf("the delivered file %s outlives build_script: %v", k, err)
+			}
+		}
+	}
+	if len(out) != 5 {
+		t.Fatalf("build_script saw %d of its 5 credentials", len(out))
+	}
+	return out
 }
 
 // Without a config, prepare fails in one line, as the job's failure (the

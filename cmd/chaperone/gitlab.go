@@ -16,8 +16,9 @@ import (
 // gitlabCommand is the GitLab Runner custom executor driver: config.toml
 // points config_exec, prepare_exec, run_exec and cleanup_exec at
 // `chaperone gitlab config|prepare|run|cleanup`. The job's scripts run on
-// this host with bash, their output masked; the session lives in a
-// directory of the job's own between the stages.
+// this host with bash, their output masked; only the job's own script
+// stages get its credentials; the session lives in a directory of the
+// job's own between the stages.
 func gitlabCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "gitlab",
@@ -71,7 +72,7 @@ func gitlabCommand() *cli.Command {
 					if err != nil {
 						return gitlabFailure(c, "prepare", err)
 					}
-					if err := s.Begin(c.Context); err != nil {
+					if err := s.BeginExecutorJob(c.Context); err != nil {
 						var cfgErr *agent.ConfigError
 						if errors.As(err, &cfgErr) {
 							return gitlabJobFailure(c, "prepare", err)
@@ -84,7 +85,7 @@ func gitlabCommand() *cli.Command {
 			},
 			{
 				Name:      "run",
-				Usage:     "run one stage's script with the job's credentials, its output masked",
+				Usage:     "run one stage's script, its output masked; only the job's own script stages (build_script, step_*, after_script) get the credentials",
 				ArgsUsage: "SCRIPT STAGE",
 				Flags:     []cli.Flag{stateDirFlag()},
 				Action: func(c *cli.Context) error {
@@ -96,11 +97,8 @@ func gitlabCommand() *cli.Command {
 					if err != nil {
 						return gitlabFailure(c, "run "+stage, err)
 					}
-					code, err := s.RunStage(c.Context, stage, []string{"bash", script}, nil, c.App.Writer, c.App.ErrWriter)
+					code, err := s.RunExecutorStage(c.Context, stage, script, c.App.Writer, c.App.ErrWriter)
 					if err != nil {
-						return gitlabFailure(c, "run "+stage, err)
-					}
-					if err := s.Save(); err != nil { // the step, for the attestation
 						return gitlabFailure(c, "run "+stage, err)
 					}
 					if code == 0 {
@@ -162,7 +160,7 @@ func gitlabResume(c *cli.Context) (*agent.Session, error) {
 		return nil, usagef("no state directory: CHAPERONE_STATE_DIR comes from the config stage's job_env")
 	}
 	return agent.Resume(agent.Options{StateDir: dir, Getenv: agent.CustomExecutorEnv(os.Environ()),
-		Log: c.App.ErrWriter, Version: version, Commit: commit})
+		Environ: agent.ExecutorEnviron(os.Environ()), Log: c.App.ErrWriter, Version: version, Commit: commit})
 }
 
 // gitlabFailure reports err on one line and returns the runner's system
