@@ -36,7 +36,10 @@ type ActionOptions struct {
 	HTTPClient     *http.Client
 	// Executable is the running chaperone binary, which main installs
 	// for the job's later steps.
-	Executable      string
+	Executable string
+	// JobStatus is GitHub's job.status (post's job-status input), the
+	// outcome of a job whose steps the action does not run itself.
+	JobStatus       string
 	Version, Commit string
 }
 
@@ -58,7 +61,7 @@ func (o ActionOptions) withDefaults() ActionOptions {
 
 // sessionOptions are the Session options every action step shares.
 func (o ActionOptions) sessionOptions(log io.Writer) Options {
-	return Options{Getenv: o.Getenv, Environ: o.Environ, Log: log, HTTPClient: o.HTTPClient, Version: o.Version, Commit: o.Commit}
+	return Options{Getenv: o.Getenv, Environ: o.Environ, Log: log, HTTPClient: o.HTTPClient, JobStatus: o.JobStatus, Version: o.Version, Commit: o.Commit}
 }
 
 // ActionMain is the action's main step. It obtains the job's identity and
@@ -207,7 +210,7 @@ func actionPost(ctx context.Context, o ActionOptions, gha *githubactions.Action)
 	defer os.RemoveAll(tmp)
 	log := &heldLog{w: o.Stderr}
 	defer log.release()
-	o.Getenv = withJobStatus(o.Getenv, gha.GetInput("job-status"))
+	o.JobStatus = gha.GetInput("job-status")
 	s, dir, err := openActionSession(o, home, tmp, log)
 	if err != nil {
 		err = &AgentError{Err: fmt.Errorf("action post: %w", err)}
@@ -274,20 +277,6 @@ func openActionSession(o ActionOptions, home actionHome, tmp string, log io.Writ
 		return nil, dir, err
 	}
 	return s, dir, nil
-}
-
-// withJobStatus is getenv with the job's status (GitHub's job.status:
-// success, failure, cancelled) as CI_JOB_STATUS, in GitLab's words, which
-// is where the attestation's outcome reads the CI's own verdict on a job
-// whose steps the agent did not run.
-func withJobStatus(getenv func(string) string, status string) func(string) string {
-	gitlab := map[string]string{"success": "success", "failure": "failed", "cancelled": "canceled"}[status]
-	return func(name string) string {
-		if name == "CI_JOB_STATUS" {
-			return gitlab
-		}
-		return getenv(name)
-	}
 }
 
 // refuseUnservedDeliveries refuses scopes whose delivery the action

@@ -41,6 +41,12 @@ type Options struct {
 	// for the job's identity is refused (not issued; the refusal is
 	// attested).
 	Policy *Policy
+	// JobStatus is the CI's own verdict on the job (GitLab's
+	// CI_JOB_STATUS, GitHub's job.status: success, failed or failure,
+	// canceled or cancelled), which decides the attested outcome of a
+	// session that ran none of the job's steps itself. Default: the
+	// CI_JOB_STATUS variable.
+	JobStatus string
 	// Version is recorded in the attestation.
 	Version, Commit string
 }

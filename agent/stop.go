@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -193,7 +194,7 @@ func (s *Session) predicate() *attest.JobPredicate {
 		p.Grants = append(p.Grants, ag)
 	}
 	p.Steps = finishSteps(p.Steps, p.EndedAt)
-	p.Outcome = jobOutcome(p.Steps, failed, st.Canceled, s.opts.Getenv("CI_JOB_STATUS"))
+	p.Outcome = jobOutcome(p.Steps, failed, st.Canceled, cmp.Or(s.opts.JobStatus, s.opts.Getenv("CI_JOB_STATUS")))
 	return p
 }
 
@@ -212,8 +213,8 @@ func finishSteps(steps []attest.Step, now time.Time) []attest.Step {
 
 // jobOutcome says how the job ended, claiming success only on evidence:
 // every step seen to exit 0, or, with no step run under the agent (start
-// and stop), the CI's own job status (GitLab's CI_JOB_STATUS in
-// after_script).
+// and stop, the GitHub Action), the CI's own job status (GitLab's
+// CI_JOB_STATUS in after_script, GitHub's job.status).
 func jobOutcome(steps []attest.Step, agentFailed, canceled bool, ciStatus string) string {
 	switch {
 	case agentFailed:
@@ -237,9 +238,9 @@ func jobOutcome(steps []attest.Step, agentFailed, canceled bool, ciStatus string
 	switch ciStatus {
 	case "success":
 		return attest.OutcomeSuccess
-	case "failed":
+	case "failed", "failure":
 		return attest.OutcomeFailure
-	case "canceled":
+	case "canceled", "cancelled":
 		return attest.OutcomeCanceled
 	}
 	return attest.OutcomeUnknown
