@@ -24,7 +24,7 @@ const MaxConfigBytes = 1 << 20
 // DefaultConfigPath is read when neither --config nor CHAPERONE_CONFIG is set.
 const DefaultConfigPath = ".chaperone.yml"
 
-// Config is the decoded .chaperone.yml (DESIGN §4).
+// Config is the decoded .chaperone.yml.
 type Config struct {
 	Version  int            `mapstructure:"version"`
 	Identity IdentityConfig `mapstructure:"identity"`
@@ -66,7 +66,7 @@ type Scope struct {
 	Settings         map[string]any `mapstructure:",remain"`
 }
 
-// AttestConfig is the fixed attest: block of DESIGN §4.
+// AttestConfig is the attest: block, whose keys are fixed.
 type AttestConfig struct {
 	Signer    string          `mapstructure:"signer"` // keyless | key:PATH | kms:URI | none
 	FulcioURL string          `mapstructure:"fulcio-url"`
@@ -177,7 +177,7 @@ func ParseConfig(data []byte, source string) (*Config, error) {
 		return nil, configErrorf("config %s: empty", source)
 	}
 	c := &Config{source: source, raw: append([]byte(nil), data...), lines: &doc}
-	if err := c.decode(raw, c, ""); err != nil {
+	if err := c.decode(raw, c, "", ""); err != nil {
 		return nil, err
 	}
 	if err := c.validate(); err != nil {
@@ -187,8 +187,10 @@ func ParseConfig(data []byte, source string) (*Config, error) {
 }
 
 // decode maps raw onto out, rejecting keys out does not have. prefix is the
-// key path of raw inside the document ("scopes[0]").
-func (c *Config) decode(raw any, out any, prefix string) error {
+// key path of raw inside the document ("scopes[0]"). Errors name a key by
+// its path and line; label, when set (`scope "db"`), names instead what
+// raw belongs to in messages about a key's value.
+func (c *Config) decode(raw any, out any, prefix, label string) error {
 	var md mapstructure.Metadata
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:     out,
@@ -201,7 +203,11 @@ func (c *Config) decode(raw any, out any, prefix string) error {
 	if err := dec.Decode(raw); err != nil {
 		msg, field := decodeMessage(err)
 		full := joinPath(prefix, field)
-		return configErrorf("config %s%s: %s: %s", c.source, c.lineSuffix(full), full, msg)
+		key := full
+		if label != "" {
+			key = label + ": " + field
+		}
+		return configErrorf("config %s%s: %s: %s", c.source, c.lineSuffix(full), key, msg)
 	}
 	if len(md.Unused) > 0 {
 		key := md.Unused[0]
@@ -353,17 +359,43 @@ func joinPath(prefix, key string) string {
 	return prefix + "." + key
 }
 
-// durationHook decodes durations written as strings ("15m"), with an
-// error that shows the value and the expected form.
+// durationHook decodes every time.Duration key (the config's own and the
+// providers' settings) from a string ("15m"), with an error that shows the
+// value and the expected form. A number is refused: YAML reads
+// `duration: 3600` as an integer, which would otherwise become 3600ns.
 func durationHook(from, to reflect.Type, data any) (any, error) {
-	if to != reflect.TypeOf(time.Duration(0)) || from.Kind() != reflect.String {
+	if to != reflect.TypeOf(time.Duration(0)) {
 		return data, nil
 	}
-	d, err := time.ParseDuration(data.(string))
-	if err != nil {
-		return nil, fmt.Errorf("invalid duration %q (write e.g. 15m, 1h30m)", data)
+	switch from.Kind() {
+	case reflect.String:
+		d, err := time.ParseDuration(data.(string))
+		if err != nil {
+			return nil, fmt.Errorf("invalid duration %q (write e.g. 15m, 1h30m)", data)
+		}
+		return d, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return nil, fmt.Errorf("%v is a number, not a duration (write %s)", data, secondsHint(reflect.ValueOf(data).Int()))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return nil, fmt.Errorf("%v is a number, not a duration (write it with a unit, e.g. 90s or 15m)", data)
 	}
-	return d, nil
+	return data, nil
+}
+
+// secondsHint spells a number of seconds as durations: "3600s or 1h",
+// "900s or 15m", "90s".
+func secondsHint(secs int64) string {
+	hint := fmt.Sprintf("%ds", secs)
+	switch h, m := secs/3600, secs%3600/60; {
+	case secs <= 0 || secs%60 != 0:
+	case m == 0:
+		hint += fmt.Sprintf(" or %dh", h)
+	case h == 0:
+		hint += fmt.Sprintf(" or %dm", m)
+	default:
+		hint += fmt.Sprintf(" or %dh%dm", h, m)
+	}
+	return hint
 }
 
 // mapstructureField finds the key path mapstructure names in its errors.

@@ -60,7 +60,7 @@ func TestParseConfigErrors(t *testing.T) {
 		}, []string{"test.yml:9", `scopes[0].secrets[0].feild`}},
 		{"unknown attest key", func(s string) string { return s + "  signr: x\n" }, []string{"test.yml:19", `attest.signr`}},
 		{"duplicate scope", func(s string) string { return strings.Replace(s, "name: repo", "name: db", 1) }, []string{`"db" is declared twice`}},
-		{"bad duration", func(s string) string { return strings.Replace(s, "ttl: 30m", "ttl: soon", 1) }, []string{"test.yml:15", "scopes[1].ttl", `invalid duration "soon"`}},
+		{"bad duration", func(s string) string { return strings.Replace(s, "ttl: 30m", "ttl: soon", 1) }, []string{"test.yml:15", `scope "repo": ttl: invalid duration "soon"`}},
 		{"missing role", func(s string) string { return strings.Replace(s, "    role: ci-deploy\n", "", 1) }, []string{`scope "db" (vault)`, "role is required"}},
 		{"missing scope", func(s string) string { return strings.Replace(s, "    scope: org/repo\n", "", 1) }, []string{`scope "repo" (github)`, "scope is required"}},
 		{"unknown provider", func(s string) string { return strings.Replace(s, "provider: vault", "provider: valut", 1) }, []string{`unknown provider "valut"`}},
@@ -126,4 +126,61 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("multi-line error: %q", err)
 		}
 	})
+}
+
+// TestParseConfigRefusesNumericDurations: a YAML integer in a duration
+// key would otherwise be read as nanoseconds (3600 → 3.6µs).
+func TestParseConfigRefusesNumericDurations(t *testing.T) {
+	cases := []struct {
+		name, scope string
+		want        string
+	}{
+		{"aws duration", `
+  - name: deploy
+    provider: aws
+    role-arn: arn:aws:iam::123456789012:role/deploy
+    region: eu-west-1
+    duration: 3600
+`, `test.yml:7: scope "deploy": duration: 3600 is a number, not a duration (write 3600s or 1h)`},
+		{"github ttl", `
+  - name: repo
+    provider: github
+    address: https://octo-sts.example.com
+    scope: org/repo
+    identity: ci
+    ttl: 900
+`, `test.yml:8: scope "repo": ttl: 900 is a number, not a duration (write 900s or 15m)`},
+		{"gcp lifetime", `
+  - name: gcloud
+    provider: gcp
+    workload-identity-provider: projects/1/locations/global/workloadIdentityPools/pool/providers/prov
+    service-account: ci@p.iam.gserviceaccount.com
+    lifetime: 90
+`, `test.yml:7: scope "gcloud": lifetime: 90 is a number, not a duration (write 90s)`},
+		{"token-exchange ttl, a float", `
+  - name: api
+    provider: token-exchange
+    token-url: https://sts.example.com/token
+    audience: sts
+    ttl: 1.5
+`, `test.yml:7: scope "api": ttl: 1.5 is a number, not a duration`},
+		{"a timeout", `
+  - name: kv
+    provider: vault
+    address: https://vault.example.com
+    role: ci
+    token-env: VAULT_TOKEN
+timeouts:
+  attempt: 10
+`, `test.yml:9: timeouts.attempt: 10 is a number, not a duration (write 10s)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte("version: 1\nscopes:"+tc.scope), "test.yml")
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %v; want a one-line config error containing %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -61,7 +61,7 @@ func decodeProvider[C any](c *Config, i int, build func(C) (provider.Provider, e
 	s := c.Scopes[i]
 	at := fmt.Sprintf("scopes[%d]", i)
 	var cfg C
-	if err := c.decode(s.Settings, &cfg, at); err != nil {
+	if err := c.decode(s.Settings, &cfg, at, fmt.Sprintf("scope %q", s.Name)); err != nil {
 		return nil, err
 	}
 	p, err := build(cfg)
