@@ -341,7 +341,7 @@ func TestActionInputsRewriteConfig(t *testing.T) {
 	const doc = `version: 1
 scopes:
   - {name: a, provider: github, address: "https://api.example.com", scope: o/r, identity: x}
-  - {name: b, provider: github, address: "https://api.example.com", scope: o/r, identity: y}
+  - {name: b, provider: github, address: "https://api.example.com", scope: o/r, identity: y, env: GH_TOKEN}
 attest:
   signer: key:k.pem
 `

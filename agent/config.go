@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 
+	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/masking"
 	"gopkg.in/yaml.v3"
 )
@@ -236,6 +237,7 @@ func (c *Config) validate() error {
 		return configErrorf("config %s: no scopes declared", c.source)
 	}
 	seen := map[string]bool{}
+	providers := make([]provider.Provider, 0, len(c.Scopes))
 	for i := range c.Scopes {
 		s := &c.Scopes[i]
 		at := fmt.Sprintf("scopes[%d]", i)
@@ -257,9 +259,14 @@ func (c *Config) validate() error {
 		default:
 			return c.errAt(at+".deliver", fmt.Sprintf("scope %q: deliver %q is not one of env, file, endpoint", s.Name, s.Deliver))
 		}
-		if _, err := buildProvider(c, i, nil); err != nil {
+		p, err := buildProvider(c, i, nil)
+		if err != nil {
 			return err
 		}
+		providers = append(providers, p)
+	}
+	if err := c.checkSharedVariables(providers); err != nil {
+		return err
 	}
 	if c.Attest.Signer == "" {
 		c.Attest.Signer = "keyless"

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -177,6 +178,92 @@ timeouts:
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte("version: 1\nscopes:"+tc.scope), "test.yml")
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %v; want a one-line config error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseConfigRefusesSharedVariables: two scopes that hand the job the
+// same variable would leave it whichever value sorts last.
+func TestParseConfigRefusesSharedVariables(t *testing.T) {
+	const vault = `
+  - name: kv
+    provider: vault
+    address: https://vault.example.com
+    role: ci
+    secrets:
+      - {path: secret/data/ci/db, field: password, env: %s}
+`
+	const github = `
+  - name: repo
+    provider: github
+    address: https://octo-sts.example.com
+    scope: org/repo
+    identity: ci
+`
+	aws := func(name, region, prefix string) string {
+		return fmt.Sprintf(`
+  - name: %s
+    provider: aws
+    role-arn: arn:aws:iam::123456789012:role/deploy
+    region: %s
+    env: {access-key-id: %sKEY_ID, secret-access-key: %sSECRET, session-token: %sTOKEN}
+`, name, region, prefix, prefix, prefix)
+	}
+	cases := []struct {
+		name   string
+		scopes string
+		want   string // "" when the config is fine
+	}{
+		{"vault env and github's default", fmt.Sprintf(vault, "GITHUB_TOKEN") + github,
+			`scopes "kv" and "repo" both deliver GITHUB_TOKEN`},
+		{"github's env set explicitly", fmt.Sprintf(vault, "GH") + github + "    env: GH\n",
+			`scopes "kv" and "repo" both deliver GH`},
+		{"file delivery is a variable too", fmt.Sprintf(vault, "GITHUB_TOKEN") + github + "    deliver: file\n",
+			`scopes "kv" and "repo" both deliver GITHUB_TOKEN`},
+		{"vault token-env and token exchange's default", fmt.Sprintf(vault, "DB") + "    token-env: ACCESS_TOKEN\n" + `
+  - name: api
+    provider: token-exchange
+    token-url: https://sts.example.com/token
+    audience: sts
+`, `scopes "kv" and "api" both deliver ACCESS_TOKEN`},
+		{"aws's default names", fmt.Sprintf(vault, "AWS_SESSION_TOKEN") + `
+  - name: deploy
+    provider: aws
+    role-arn: arn:aws:iam::123456789012:role/deploy
+    region: eu-west-1
+`, `scopes "kv" and "deploy" both deliver AWS_SESSION_TOKEN`},
+		{"gcp's default", fmt.Sprintf(vault, "GOOGLE_OAUTH_ACCESS_TOKEN") + `
+  - name: gcloud
+    provider: gcp
+    workload-identity-provider: projects/1/locations/global/workloadIdentityPools/pool/providers/prov
+`, `scopes "kv" and "gcloud" both deliver GOOGLE_OAUTH_ACCESS_TOKEN`},
+		{"azure's default", fmt.Sprintf(vault, "AZURE_ACCESS_TOKEN") + `
+  - name: az
+    provider: azure
+    tenant-id: 00000000-0000-0000-0000-000000000001
+    client-id: 00000000-0000-0000-0000-000000000002
+`, `scopes "kv" and "az" both deliver AZURE_ACCESS_TOKEN`},
+		{"a secret over another scope's setting", fmt.Sprintf(vault, "AWS_REGION") + aws("deploy", "eu-west-1", "A_"),
+			`scopes "kv" and "deploy" both deliver AWS_REGION`},
+		{"two regions", aws("prod", "eu-west-1", "P_") + aws("staging", "us-east-1", "S_"),
+			`scopes "prod" and "staging" both deliver AWS_REGION`},
+		{"one region twice is the same value", aws("prod", "eu-west-1", "P_") + aws("staging", "eu-west-1", "S_"), ""},
+		{"endpoint delivery keeps the token out of the environment", fmt.Sprintf(vault, "GITHUB_TOKEN") + github + "    deliver: endpoint\n", ""},
+		{"distinct names", fmt.Sprintf(vault, "DB_PASSWORD") + github, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte("version: 1\nscopes:"+tc.scopes), "test.yml")
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
 			var ce *ConfigError
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %v; want a one-line config error containing %q", err, tc.want)

@@ -225,6 +225,12 @@ func (p *Provider) Describe() provider.Description {
 	return provider.Description{Provider: "aws", Principal: p.cfg.RoleARN, Audience: p.cfg.Audience, Endpoint: endpoint, Lifetime: p.cfg.Duration}
 }
 
+// ValueNames lists the names of the values Issue hands the job, in order:
+// the access key id, the secret access key and the session token.
+func (p *Provider) ValueNames() []string {
+	return []string{p.cfg.Env.AccessKeyID, p.cfg.Env.SecretAccessKey, p.cfg.Env.SessionToken}
+}
+
 // Region is the configured region, which the job needs as AWS_REGION; it
 // is not a secret and is not among the grant's Values.
 func (p *Provider) Region() string { return p.cfg.Region }

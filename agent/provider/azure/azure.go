@@ -117,6 +117,10 @@ func (p *Provider) Describe() provider.Description {
 	return provider.Description{Provider: "azure", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: p.tokenURL()}
 }
 
+// ValueNames lists the name of the value Issue hands the job: env (default
+// DefaultEnv).
+func (p *Provider) ValueNames() []string { return []string{p.cfg.Env} }
+
 // PublicValues are the non-secret variables the job needs besides the
 // grant's Values: AZURE_CLIENT_ID, AZURE_TENANT_ID and, when configured,
 // AZURE_SUBSCRIPTION_ID.

@@ -172,6 +172,10 @@ func (p *Provider) Describe() provider.Description {
 	return provider.Description{Provider: "gcp", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: endpoint, Lifetime: lifetime}
 }
 
+// ValueNames lists the name of the value Issue hands the job: env (default
+// DefaultEnv).
+func (p *Provider) ValueNames() []string { return []string{p.cfg.Env} }
+
 // ServiceAccount is the impersonated account ("" without one).
 func (p *Provider) ServiceAccount() string { return p.cfg.ServiceAccount }
 

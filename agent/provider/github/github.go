@@ -112,6 +112,10 @@ func (p *Provider) Describe() provider.Description {
 	return provider.Description{Provider: "github", Principal: p.cfg.Scope + "/" + p.cfg.Identity, Audience: p.cfg.Audience, Endpoint: p.cfg.Address, Lifetime: time.Hour}
 }
 
+// ValueNames lists the name of the value Issue hands the job: env
+// (default GITHUB_TOKEN).
+func (p *Provider) ValueNames() []string { return []string{p.cfg.Env} }
+
 // Issue exchanges the job's OIDC token for an installation token.
 func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*provider.Grant, error) {
 	jwt, err := tokens.Token(ctx, p.cfg.Audience)

@@ -181,6 +181,10 @@ func (p *Provider) Describe() provider.Description {
 	return provider.Description{Provider: "token-exchange", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: p.cfg.TokenURL}
 }
 
+// ValueNames lists the name of the value Issue hands the job: env (default
+// DefaultEnv).
+func (p *Provider) ValueNames() []string { return []string{p.cfg.Env} }
+
 // ClientSecret reads the configured client secret ("" for a public
 // client), so the agent can mask it like every credential it reads. It is
 // a secret: never print it.

@@ -91,6 +91,19 @@ func (p *Provider) Describe() provider.Description {
 	return provider.Description{Provider: "vault", Principal: p.cfg.Role, Audience: p.cfg.Audience, Endpoint: p.cfg.Address}
 }
 
+// ValueNames lists the names of the values Issue hands the job, in order:
+// token-env when set, then each secret's env.
+func (p *Provider) ValueNames() []string {
+	var names []string
+	if p.cfg.TokenEnv != "" {
+		names = append(names, p.cfg.TokenEnv)
+	}
+	for _, s := range p.cfg.Secrets {
+		names = append(names, s.Env)
+	}
+	return names
+}
+
 type loginResponse struct {
 	Auth struct {
 		ClientToken   string `json:"client_token"`
