@@ -15,6 +15,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/internal/regularfile"
 	"github.com/chaperone-ci/chaperone/masking"
 	"gopkg.in/yaml.v3"
 )
@@ -136,7 +137,7 @@ func configErrorf(format string, args ...any) error {
 
 // LoadConfig reads the config that --config or CHAPERONE_CONFIG names:
 // inline YAML (GitLab variables hold the document itself), a path, or, when
-// empty, DefaultConfigPath.
+// empty, DefaultConfigPath. A path must name a regular file.
 func LoadConfig(pathOrYAML string) (*Config, error) {
 	if strings.Contains(pathOrYAML, "\n") || strings.HasPrefix(strings.TrimSpace(pathOrYAML), "version:") {
 		return ParseConfig([]byte(pathOrYAML), "(inline)")
@@ -145,7 +146,7 @@ func LoadConfig(pathOrYAML string) (*Config, error) {
 	if path == "" {
 		path = DefaultConfigPath
 	}
-	f, err := os.Open(path)
+	f, err := regularfile.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, configErrorf("config %s: file not found (set --config or CHAPERONE_CONFIG)", path)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent/internal/wire"
 	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/internal/regularfile"
 )
 
 // Platforms a Session can run on.
@@ -228,9 +228,10 @@ func (id *identity) usedTokens() []*token {
 	return out
 }
 
-// readBounded reads at most limit bytes of a file, failing if it is larger.
+// readBounded reads at most limit bytes of a regular file, failing if it is
+// larger or not a regular file.
 func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := regularfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/internal/regularfile"
 )
 
 // A Policy is the platform owner's restriction of which identities may use
@@ -57,12 +57,12 @@ type PolicyGrant struct {
 const MaxPolicyBytes = 1 << 20
 
 // LoadPolicy reads the policy that --policy or CHAPERONE_POLICY names: a
-// path, or inline YAML.
+// path (of a regular file), or inline YAML.
 func LoadPolicy(pathOrYAML string) (*Policy, error) {
 	if strings.Contains(pathOrYAML, "\n") || strings.HasPrefix(strings.TrimSpace(pathOrYAML), "version:") {
 		return ParsePolicy([]byte(pathOrYAML), "(inline)")
 	}
-	f, err := os.Open(pathOrYAML)
+	f, err := regularfile.Open(pathOrYAML)
 	if err != nil {
 		return nil, configErrorf("policy %s: %v", pathOrYAML, errors.Unwrap(err))
 	}

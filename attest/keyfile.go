@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/sigstore-go/pkg/sign"
@@ -204,9 +206,11 @@ func LoadPublicKey(path string) ([]byte, error) {
 	return data, nil
 }
 
-// readBounded reads at most limit bytes of a file, failing if it is larger.
+// readBounded reads at most limit bytes of a regular file, failing if it is
+// larger or not a regular file (a named pipe would block the reader, a
+// device could feed it for ever).
 func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +223,41 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("file is larger than %d bytes", limit)
 	}
 	return data, nil
+}
+
+// openRegular opens path for reading if it is a regular file (after
+// following symlinks); otherwise it returns an *fs.PathError saying what
+// the file is. Opening cannot block: the open is made with O_NONBLOCK,
+// which a named pipe would otherwise wait in for a writer, and the kind of
+// file is then read from the open descriptor. O_NONBLOCK does not change
+// how a regular file reads. (attest imports nothing else of this module, so
+// it keeps its own copy of the rule internal/regularfile applies.)
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if m := fi.Mode(); !m.IsRegular() {
+		f.Close()
+		kind := "an irregular file"
+		switch {
+		case m&fs.ModeNamedPipe != 0:
+			kind = "a named pipe"
+		case m&fs.ModeDevice != 0:
+			kind = "a device"
+		case m.IsDir():
+			kind = "a directory"
+		case m&fs.ModeSocket != 0:
+			kind = "a socket"
+		}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("not a regular file (%s)", kind)}
+	}
+	return f, nil
 }
 
 // describeKey names a public key's type and size, for messages.

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/chaperone-ci/chaperone/agent"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/internal/regularfile"
 	// KMS key references (--key awskms://…), and the KMS signers the agent
 	// builds through attest.NewSigner.
 	_ "github.com/chaperone-ci/chaperone/attest/kmsproviders"
@@ -186,7 +186,7 @@ func verifyOptions(c *cli.Context) (attest.VerifyOptions, func(), error) {
 	}
 	switch {
 	case c.String("artifact") != "":
-		f, err := os.Open(c.String("artifact"))
+		f, err := regularfile.Open(c.String("artifact"))
 		if err != nil {
 			return opts, noop, usagef("verify: --artifact: %v", err)
 		}
