@@ -9,8 +9,10 @@ import (
 
 // reorderArgs moves a subcommand's flags ahead of its positional arguments,
 // so `verify B --key K` parses like `verify --key K B` (urfave/cli/v2 stops
-// at the first positional). Everything after "--" is left as it is: that is
-// the wrapped command's own argv.
+// at the first positional). Everything after "--" is left as it is, and so
+// is everything from the first positional argument of a command that wraps
+// another (run): that is the wrapped command's own argv, so `run sh -c x`
+// means `run -- sh -c x`.
 func reorderArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -38,6 +40,10 @@ func reorderArgs(app *cli.App, args []string) []string {
 			break
 		}
 		if len(a) < 2 || a[0] != '-' {
+			if wrapsCommand(app, cmd) {
+				positional = append(positional, rest[i:]...)
+				break
+			}
 			positional = append(positional, a)
 			continue
 		}
@@ -54,6 +60,11 @@ func reorderArgs(app *cli.App, args []string) []string {
 	}
 	return append(out, positional...)
 }
+
+// wrapsCommand reports whether cmd runs a command given as its positional
+// arguments, whose own flags must not be read as cmd's: `chaperone run`
+// (not `gitlab run`, whose SCRIPT and STAGE are plain arguments).
+func wrapsCommand(app *cli.App, cmd *cli.Command) bool { return cmd == app.Command("run") }
 
 func takesValue(cmd *cli.Command, name string) bool {
 	for _, f := range cmd.Flags {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/chaperone-ci/chaperone/agent"
 )
 
 func TestReorderArgs(t *testing.T) {
@@ -16,6 +18,16 @@ func TestReorderArgs(t *testing.T) {
 		{[]string{"c", "run", "--config", "x.yml", "--", "sh", "-c", "echo --key"}, []string{"c", "run", "--config", "x.yml", "--", "sh", "-c", "echo --key"}},
 		{[]string{"c", "mask", "--token-prefix", "p_", "--secret-env", "A"}, []string{"c", "mask", "--token-prefix", "p_", "--secret-env", "A"}},
 		{[]string{"c", "nosuch", "a", "--b"}, []string{"c", "nosuch", "a", "--b"}},
+		// run: everything from the first positional on is the wrapped
+		// command's argv, with or without "--".
+		{[]string{"c", "run", "sh", "-c", "echo hi"}, []string{"c", "run", "--", "sh", "-c", "echo hi"}},
+		{[]string{"c", "run", "ls", "-la"}, []string{"c", "run", "--", "ls", "-la"}},
+		{[]string{"c", "run", "--config", "F", "--state-dir", "D", "sh", "-c", "x"}, []string{"c", "run", "--config", "F", "--state-dir", "D", "--", "sh", "-c", "x"}},
+		{[]string{"c", "run", "-c", "F", "--format=json", "env", "--", "x"}, []string{"c", "run", "-c", "F", "--format=json", "--", "env", "--", "x"}},
+		{[]string{"c", "run", "--", "sh", "-c", "x"}, []string{"c", "run", "--", "sh", "-c", "x"}},
+		// gitlab run's SCRIPT and STAGE are plain arguments: its flags
+		// may still follow them.
+		{[]string{"c", "gitlab", "run", "s.sh", "build_script", "--state-dir", "D"}, []string{"c", "gitlab", "run", "--state-dir", "D", "--", "s.sh", "build_script"}},
 	}
 	for _, tc := range cases {
 		if got := reorderArgs(app, tc.in); !reflect.DeepEqual(got, tc.want) {
@@ -38,7 +50,17 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"chaperone", "run", "--config", "/nonexistent/c.yml", "--", "true"}, 2, "file not found"},
 		{[]string{"chaperone", "start", "--shell", "fish"}, 2, "--shell"},
 		{[]string{"chaperone", "devstack", "--platform", "jenkins"}, 2, "--platform"},
+		// The wrapped command's flags are not chaperone's: the config read
+		// is the default one, not "-c"'s argument, and -la is not refused.
+		{[]string{"chaperone", "run", "sh", "-c", "echo hi"}, 2, "config " + agent.DefaultConfigPath + ": file not found"},
+		{[]string{"chaperone", "run", "ls", "-la"}, 2, "config " + agent.DefaultConfigPath + ": file not found"},
+		{[]string{"chaperone", "nosuch"}, 2, `unknown command "nosuch"`},
+		{[]string{"chaperone", "gitlab", "nosuch"}, 2, `unknown command "gitlab nosuch"`},
+		{[]string{"chaperone", "help", "nosuch"}, 2, "nosuch"},
 	}
+	// The default config is looked up in the working directory.
+	t.Chdir(t.TempDir())
+	t.Setenv("CHAPERONE_CONFIG", "")
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), tc.args, strings.NewReader(""), &out, &errb)
@@ -87,5 +109,19 @@ func TestMaskCommandAddMaskAndPrefixes(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"chaperone", "mask", "--add-mask", "sometimes"}, strings.NewReader(""), &out, &errb); code != 2 {
 		t.Errorf("--add-mask sometimes: exit %d, want 2", code)
+	}
+}
+
+func TestVersionFlagPrintsVersion(t *testing.T) {
+	var want, wantErr bytes.Buffer
+	if code := run(context.Background(), []string{"chaperone", "version"}, strings.NewReader(""), &want, &wantErr); code != 0 {
+		t.Fatalf("version: exit %d: %s", code, wantErr.String())
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"chaperone", "--version"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("--version: exit %d: %s", code, errb.String())
+	}
+	if out.String() != want.String() || want.Len() == 0 {
+		t.Errorf("--version printed %q, version prints %q", out.String(), want.String())
 	}
 }

@@ -41,7 +41,7 @@ func stateDir(c *cli.Context) (string, error) {
 }
 
 // loadConfig reads --config (whose env var CHAPERONE_CONFIG may hold
-// inline YAML, DESIGN §5).
+// inline YAML, as a GitLab CI/CD variable does).
 func loadConfig(c *cli.Context) (*agent.Config, error) {
 	return agent.LoadConfig(c.String("config"))
 }
@@ -67,14 +67,19 @@ func sessionOptions(c *cli.Context, cfg *agent.Config) (agent.Options, error) {
 
 func runCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "run",
-		Usage:     "the whole lifecycle around one command",
-		ArgsUsage: "-- CMD [ARGS...]",
+		Name:  "run",
+		Usage: "the whole lifecycle around one command",
+		Description: `Runs CMD with the scopes' credentials and ends the job: revokes them and
+signs the attestation. Flags before CMD are chaperone's; CMD and everything
+after it are the command's own ("run sh -c 'x'" is "run -- sh -c 'x'").
+The exit status is CMD's own, 125 when chaperone fails, 2 for a usage or
+config error.`,
+		ArgsUsage: "[--] CMD [ARGS...]",
 		Flags:     []cli.Flag{configFlag(), policyFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so chaperone stop can clean up after a killed run"}, formatFlag("text", "text", "json")},
 		Action: func(c *cli.Context) error {
 			argv := c.Args().Slice()
 			if len(argv) == 0 {
-				return usagef("run: no command given (usage: chaperone run [flags] -- CMD ARGS...)")
+				return usagef("run: no command given (usage: chaperone run [flags] [--] CMD ARGS...)")
 			}
 			cfg, err := loadConfig(c)
 			if err != nil {

@@ -21,7 +21,9 @@ import (
 	"github.com/chaperone-ci/chaperone/agent/deliver"
 )
 
-// Exit codes (DESIGN §3).
+// Exit codes: 0 success, 1 a check failed (verify rejected, scan found
+// issues), 2 a usage or config error, 125 an agent failure; otherwise run
+// exits with its command's own status.
 const (
 	exitOK          = 0
 	exitCheckFailed = 1
@@ -59,7 +61,7 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes the CLI and maps its outcome onto DESIGN §3's exit codes.
+// run executes the CLI and maps its outcome onto the exit codes above.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
 	err := app.RunContext(ctx, reorderArgs(app, actionEntrypointArgs(args)))
@@ -87,8 +89,10 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &agentErr):
 		return exitAgent
 	}
-	// Errors from the flag parser are usage errors.
-	if isFlagError(err) {
+	// Errors from the flag parser are usage errors, and so is the only
+	// cli.Exit the framework returns itself: help for an unknown command.
+	var framework cli.ExitCoder
+	if isFlagError(err) || errors.As(err, &framework) {
 		return exitUsage
 	}
 	return exitAgent
@@ -124,6 +128,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		HideVersion:          true,
 		EnableBashCompletion: false,
 		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are decided in run
+		Flags:                []cli.Flag{&cli.BoolFlag{Name: "version", Usage: "print the version (as chaperone version does)"}},
+		Action:               rootAction,
 		Commands: []*cli.Command{
 			runCommand(),
 			startCommand(),
@@ -145,6 +151,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	setup = func(cmds []*cli.Command) {
 		for _, c := range cmds {
 			c.OnUsageError = app.OnUsageError
+			if len(c.Subcommands) > 0 && c.Action == nil {
+				c.Action = groupAction
+			}
 			for _, f := range c.Flags {
 				defaultEnv(f)
 			}
@@ -155,8 +164,30 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
+// rootAction runs when no command is named: --version prints the version,
+// an unknown command is a usage error, and nothing at all shows the help.
+func rootAction(c *cli.Context) error {
+	switch {
+	case c.Bool("version"):
+		printVersion(c.App.Writer, "text")
+		return nil
+	case c.Args().Present():
+		return usagef("unknown command %q (chaperone --help lists the commands)", c.Args().First())
+	}
+	return cli.ShowAppHelp(c)
+}
+
+// groupAction runs when a command made of subcommands (gitlab, policy) is
+// given none of them: an unknown one is a usage error, none shows the help.
+func groupAction(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("unknown command %q (chaperone %s --help lists its commands)", c.Command.Name+" "+c.Args().First(), c.Command.Name)
+	}
+	return cli.ShowSubcommandHelp(c)
+}
+
 // defaultEnv gives a flag without its own variable CHAPERONE_<NAME>, so
-// every flag can be set from the environment (DESIGN §3).
+// every flag can be set from the environment.
 func defaultEnv(f cli.Flag) {
 	name := "CHAPERONE_" + strings.ToUpper(strings.ReplaceAll(f.Names()[0], "-", "_"))
 	switch f := f.(type) {
