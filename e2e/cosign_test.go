@@ -19,7 +19,7 @@ func TestBundleVerifiesWithChaperoneAndCosign(t *testing.T) {
 	cosignBin := cosign(t)
 	ds := startDevstack(t, "github")
 	dir := t.TempDir()
-	r := chaperone(t, dir, ds.environ(), "run", "--format", "json", "--", "true")
+	r := chaperone(t, dir, ds.environ(), "run", "--summary-file", "summary.json", "--", "true")
 	if r.code != 0 {
 		t.Fatalf("run exit %d:\n%s", r.code, r.stderr)
 	}
@@ -27,8 +27,8 @@ func TestBundleVerifiesWithChaperoneAndCosign(t *testing.T) {
 		JobSubject attest.Subject `json:"jobSubject"`
 		Bundle     string         `json:"bundle"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
-		t.Fatalf("run --format json: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "summary.json"))), &sum); err != nil {
+		t.Fatalf("run --summary-file: %v", err)
 	}
 	digest := sum.JobSubject.Digest["sha256"]
 	if len(digest) != 64 {

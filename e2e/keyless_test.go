@@ -208,15 +208,15 @@ func keylessInNetns(t *testing.T) {
 		"  signer: keyless\n  fulcio-url: "+fulcioURL+"\n  tsa-url: "+tsaURL+"\n  trusted-root-output: trusted-root.json")
 	runCfg := filepath.Join(runDir, "chaperone.yml")
 	writeFile(t, runCfg, cfgText)
-	run := chaperone(t, runDir, ds.environ(), "run", "--config", runCfg, "--format", "json", "--", "true")
+	run := chaperone(t, runDir, ds.environ(), "run", "--config", runCfg, "--summary-file", "summary.json", "--", "true")
 	if run.code != 0 {
 		t.Fatalf("chaperone run with a keyless signer: exit %d\n%s", run.code, run.stderr)
 	}
 	var sum struct {
 		JobSubject attest.Subject `json:"jobSubject"`
 	}
-	if err := json.Unmarshal([]byte(run.stdout), &sum); err != nil {
-		t.Fatalf("run --format json: %v\n%s", err, run.stdout)
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(runDir, "summary.json"))), &sum); err != nil {
+		t.Fatalf("run --summary-file: %v", err)
 	}
 	chap = chaperone(t, runDir, nil, "verify", "chaperone.sigstore.json", "--certificate-identity-regexp", sanRegexp,
 		"--certificate-oidc-issuer", issuer, "--trusted-root", "trusted-root.json", "--digest", "sha256:"+sum.JobSubject.Digest["sha256"])

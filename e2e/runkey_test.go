@@ -30,14 +30,14 @@ func TestRunSignsWithCosignKey(t *testing.T) {
 	if n := len(ds.credentials(t)); n != 0 {
 		t.Errorf("a signer that cannot sign still let %d credentials be issued", n)
 	}
-	r = chaperone(t, dir, append(ds.environ(), "COSIGN_PASSWORD=pa55 word"), "run", "--config", cfg, "--format", "json", "--", "true")
+	r = chaperone(t, dir, append(ds.environ(), "COSIGN_PASSWORD=pa55 word"), "run", "--config", cfg, "--summary-file", "summary.json", "--", "true")
 	if r.code != 0 {
 		t.Fatalf("run exit %d:\n%s", r.code, r.stderr)
 	}
 	var sum struct {
 		JobSubject attest.Subject `json:"jobSubject"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "summary.json"))), &sum); err != nil {
 		t.Fatal(err)
 	}
 	digest := sum.JobSubject.Digest["sha256"]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ func gitlabCommand() *cli.Command {
 			{
 				Name:  "cleanup",
 				Usage: "revoke the job's grants, attest and store",
-				Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json")},
+				Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json"), summaryFileFlag()},
 				Action: func(c *cli.Context) error {
 					s, err := gitlabResume(c)
 					if err != nil {
@@ -127,7 +128,7 @@ func gitlabCommand() *cli.Command {
 					if sum != nil {
 						// cleanup_exec's output goes to the runner's log, not
 						// the job's.
-						printSummary(c, sum)
+						err = cmp.Or(err, printSummary(c, sum, c.App.Writer))
 					}
 					if err != nil {
 						return gitlabFailure(c, "cleanup", err)

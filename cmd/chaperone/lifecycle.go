@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -73,9 +74,10 @@ func runCommand() *cli.Command {
 signs the attestation. Flags before CMD are chaperone's; CMD and everything
 after it are the command's own ("run sh -c 'x'" is "run -- sh -c 'x'").
 The exit status is CMD's own, 125 when chaperone fails, 2 for a usage or
-config error.`,
+config error. The summary goes to stderr (--format json prints it there as
+JSON, --summary-file writes the JSON to a file): stdout is CMD's alone.`,
 		ArgsUsage: "[--] CMD [ARGS...]",
-		Flags:     []cli.Flag{configFlag(), policyFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so chaperone stop can clean up after a killed run"}, formatFlag("text", "text", "json")},
+		Flags:     []cli.Flag{configFlag(), policyFlag(), &cli.StringFlag{Name: "state-dir", EnvVars: []string{"CHAPERONE_STATE_DIR"}, Usage: "also persist the session here, so chaperone stop can clean up after a killed run"}, formatFlag("text", "text", "json"), summaryFileFlag()},
 		Action: func(c *cli.Context) error {
 			argv := c.Args().Slice()
 			if len(argv) == 0 {
@@ -99,14 +101,12 @@ config error.`,
 			}
 			code, runErr := s.Run(c.Context, argv, c.App.Reader, c.App.Writer, c.App.ErrWriter)
 			sum, stopErr := s.Stop(c.Context)
+			var sumErr error
 			if sum != nil {
-				printSummary(c, sum)
+				sumErr = printSummary(c, sum, c.App.ErrWriter)
 			}
-			if runErr != nil {
-				return runErr
-			}
-			if stopErr != nil {
-				return stopErr
+			if err := cmp.Or(runErr, stopErr, sumErr); err != nil {
+				return err
 			}
 			return exitStatus(code)
 		},
@@ -191,7 +191,7 @@ func stopCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "stop",
 		Usage: "wait for the masker of a shell job's output, revoke, attest and store a started session; print a summary",
-		Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json")},
+		Flags: []cli.Flag{stateDirFlag(), formatFlag("text", "text", "json"), summaryFileFlag()},
 		Action: func(c *cli.Context) error {
 			dir, err := stateDir(c)
 			if err != nil {
@@ -203,10 +203,11 @@ func stopCommand() *cli.Command {
 			}
 			s.DrainJobOutput(c.Context)
 			sum, err := s.Stop(c.Context)
+			var sumErr error
 			if sum != nil {
-				printSummary(c, sum)
+				sumErr = printSummary(c, sum, c.App.Writer)
 			}
-			return err
+			return cmp.Or(err, sumErr)
 		},
 	}
 }

@@ -12,18 +12,44 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/internal/atomicfile"
 )
 
-// printSummary writes the end-of-job summary: JSON on stdout with
-// --format json, otherwise text on stderr (stdout belongs to the job).
-func printSummary(c *cli.Context, sum *agent.Summary) {
-	if c.String("format") == "json" {
-		enc := json.NewEncoder(c.App.Writer)
+// summaryFileFlag is --summary-file, taken by every command that ends a
+// session (run, stop, gitlab cleanup).
+func summaryFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "summary-file", EnvVars: []string{"CHAPERONE_SUMMARY_FILE"},
+		Usage: "write the end-of-job summary as JSON to this file (instead of printing it with --format json)"}
+}
+
+// printSummary reports the end-of-job summary. With --summary-file F the
+// JSON summary is written to F (whole, replacing F); without it, --format
+// json prints it to jsonOut, which is never the job's own output: run passes
+// stderr (its stdout is the command's), stop and gitlab cleanup pass stdout.
+// With --format text the text summary goes to stderr, file or not. Only a
+// summary file that cannot be written is an error: a reader of stdout or
+// stderr that went away does not fail the job.
+func printSummary(c *cli.Context, sum *agent.Summary, jsonOut io.Writer) error {
+	asJSON := c.String("format") == "json"
+	if !asJSON {
+		writeSummaryText(c.App.ErrWriter, sum)
+	}
+	if path := c.String("summary-file"); path != "" {
+		data, err := json.MarshalIndent(summaryJSON(sum), "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(path, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("--summary-file: %w", err)
+		}
+		return nil
+	}
+	if asJSON {
+		enc := json.NewEncoder(jsonOut)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(summaryJSON(sum))
-		return
 	}
-	writeSummaryText(c.App.ErrWriter, sum)
+	return nil
 }
 
 func summaryJSON(sum *agent.Summary) map[string]any {
