@@ -24,6 +24,10 @@ import (
 // MaxResponseBytes bounds every response body a provider reads.
 const MaxResponseBytes = 1 << 20
 
+// errTooLarge is a response beyond MaxResponseBytes: a broken or hostile
+// server, not a passing fault, so it is not retried.
+var errTooLarge = fmt.Errorf("response larger than %d bytes", MaxResponseBytes)
+
 // StatusError is a non-2xx answer. Message is the server's own reason,
 // extracted from the usual JSON error shapes and trimmed to one line.
 type StatusError struct {
@@ -93,8 +97,8 @@ func Do(ctx context.Context, r Request, out any, opts Options) (int, error) {
 			answered = err
 		}
 		var se *StatusError
-		if errors.As(err, &se) && !se.Retryable() {
-			return err
+		if errors.As(err, &se) && !se.Retryable() || errors.Is(err, errTooLarge) {
+			return err // asking again gets the same answer
 		}
 		if err != nil && ctx.Err() == nil {
 			return retry.RetryableError(err)
@@ -139,7 +143,7 @@ func once(ctx context.Context, client *http.Client, r Request, out any) (int, er
 		return resp.StatusCode, fmt.Errorf("%s: reading response: %w", r.Op, err)
 	}
 	if len(data) > MaxResponseBytes {
-		return resp.StatusCode, fmt.Errorf("%s: response larger than %d bytes", r.Op, MaxResponseBytes)
+		return resp.StatusCode, fmt.Errorf("%s: %w", r.Op, errTooLarge)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, &StatusError{Op: r.Op, Status: resp.StatusCode, Message: ServerMessage(data)}

@@ -71,14 +71,21 @@ func TestDoGivesUpAtDeadline(t *testing.T) {
 	}
 }
 
+// TestDoBoundsResponses: an oversized answer is refused at the bound, and
+// not asked for again.
 func TestDoBoundsResponses(t *testing.T) {
+	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
 		_, _ = w.Write([]byte(strings.Repeat("a", MaxResponseBytes+10)))
 	}))
 	defer srv.Close()
-	_, err := Do(context.Background(), Request{Op: "big", Method: http.MethodGet, URL: srv.URL}, nil, Options{Deadline: 50 * time.Millisecond})
+	_, err := Do(context.Background(), Request{Op: "big", Method: http.MethodGet, URL: srv.URL}, nil, Options{Deadline: 30 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("err = %v", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d requests for an oversized answer, want 1", n)
 	}
 }
 
