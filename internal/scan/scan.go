@@ -2,7 +2,8 @@
 // short-lived federated ones should replace: credentials written into files
 // (found by the masker's detectors), and long-lived secrets that CI
 // configurations pass to jobs (by name, and by the inputs of the actions
-// that take static keys).
+// that take static keys). It also finds CI setups that hand credentials to
+// code they should not, or keep them longer than needed.
 package scan
 
 import (
@@ -23,8 +24,8 @@ import (
 	"github.com/chaperone-ci/chaperone/masking"
 )
 
-// A Finding is one static credential, or one use of a long-lived secret.
-// It never holds the credential.
+// A Finding is one static credential, one use of a long-lived secret, or
+// one risky CI setup. It never holds the credential.
 type Finding struct {
 	Rule    string `json:"rule"`
 	Path    string `json:"path"` // slash-separated, relative to the scanned root
@@ -49,11 +50,11 @@ func (f Finding) String() string {
 
 // Rules returns the rule ids, with what each finds.
 func Rules() []RuleInfo {
-	return []RuleInfo{
+	return append([]RuleInfo{
 		{RuleCredential, "a credential written into a file (a token, access key, private key, or a password in a URL)"},
 		{RuleLongLivedSecret, "a CI configuration passes a long-lived cloud or service credential to a job"},
 		{RuleStaticKeyInput, "an action is given a static key where it could federate with the job's OIDC identity"},
-	}
+	}, riskRules()...)
 }
 
 // RuleInfo describes a rule.
@@ -180,6 +181,12 @@ func (d *detector) file(name string, data []byte) []Finding {
 	}
 	var out []Finding
 	ci := ciConfig(name)
+	switch {
+	case ci == "gitlab":
+		out = append(out, gitlabRisks(name, data)...)
+	case ci == "github" && !isActionManifest(name):
+		out = append(out, workflowRisks(name, data)...)
+	}
 	for i, line := range strings.Split(string(data), "\n") {
 		if strings.Contains(line, Allow) {
 			continue
@@ -251,12 +258,16 @@ func column(line string, i int) int { return utf8.RuneCountInString(line[:i]) + 
 func ciConfig(name string) string {
 	switch {
 	case strings.Contains("/"+name, "/.github/workflows/") && (path.Ext(name) == ".yml" || path.Ext(name) == ".yaml"),
-		path.Base(name) == "action.yml" || path.Base(name) == "action.yaml":
+		isActionManifest(name):
 		return "github"
 	case path.Base(name) == ".gitlab-ci.yml" || strings.HasSuffix(name, ".gitlab-ci.yml"):
 		return "gitlab"
 	}
 	return ""
+}
+
+func isActionManifest(name string) bool {
+	return path.Base(name) == "action.yml" || path.Base(name) == "action.yaml"
 }
 
 func tokenByte(c byte) bool {

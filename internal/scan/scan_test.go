@@ -77,6 +77,7 @@ func TestDirFindings(t *testing.T) {
 		}
 	}
 	want := []string{
+		".github/workflows/deploy.yml:3:3 credentials-without-timeout ",
 		".github/workflows/deploy.yml:7:11 static-key-input aws",
 		".github/workflows/deploy.yml:7:30 long-lived-secret aws",
 		".github/workflows/deploy.yml:8:11 static-key-input aws",
@@ -90,7 +91,7 @@ func TestDirFindings(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if f := findings[6]; !strings.Contains(f.Message, "github-token") {
+	if f := findings[7]; !strings.Contains(f.Message, "github-token") {
 		t.Errorf("the credential's detector is not named: %q", f.Message)
 	}
 }
@@ -186,6 +187,8 @@ func FuzzFile(f *testing.F) {
 	f.Add(".github/workflows/ci.yml", []byte("env:\n  X: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n  aws-access-key-id: x\n"))
 	f.Add(".gitlab-ci.yml", []byte("s:\n  script: [\"$VAULT_TOKEN $$X\"]\n"))
 	f.Add("a.env", []byte("T="+githubToken+"\r\n-----BEGIN PRIVATE KEY-----\n"))
+	f.Add(".github/workflows/pr.yml", []byte("on: pull_request_target\npermissions: write-all\njobs:\n  é:\n    steps:\n      - uses: actions/checkout@v4\n        with: {ref: \"${{ github.head_ref }}\"}\n      - env: {A: \"${{ secrets.A }}\"}\n  b: {}\n"))
+	f.Add(".gitlab-ci.yml", []byte("default:\n  id_tokens: {T: {aud: x}}\nj:\n  rules: [{if: $CI_PIPELINE_SOURCE == \"merge_request_event\"}]\n"))
 	det := newDetector()
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		lines := strings.Split(string(data), "\n")
