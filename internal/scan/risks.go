@@ -257,15 +257,15 @@ func gitlabRisks(name string, data []byte) []Finding {
 		if strings.HasPrefix(key.Value, ".") || slices.Contains(gitlabKeywords, key.Value) || job.Kind != yaml.MappingNode {
 			continue // templates are judged in the jobs that use them
 		}
-		tokens, _ := get(job, "id_tokens")
+		tokens := inherited(root, job, "id_tokens", 0)
 		if tokens == nil {
 			tokens = defaultTokens
 		}
 		if tokens == nil {
 			continue
 		}
-		rules, _ := get(job, "rules")
-		only, _ := get(job, "only")
+		rules := inherited(root, job, "rules", 0)
+		only := inherited(root, job, "only", 0)
 		conditions := text(workflowRules) + "\n" + text(rules) + "\n" + text(only)
 		running := runningRules(workflowRules) + "\n" + runningRules(rules) + "\n" + text(only)
 		switch {
@@ -274,10 +274,35 @@ func gitlabRisks(name string, data []byte) []Finding {
 				"job %s gets ID tokens in merge request pipelines, also for merge requests from forks: their code can exchange the tokens for your credentials. Add a rule that the source project is this one ($CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID), or run it on protected refs only", key.Value))
 		case !strings.Contains(conditions, "CI_COMMIT_REF_PROTECTED"):
 			out = append(out, finding(RuleUnprotectedIDToken, name, key,
-				"job %s gets ID tokens on every ref: anyone who can push a branch can run code with them. Add rules: - if: $CI_COMMIT_REF_PROTECTED == \"true\" (and bind ref_protected in the issuers' trust policies)", key.Value))
+				"job %s gets ID tokens on refs that need not be protected: anyone who can push such a branch can run code with them. Add rules: - if: $CI_COMMIT_REF_PROTECTED == \"true\" (and bind ref_protected in the issuers' trust policies)", key.Value))
 		}
 	}
 	return out
+}
+
+// inherited is a job's key, or the nearest one of the templates it
+// extends (extends: NAME or a list, the last one winning, as GitLab merges
+// them). depth bounds a chain of extends, as GitLab does (11 levels).
+func inherited(root, job *yaml.Node, key string, depth int) *yaml.Node {
+	if v, _ := get(job, key); v != nil {
+		return v
+	}
+	extends, _ := get(job, "extends")
+	if extends == nil || depth > 10 {
+		return nil
+	}
+	names := []*yaml.Node{extends}
+	if extends.Kind == yaml.SequenceNode {
+		names = extends.Content
+	}
+	for i := len(names) - 1; i >= 0; i-- {
+		if tmpl, _ := get(root, names[i].Value); tmpl != nil {
+			if v := inherited(root, tmpl, key, depth+1); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
 }
 
 // runningRules is the text of the rules that let a job run: a rule with

@@ -72,6 +72,16 @@ review:
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
   script: [./review.sh]
+.creds:
+  id_tokens:
+    CHAPERONE_ID_TOKEN: {aud: chaperone}
+  rules:
+    - if: $CI_COMMIT_REF_PROTECTED == "true"
+lint:
+  extends: [.creds]
+  rules:
+    - if: $CI_COMMIT_BRANCH
+  script: [make lint]
 `,
 	})
 }
@@ -132,6 +142,14 @@ review:
   script: [./review.sh]
 test:
   script: [make test]
+.creds:
+  id_tokens:
+    CHAPERONE_ID_TOKEN: {aud: chaperone}
+  rules:
+    - if: $CI_COMMIT_REF_PROTECTED == "true"
+publish:
+  extends: .creds
+  script: [./publish.sh]
 `,
 	})
 }
@@ -155,6 +173,7 @@ func TestRiskySetupsFound(t *testing.T) {
 		".github/workflows/release.yml:11:3 " + RuleNoTimeout,
 		".gitlab-ci.yml:2:1 " + RuleUnprotectedIDToken,
 		".gitlab-ci.yml:7:1 " + RuleUnprotectedIDToken,
+		".gitlab-ci.yml:18:1 " + RuleUnprotectedIDToken, // extends the tokens, overrides the rules
 		".github/workflows/pr-target.yml:13:22 " + RuleLongLivedSecret,
 	}
 	for _, w := range want {
@@ -177,7 +196,7 @@ func TestRiskySetupsFound(t *testing.T) {
 	if m := byRule[RuleUntrustedCheckout+" .github/workflows/after-build.yml"]; !strings.Contains(m, "id-token: write") || !strings.Contains(m, "workflow_run") {
 		t.Errorf("workflow_run finding: %q", m)
 	}
-	if m := byRule[RuleUnprotectedIDToken+" .gitlab-ci.yml"]; !strings.Contains(m, "forks") || !strings.Contains(m, "every ref") {
+	if m := byRule[RuleUnprotectedIDToken+" .gitlab-ci.yml"]; !strings.Contains(m, "forks") || !strings.Contains(m, "need not be protected") {
 		t.Errorf("GitLab findings: %q", m)
 	}
 }
@@ -240,5 +259,16 @@ func TestRiskySARIFValidates(t *testing.T) {
 		if !rules[r.RuleID] {
 			t.Errorf("result of rule %s, which the driver does not list", r.RuleID)
 		}
+	}
+}
+
+// The repository's own examples show the safe setups.
+func TestExamplesScanClean(t *testing.T) {
+	res, err := Dir("../../examples", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Findings {
+		t.Errorf("examples/%s", f)
 	}
 }
