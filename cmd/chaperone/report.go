@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/report"
 	"github.com/chaperone-ci/chaperone/internal/atomicfile"
 )
 
@@ -52,27 +53,11 @@ then the exit status is 1.`,
 			if err != nil {
 				return usagef("report: %v", err)
 			}
-			var rep attest.Report
-			for _, p := range paths {
-				data, err := attest.ReadBundleFile(p)
-				if err != nil {
-					rep.Add(p, nil, err)
-					continue
-				}
-				res, err := v.Verify(data)
-				rep.Add(p, res, err)
-			}
-			rep.Sort()
+			rep := report.Build(v, paths)
 			var buf bytes.Buffer
 			var w io.Writer = &buf
 			switch format {
 			case "json":
-				if rep.Identities == nil {
-					rep.Identities = []*attest.IdentityReport{}
-				}
-				if rep.Rejected == nil {
-					rep.Rejected = []attest.RejectedBundle{}
-				}
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				err = enc.Encode(rep)

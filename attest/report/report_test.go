@@ -1,40 +1,46 @@
-package attest
+package report
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
 )
 
 // reportBundles signs predicates with one key: edit changes each.
-func reportBundles(t *testing.T, n int, edit func(i int, p *JobPredicate) []Subject) ([][]byte, []byte) {
+func reportBundles(t *testing.T, n int, edit func(i int, p *attest.JobPredicate) []attest.Subject) ([][]byte, []byte) {
 	t.Helper()
-	privPEM, pubPEM, err := GenerateKey()
+	privPEM, pubPEM, err := attest.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := KeypairFromPEM(privPEM, nil)
+	kp, err := attest.KeypairFromPEM(privPEM, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out [][]byte
 	for i := range n {
-		pred := exampleJobPredicate()
+		pred := attesttest.JobPredicate()
 		pred.Job.RunURI = exampleRunURI(i)
 		subjects := edit(i, pred)
 		if subjects == nil {
-			subjects = []Subject{JobSubject(pred.Job.RunURI)}
+			subjects = []attest.Subject{attest.JobSubject(pred.Job.RunURI)}
 		}
-		st, err := NewStatement(PredicateTypeJob, subjects, pred)
+		st, err := attest.NewStatement(attest.PredicateTypeJob, subjects, pred)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := Sign(context.Background(), st, kp, SignOptions{})
+		b, err := attest.Sign(context.Background(), st, kp, attest.SignOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,35 +50,35 @@ func reportBundles(t *testing.T, n int, edit func(i int, p *JobPredicate) []Subj
 }
 
 func TestReport(t *testing.T) {
-	later := exampleJobPredicate().StartedAt.Add(time.Hour)
-	bundles, pub := reportBundles(t, 5, func(i int, p *JobPredicate) []Subject {
+	later := attesttest.JobPredicate().StartedAt.Add(time.Hour)
+	bundles, pub := reportBundles(t, 5, func(i int, p *attest.JobPredicate) []attest.Subject {
 		switch i {
 		case 1: // another identity, one refused scope, a principal to escape in HTML
 			p.Identity.Subject = "repo:acme/other:ref:refs/heads/main"
 			p.Grants = p.Grants[:1]
 			p.Grants[0].Principal = "<script>alert(1)</script>"
-			p.Refused = []Refusal{{Scope: "prod-db", Reason: "policy"}}
-			p.Outcome = OutcomeFailure
+			p.Refused = []attest.Refusal{{Scope: "prod-db", Reason: "policy"}}
+			p.Outcome = attest.OutcomeFailure
 		case 2: // the first identity an hour later, with a refreshed credential
 			p.StartedAt = later
 			old := p.Grants[0].IssuedAt
-			p.Grants[0].Refreshes = []Refresh{{Fingerprint: strings.Repeat("c", 64), IssuedAt: old, ExpiresAt: old.Add(time.Hour),
-				Revocation: &Revocation{Outcome: RevocationFailed, Error: "503"}}}
+			p.Grants[0].Refreshes = []attest.Refresh{{Fingerprint: strings.Repeat("c", 64), IssuedAt: old, ExpiresAt: old.Add(time.Hour),
+				Revocation: &attest.Revocation{Outcome: attest.RevocationFailed, Error: "503"}}}
 		case 3: // signed, but not naming its own job
-			return []Subject{{Name: "x", Digest: map[string]string{"sha256": strings.Repeat("ab", 32)}}}
+			return []attest.Subject{{Name: "x", Digest: map[string]string{"sha256": strings.Repeat("ab", 32)}}}
 		case 4: // the same subject from another issuer is another identity
 			p.Identity.Issuer = "https://gitlab.example.com"
 		}
 		return nil
 	})
 	// A bundle whose payload changed after signing.
-	tampered := editBundle(t, bundles[2], func(m map[string]any) {
-		env := envelope(m)
+	tampered := attesttest.EditBundle(t, bundles[2], func(m map[string]any) {
+		env := attesttest.Envelope(m)
 		payload := []byte(env["payload"].(string))
 		payload[10] ^= 1
 		env["payload"] = string(payload)
 	})
-	v, err := NewVerifier(VerifyOptions{PublicKeyPEM: pub, WithoutArtifactUnsafe: true})
+	v, err := attest.NewVerifier(attest.VerifyOptions{PublicKeyPEM: pub, WithoutArtifactUnsafe: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,14 +100,14 @@ func TestReport(t *testing.T) {
 	if gitlab.Issuer != "https://gitlab.example.com" || gitlab.Jobs != 1 {
 		t.Errorf("identities are not keyed by issuer: %+v", gitlab)
 	}
-	if widgets.Jobs != 2 || widgets.Outcomes[OutcomeSuccess] != 2 || len(widgets.Grants) != 3 ||
-		!widgets.FirstJob.Equal(exampleJobPredicate().StartedAt) || !widgets.LastJob.Equal(later) {
+	if widgets.Jobs != 2 || widgets.Outcomes[attest.OutcomeSuccess] != 2 || len(widgets.Grants) != 3 ||
+		!widgets.FirstJob.Equal(attesttest.JobPredicate().StartedAt) || !widgets.LastJob.Equal(later) {
 		t.Errorf("widgets: %+v", widgets)
 	}
 	// The example: db revoked, deploy expiry-bound (15m), repo-write's
 	// revocation failed and no expiry; twice each, and a refreshed db
 	// credential (1h) whose revocation failed.
-	byScope := map[string]*GrantReport{}
+	byScope := map[string]*Grant{}
 	for _, g := range widgets.Grants {
 		byScope[g.Scope] = g
 	}
@@ -114,7 +120,7 @@ func TestReport(t *testing.T) {
 	if g := byScope["repo-write"]; g == nil || g.Failed != 2 || g.Unbounded != 2 {
 		t.Errorf("repo-write: %+v", g)
 	}
-	if other.Jobs != 1 || other.Refused["prod-db"] != 1 || other.Outcomes[OutcomeFailure] != 1 || other.Redactions == 0 {
+	if other.Jobs != 1 || other.Refused["prod-db"] != 1 || other.Outcomes[attest.OutcomeFailure] != 1 || other.Redactions == 0 {
 		t.Errorf("other: %+v", other)
 	}
 
@@ -133,14 +139,42 @@ func TestReport(t *testing.T) {
 	}
 }
 
+// Build reads, verifies and counts bundle files; an unreadable file is
+// rejected, and an empty report still encodes its lists as arrays.
+func TestBuild(t *testing.T) {
+	bundles, pub := reportBundles(t, 2, func(int, *attest.JobPredicate) []attest.Subject { return nil })
+	v, err := attest.NewVerifier(attest.VerifyOptions{PublicKeyPEM: pub, WithoutArtifactUnsafe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i, b := range bundles {
+		p := filepath.Join(dir, string(rune('a'+i))+".sigstore.json")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	missing := filepath.Join(dir, "missing.sigstore.json")
+	rep := Build(v, append([]string{missing}, paths...))
+	if len(rep.Identities) != 1 || rep.Identities[0].Jobs != 2 || len(rep.Rejected) != 1 || rep.Rejected[0].Name != missing {
+		t.Fatalf("report: %+v, rejected %+v", rep.Identities, rep.Rejected)
+	}
+	out, err := json.Marshal(Build(v, nil))
+	if err != nil || !strings.Contains(string(out), `"identities":[]`) || !strings.Contains(string(out), `"rejected":[]`) {
+		t.Errorf("empty report: %s, %v", out, err)
+	}
+}
+
 // exampleRunURI is the run URI reportBundles gives bundle i.
 func exampleRunURI(i int) string {
-	return strings.Replace(exampleJobPredicate().Job.RunURI, "/attempts/", "/attempts/1"+strings.Repeat("0", i), 1)
+	return strings.Replace(attesttest.JobPredicate().Job.RunURI, "/attempts/", "/attempts/1"+strings.Repeat("0", i), 1)
 }
 
 // A control character in a value does not forge a table line.
 func TestReportTableQuotesControlCharacters(t *testing.T) {
-	rep := Report{Identities: []*IdentityReport{{Issuer: "https://i", Subject: "repo:x\nidentity forged", Outcomes: map[string]int{}}}}
+	rep := Report{Identities: []*Identity{{Issuer: "https://i", Subject: "repo:x\nidentity forged", Outcomes: map[string]int{}}}}
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
@@ -153,16 +187,16 @@ func TestReportTableQuotesControlCharacters(t *testing.T) {
 // A keyless bundle counts only if its certificate is the job's own: the
 // same OIDC issuer, a workflow of the job's repository.
 func TestReportSignerMustBeTheJobs(t *testing.T) {
-	pred := exampleJobPredicate()
-	cert := func(issuer, repo string) *SignerInfo {
-		return &SignerInfo{Kind: "certificate", Certificate: &certificate.Summary{Extensions: certificate.Extensions{Issuer: issuer, SourceRepositoryURI: repo}}}
+	pred := attesttest.JobPredicate()
+	cert := func(issuer, repo string) *attest.SignerInfo {
+		return &attest.SignerInfo{Kind: "certificate", Certificate: &certificate.Summary{Extensions: certificate.Extensions{Issuer: issuer, SourceRepositoryURI: repo}}}
 	}
 	for _, c := range []struct {
-		signer *SignerInfo
+		signer *attest.SignerInfo
 		want   string
 	}{
 		{nil, ""},
-		{&SignerInfo{Kind: "key"}, ""},
+		{&attest.SignerInfo{Kind: "key"}, ""},
 		{cert(pred.Identity.Issuer, "https://github.com/"+pred.Job.Repository), ""},
 		{cert("https://gitlab.com", "https://github.com/"+pred.Job.Repository), "certificate for issuer https://gitlab.com"},
 		{cert(pred.Identity.Issuer, "https://github.com/acme/other"), "signed by a workflow of https://github.com/acme/other"},

@@ -1,4 +1,8 @@
-package attest
+// Package report says what each non-human identity did across many job
+// attestations, each verified first: Build verifies bundle files with a
+// Verifier and counts the ones that pass; WriteTable and WriteHTML render
+// the result, and a Report encodes as JSON.
+package report
 
 import (
 	"cmp"
@@ -6,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/chaperone-ci/chaperone/attest"
 )
 
 // A Report says what each non-human identity did across many verified
@@ -14,27 +20,27 @@ import (
 // scopes it was refused, and what the masker caught. Bundles that did not
 // verify are listed, never counted.
 type Report struct {
-	Identities []*IdentityReport `json:"identities"`
-	Rejected   []RejectedBundle  `json:"rejected"`
+	Identities []*Identity       `json:"identities"`
+	Rejected   []Rejection       `json:"rejected"`
 	jobs       map[string]string // job key → the bundle counted for it
 }
 
-// IdentityReport is one identity's activity: an issuer and a subject.
-type IdentityReport struct {
+// Identity is one identity's activity: an issuer and a subject.
+type Identity struct {
 	Issuer       string         `json:"issuer"`
 	Subject      string         `json:"subject"`
 	Jobs         int            `json:"jobs"`
 	Outcomes     map[string]int `json:"outcomes"`
 	FirstJob     time.Time      `json:"firstJob"`
 	LastJob      time.Time      `json:"lastJob"`
-	Grants       []*GrantReport `json:"grants"`
+	Grants       []*Grant       `json:"grants"`
 	Refused      map[string]int `json:"refused,omitempty"` // by scope
 	Redactions   int            `json:"redactions"`
 	DetectorHits map[string]int `json:"detectorHits,omitempty"`
 }
 
-// GrantReport counts the grants of one scope, provider and principal.
-type GrantReport struct {
+// Grant counts the grants of one scope, provider and principal.
+type Grant struct {
 	Scope       string        `json:"scope"`
 	Provider    string        `json:"provider"`
 	Principal   string        `json:"principal"`
@@ -50,31 +56,50 @@ type GrantReport struct {
 	Unbounded int `json:"unbounded"`
 }
 
-// RejectedBundle is a bundle left out of the report, and why.
-type RejectedBundle struct {
+// Rejection is a bundle left out of the report, and why.
+type Rejection struct {
 	Name   string `json:"name"`
 	Reason string `json:"reason"`
 }
 
+// Build verifies each bundle file with v, counts it (Add), and sorts the
+// report. A file that cannot be read is rejected, like a bundle that does
+// not verify. Identities and Rejected are never nil, so that they encode
+// as JSON arrays.
+func Build(v *attest.Verifier, paths []string) *Report {
+	r := &Report{Identities: []*Identity{}, Rejected: []Rejection{}}
+	for _, p := range paths {
+		data, err := attest.ReadBundleFile(p)
+		if err != nil {
+			r.Add(p, nil, err)
+			continue
+		}
+		res, err := v.Verify(data)
+		r.Add(p, res, err)
+	}
+	r.Sort()
+	return r
+}
+
 // Add counts one bundle: res and err as a Verifier returned them. A job
-// attestation must also name its own job as a subject (JobSubject of its
-// run URI), since a report verifies without a subject given.
-func (r *Report) Add(name string, res *Result, err error) {
+// attestation must also name its own job as a subject (attest.JobSubject
+// of its run URI), since a report verifies without a subject given.
+func (r *Report) Add(name string, res *attest.Result, err error) {
 	switch {
 	case err != nil:
-		r.Rejected = append(r.Rejected, RejectedBundle{name, err.Error()})
+		r.Rejected = append(r.Rejected, Rejection{name, err.Error()})
 		return
 	case res == nil || !res.Verified || res.Predicate == nil:
-		r.Rejected = append(r.Rejected, RejectedBundle{name, "not a verified job attestation"})
+		r.Rejected = append(r.Rejected, Rejection{name, "not a verified job attestation"})
 		return
 	}
 	pred := res.Predicate
-	if !hasSubject(res.Subjects, JobSubject(pred.Job.RunURI)) {
-		r.Rejected = append(r.Rejected, RejectedBundle{name, fmt.Sprintf("its subjects do not name its own job %s", pred.Job.RunURI)})
+	if !hasSubject(res.Subjects, attest.JobSubject(pred.Job.RunURI)) {
+		r.Rejected = append(r.Rejected, Rejection{name, fmt.Sprintf("its subjects do not name its own job %s", pred.Job.RunURI)})
 		return
 	}
 	if why := signerMismatch(res.Signer, pred); why != "" {
-		r.Rejected = append(r.Rejected, RejectedBundle{name, why})
+		r.Rejected = append(r.Rejected, Rejection{name, why})
 		return
 	}
 	if r.jobs == nil {
@@ -84,7 +109,7 @@ func (r *Report) Add(name string, res *Result, err error) {
 	// its job id, its start and its tokens.
 	key := strings.Join(append([]string{pred.Job.RunURI, pred.Job.JobID, pred.StartedAt.Format(time.RFC3339Nano)}, pred.Identity.TokenSHA256...), "|")
 	if first, ok := r.jobs[key]; ok {
-		r.Rejected = append(r.Rejected, RejectedBundle{name, fmt.Sprintf("a job of %s already counted, from %s", pred.Job.RunURI, first)})
+		r.Rejected = append(r.Rejected, Rejection{name, fmt.Sprintf("a job of %s already counted, from %s", pred.Job.RunURI, first)})
 		return
 	}
 	r.jobs[key] = name
@@ -125,21 +150,21 @@ func (r *Report) Add(name string, res *Result, err error) {
 }
 
 // count records what became of one credential of the grant.
-func (g *GrantReport) count(issued, expires time.Time, rev *Revocation) {
+func (g *Grant) count(issued, expires time.Time, rev *attest.Revocation) {
 	if rev != nil {
 		switch rev.Outcome {
-		case RevocationRevoked:
+		case attest.RevocationRevoked:
 			g.Revoked++
-		case RevocationExpiry:
+		case attest.RevocationExpiry:
 			g.Expired++
-		case RevocationFailed:
+		case attest.RevocationFailed:
 			g.Failed++
 		}
 	}
 	switch {
 	case !expires.IsZero():
 		g.MaxLifetime = max(g.MaxLifetime, expires.Sub(issued))
-	case rev != nil && rev.Outcome == RevocationRevoked && rev.At != nil:
+	case rev != nil && rev.Outcome == attest.RevocationRevoked && rev.At != nil:
 		g.MaxLifetime = max(g.MaxLifetime, rev.At.Sub(issued))
 	default:
 		g.Unbounded++
@@ -149,7 +174,7 @@ func (g *GrantReport) count(issued, expires time.Time, rev *Revocation) {
 // signerMismatch says why a keyless bundle's certificate does not belong
 // to the job its predicate names (a job may sign only its own record), or
 // "" if it does or the signer is a key.
-func signerMismatch(signer *SignerInfo, pred *JobPredicate) string {
+func signerMismatch(signer *attest.SignerInfo, pred *attest.JobPredicate) string {
 	if signer == nil || signer.Certificate == nil {
 		return ""
 	}
@@ -163,7 +188,7 @@ func signerMismatch(signer *SignerInfo, pred *JobPredicate) string {
 	return ""
 }
 
-func hasSubject(subjects []Subject, want Subject) bool {
+func hasSubject(subjects []attest.Subject, want attest.Subject) bool {
 	for _, s := range subjects {
 		if s.Name == want.Name && s.Digest["sha256"] == want.Digest["sha256"] {
 			return true
@@ -172,24 +197,24 @@ func hasSubject(subjects []Subject, want Subject) bool {
 	return false
 }
 
-func (r *Report) identity(issuer, subject string) *IdentityReport {
+func (r *Report) identity(issuer, subject string) *Identity {
 	for _, id := range r.Identities {
 		if id.Issuer == issuer && id.Subject == subject {
 			return id
 		}
 	}
-	id := &IdentityReport{Issuer: issuer, Subject: subject, Outcomes: map[string]int{}}
+	id := &Identity{Issuer: issuer, Subject: subject, Outcomes: map[string]int{}}
 	r.Identities = append(r.Identities, id)
 	return id
 }
 
-func (id *IdentityReport) grant(scope, provider, principal string) *GrantReport {
+func (id *Identity) grant(scope, provider, principal string) *Grant {
 	for _, g := range id.Grants {
 		if g.Scope == scope && g.Provider == provider && g.Principal == principal {
 			return g
 		}
 	}
-	g := &GrantReport{Scope: scope, Provider: provider, Principal: principal}
+	g := &Grant{Scope: scope, Provider: provider, Principal: principal}
 	id.Grants = append(id.Grants, g)
 	return g
 }
@@ -198,13 +223,13 @@ func (id *IdentityReport) grant(scope, provider, principal string) *GrantReport 
 // provider and principal, so that a report does not depend on the order
 // of its bundles.
 func (r *Report) Sort() {
-	slices.SortFunc(r.Identities, func(a, b *IdentityReport) int {
+	slices.SortFunc(r.Identities, func(a, b *Identity) int {
 		return cmp.Or(strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Subject, b.Subject))
 	})
 	for _, id := range r.Identities {
-		slices.SortFunc(id.Grants, func(a, b *GrantReport) int {
+		slices.SortFunc(id.Grants, func(a, b *Grant) int {
 			return cmp.Or(strings.Compare(a.Scope, b.Scope), strings.Compare(a.Provider, b.Provider), strings.Compare(a.Principal, b.Principal))
 		})
 	}
-	slices.SortFunc(r.Rejected, func(a, b RejectedBundle) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(r.Rejected, func(a, b Rejection) int { return strings.Compare(a.Name, b.Name) })
 }
