@@ -62,10 +62,14 @@ type Scope struct {
 	// token to, through the docker and git credential helpers (github
 	// scopes default to ghcr.io and github.com). RegistryUsername is the
 	// user name docker presents with it.
-	Registries       []string       `mapstructure:"registries"`
-	RegistryUsername string         `mapstructure:"registry-username"`
-	GitHosts         []string       `mapstructure:"git-hosts"`
-	Settings         map[string]any `mapstructure:",remain"`
+	Registries       []string `mapstructure:"registries"`
+	RegistryUsername string   `mapstructure:"registry-username"`
+	GitHosts         []string `mapstructure:"git-hosts"`
+	// Optional: when the owner's policy refuses the scope, the job runs
+	// without it. By default a refused scope fails the run before anything
+	// is issued.
+	Optional bool           `mapstructure:"optional"`
+	Settings map[string]any `mapstructure:",remain"`
 }
 
 // AttestConfig is the attest: block, whose keys are fixed.

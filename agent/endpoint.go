@@ -24,8 +24,8 @@ var staticAWSEnv = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S
 func (s *Session) startEndpoint() error {
 	var routes []deliver.Route
 	for i, sc := range s.cfg.Scopes {
-		if sc.Deliver != "endpoint" {
-			continue
+		if sc.Deliver != "endpoint" || s.grantByScope(sc.Name) == nil {
+			continue // not served, or refused and optional
 		}
 		p, err := buildProvider(s.cfg, i, s.opts.Getenv, s.providerOptions()...)
 		if err != nil {

@@ -258,4 +258,11 @@ type PolicyVerdict struct {
 	Principal string `json:"principal"`
 	Allowed   bool   `json:"allowed"`
 	Reason    string `json:"reason,omitempty"`
+	// Optional: the scope is optional, so its refusal would not fail the
+	// run; the job would run without it.
+	Optional bool `json:"optional,omitempty"`
 }
+
+// FailsRun reports whether this verdict would fail the run: a refusal of
+// a scope that is not optional.
+func (v PolicyVerdict) FailsRun() bool { return !v.Allowed && !v.Optional }

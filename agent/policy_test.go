@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -77,9 +79,10 @@ func TestParsePolicyErrors(t *testing.T) {
 
 // A scope the owner's policy does not allow is not issued, and the
 // refusal is attested; the allowed ones are issued as usual.
-func TestSessionRefusesWhatThePolicyDoesNotAllow(t *testing.T) {
-	st := stack(t, devstack.Options{AllProviders: true})
-	s, log := newTestSession(t, st)
+// ownerPolicy allows the vault scope, deploy (aws) for 15 minutes and
+// gcloud for 10 (which asks 15): repo, api, gcloud and azure are refused.
+func ownerPolicy(t *testing.T) *Policy {
+	t.Helper()
 	policy, err := ParsePolicy([]byte(`version: 1
 rules:
   - match: {repository: chaperone-ci/devstack-demo, ref: refs/heads/main}
@@ -91,7 +94,68 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.opts.Policy = policy
+	return policy
+}
+
+// A scope the owner's policy refuses fails the run before anything is
+// issued, naming each refused scope and why; the attestation records the
+// refusals.
+func TestPolicyRefusalFailsTheRun(t *testing.T) {
+	st := stack(t, devstack.Options{AllProviders: true})
+	s, log := newTestSession(t, st, "  - name: api\n", "  - name: api\n    optional: true\n")
+	s.opts.Policy = ownerPolicy(t)
+	err := s.Begin(context.Background())
+	var agentErr *AgentError
+	if !errors.As(err, &agentErr) {
+		t.Fatalf("Begin = %v, want an agent failure\n%s", err, log)
+	}
+	for _, want := range []string{`scope "repo": policy owner.yml`, `scope "gcloud"`, `scope "azure"`, "more than max-duration 10m0s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), `scope "api"`) {
+		t.Errorf("the optional scope's refusal fails the run: %v", err)
+	}
+	if n := len(st.Credentials()); n != 0 {
+		t.Errorf("%d credentials issued before the refusal", n)
+	}
+	pred := readPredicate(t, s.cfg.Attest.Output)
+	if len(pred.Refused) != 4 || pred.Outcome != attest.OutcomeAgentError || len(pred.Grants) != 0 {
+		t.Errorf("refused %+v, outcome %q, grants %d", pred.Refused, pred.Outcome, len(pred.Grants))
+	}
+}
+
+// readPredicate reads a bundle's predicate without verifying it.
+func readPredicate(t *testing.T, path string) *attest.JobPredicate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		DSSE struct{ Payload []byte } `json:"dsseEnvelope"`
+	}
+	var stmt struct{ Predicate attest.JobPredicate }
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b.DSSE.Payload, &stmt); err != nil {
+		t.Fatal(err)
+	}
+	return &stmt.Predicate
+}
+
+// Optional scopes the policy refuses are skipped: the job runs with the
+// others.
+func TestSessionSkipsRefusedOptionalScopes(t *testing.T) {
+	st := stack(t, devstack.Options{AllProviders: true})
+	var edits []string
+	for _, name := range []string{"repo", "gcloud", "api", "azure"} {
+		edits = append(edits, "  - name: "+name+"\n", "  - name: "+name+"\n    optional: true\n")
+	}
+	s, log := newTestSession(t, st, edits...)
+	s.opts.Policy = ownerPolicy(t)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v\n%s", err, log)
 	}
@@ -123,7 +187,7 @@ rules:
 		!strings.Contains(refused["gcloud"], "more than max-duration 10m0s") || !strings.Contains(refused["repo"], "allows scope \"repo\"") {
 		t.Errorf("issued %v, refused %v\n%s", issued, refused, log)
 	}
-	if !strings.Contains(log.String(), "scope repo refused: policy owner.yml") {
+	if !strings.Contains(log.String(), "scope repo refused (optional: the job runs without it): policy owner.yml") {
 		t.Errorf("log does not report the refusal:\n%s", log)
 	}
 }

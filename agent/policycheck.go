@@ -36,7 +36,7 @@ func (s *Session) CheckPolicy(ctx context.Context) ([]PolicyVerdict, error) {
 // policyVerdict asks the owner's policy whether the job's identity (the
 // claims of its token for the scope) may have the scope.
 func (s *Session) policyVerdict(ctx context.Context, id *identity, sc Scope, desc provider.Description) (PolicyVerdict, error) {
-	v := PolicyVerdict{Scope: sc.Name, Provider: desc.Provider, Principal: desc.Principal}
+	v := PolicyVerdict{Scope: sc.Name, Provider: desc.Provider, Principal: desc.Principal, Optional: sc.Optional}
 	t, err := id.token(ctx, sc, desc.Audience)
 	if err != nil {
 		return v, fmt.Errorf("scope %q (%s): %s", sc.Name, desc.Provider, s.scrub(err.Error()))

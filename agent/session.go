@@ -180,24 +180,47 @@ func (s *Session) Start(ctx context.Context) error {
 			return fail(fmt.Errorf("attest.signer: %s", s.scrub(err.Error())))
 		}
 	}
+	// The owner's policy is asked about every scope before any is issued:
+	// a refused scope that is not optional fails the run with nothing
+	// issued.
+	providers := make([]provider.Provider, len(s.cfg.Scopes))
+	skip := make([]bool, len(s.cfg.Scopes))
+	var refusals []string
 	for i, sc := range s.cfg.Scopes {
 		p, err := buildProvider(s.cfg, i, s.opts.Getenv, s.providerOptions()...)
 		if err != nil {
 			return fail(err)
 		}
-		desc := p.Describe()
-		if s.opts.Policy != nil {
-			v, err := s.policyVerdict(ctx, id, sc, desc)
-			s.captureIdentity()
-			if err != nil {
-				return fail(err)
-			}
-			if !v.Allowed {
-				s.st.Refused = append(s.st.Refused, attest.Refusal{Scope: sc.Name, Reason: v.Reason})
-				s.logf("scope %s refused: %s", sc.Name, v.Reason)
-				continue
-			}
+		providers[i] = p
+		if s.opts.Policy == nil {
+			continue
 		}
+		v, err := s.policyVerdict(ctx, id, sc, p.Describe())
+		s.captureIdentity()
+		if err != nil {
+			return fail(err)
+		}
+		if v.Allowed {
+			continue
+		}
+		s.st.Refused = append(s.st.Refused, attest.Refusal{Scope: sc.Name, Reason: v.Reason})
+		skip[i] = true
+		if sc.Optional {
+			s.logf("scope %s refused (optional: the job runs without it): %s", sc.Name, v.Reason)
+			continue
+		}
+		s.logf("scope %s refused: %s", sc.Name, v.Reason)
+		refusals = append(refusals, fmt.Sprintf("scope %q: %s", sc.Name, v.Reason))
+	}
+	if len(refusals) > 0 {
+		return fail(fmt.Errorf("the owner's policy refuses %s (mark a scope optional: true to run without it)", strings.Join(refusals, "; ")))
+	}
+	for i, sc := range s.cfg.Scopes {
+		if skip[i] {
+			continue
+		}
+		p := providers[i]
+		desc := p.Describe()
 		if cs, ok := p.(clientSecreter); ok {
 			if secret, err := cs.ClientSecret(); err == nil {
 				s.addSecret(secret)

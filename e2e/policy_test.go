@@ -10,8 +10,11 @@ import (
 	"testing"
 )
 
-// The owner's policy, from CHAPERONE_POLICY, refuses the scopes it does not
-// allow: the job runs without them, and the attestation says why.
+// The owner's policy, from CHAPERONE_POLICY, refuses the scopes it does
+// not allow: the run fails before the command starts and before anything
+// is issued, and the attestation records the refusals. Scopes marked
+// optional are skipped instead: the job runs without them, and the
+// attestation says why.
 func TestRunWithOwnerPolicy(t *testing.T) {
 	ds := startDevstack(t, "github")
 	secrets := ds.seededSecrets(t)
@@ -25,18 +28,49 @@ rules:
 		t.Fatal(err)
 	}
 	env := append(ds.environ(), "CHAPERONE_POLICY="+policy)
-	r := chaperone(t, dir, env, "run", "--", "sh", "-c", `echo "db=${DB_PASSWORD:+set} gh=${GITHUB_TOKEN:-unset}"`)
+	marker := filepath.Join(dir, "command-ran")
+	before := len(ds.credentials(t)) // seededSecrets logged in to Vault
+	r := chaperone(t, dir, env, "run", "--", "touch", marker)
+	if r.code != 125 || !strings.Contains(r.stderr, `the owner's policy refuses scope "repo"`) {
+		t.Fatalf("a refused scope: exit %d, want 125 naming it:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("the command ran although the policy refused a scope")
+	}
+	if n := len(ds.credentials(t)) - before; n != 0 {
+		t.Errorf("%d credentials issued before the refusal", n)
+	}
+	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
+	if len(pred.Refused) != 4 || len(pred.Grants) != 0 || pred.Outcome != "agent-error" {
+		t.Errorf("refused %+v, grants %d, outcome %q", pred.Refused, len(pred.Grants), pred.Outcome)
+	}
+
+	// The same scopes marked optional: the job runs without them.
+	cfg, err := os.ReadFile(ds.env["CHAPERONE_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	optional := string(cfg)
+	for _, name := range []string{"repo", "gcloud", "api", "azure"} {
+		optional = strings.Replace(optional, "  - name: "+name+"\n", "  - name: "+name+"\n    optional: true\n", 1)
+	}
+	optionalPath := filepath.Join(t.TempDir(), "optional.yml")
+	if err := os.WriteFile(optionalPath, []byte(optional), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "CHAPERONE_CONFIG="+optionalPath)
+	r = chaperone(t, dir, env, "run", "--", "sh", "-c", `echo "db=${DB_PASSWORD:+set} gh=${GITHUB_TOKEN:-unset}"`)
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
 	if strings.TrimSpace(r.stdout) != "db=set gh=unset" {
 		t.Errorf("job saw %q, want the vault scope only", r.stdout)
 	}
-	if !strings.Contains(r.stderr, `scope repo refused: policy `+policy+`: no rule for this identity allows scope "repo"`) {
+	if !strings.Contains(r.stderr, `scope repo refused (optional: the job runs without it): policy `+policy+`: no rule for this identity allows scope "repo"`) {
 		t.Errorf("no refusal reported:\n%s", r.stderr)
 	}
 	assertNoSecrets(t, secrets, r.stdout, r.stderr)
-	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
+	pred = bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
 	var refused []string
 	for _, r := range pred.Refused {
 		refused = append(refused, r.Scope)
@@ -69,7 +103,7 @@ rules:
 	if err := os.WriteFile(policy, []byte("version: 1\nrules:\n  - match: {repository: x}\n    allow: [{scop: db}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := len(ds.credentials(t))
+	before = len(ds.credentials(t))
 	r = chaperone(t, dir, env, "run", "--", "true")
 	assertOneLineError(t, r, 2, `line 4: unknown key "scop"`, secrets)
 	if n := len(ds.credentials(t)); n != before {
@@ -113,6 +147,9 @@ func TestPolicyCheck(t *testing.T) {
 	}
 	if n := len(ds.credentials(t)); n != 0 {
 		t.Errorf("policy check issued %d credentials", n)
+	}
+	if r := chaperone(t, dir, ds.environ(), "policy", "check", "--policy", policy); r.code != 1 || !strings.Contains(r.stdout, "refused (the run would fail)") {
+		t.Errorf("text verdicts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	write("version: 1\nrules:\n  - match: {repository: chaperone-ci/devstack-demo}\n    allow: [{principal: \".*\"}]\n")
 	if r := chaperone(t, dir, ds.environ(), "policy", "check", "--policy", policy); r.code != 0 || strings.Count(r.stdout, "allowed") != 6 {

@@ -46,10 +46,10 @@ func policyCommand() *cli.Command {
 					if err != nil {
 						return &agent.AgentError{Err: err}
 					}
-					refused := 0
+					failing := 0
 					for _, v := range verdicts {
-						if !v.Allowed {
-							refused++
+						if v.FailsRun() {
+							failing++
 						}
 					}
 					if format == "json" {
@@ -58,15 +58,18 @@ func policyCommand() *cli.Command {
 						if err := enc.Encode(struct {
 							Allowed bool                  `json:"allowed"`
 							Scopes  []agent.PolicyVerdict `json:"scopes"`
-						}{refused == 0, verdicts}); err != nil {
+						}{failing == 0, verdicts}); err != nil {
 							return err
 						}
 					} else {
 						tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 						for _, v := range verdicts {
 							verdict := "allowed"
-							if !v.Allowed {
-								verdict = "refused  " + v.Reason
+							switch {
+							case v.FailsRun():
+								verdict = "refused (the run would fail)  " + v.Reason
+							case !v.Allowed:
+								verdict = "refused (optional: the run goes on without it)  " + v.Reason
 							}
 							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Scope, v.Provider, v.Principal, verdict)
 						}
@@ -74,8 +77,8 @@ func policyCommand() *cli.Command {
 							return err
 						}
 					}
-					if refused > 0 {
-						return checkFailed{fmt.Errorf("policy check: %d of %d scopes refused", refused, len(verdicts))}
+					if failing > 0 {
+						return checkFailed{fmt.Errorf("policy check: %d of %d scopes refused; the run would fail", failing, len(verdicts))}
 					}
 					return nil
 				},
