@@ -15,8 +15,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sethvargo/go-retry"
 )
@@ -24,12 +26,16 @@ import (
 // MaxResponseBytes bounds every response body a provider reads.
 const MaxResponseBytes = 1 << 20
 
+// MaxMessageBytes bounds the server's reason that an error quotes.
+const MaxMessageBytes = 512
+
 // errTooLarge is a response beyond MaxResponseBytes: a broken or hostile
 // server, not a passing fault, so it is not retried.
 var errTooLarge = fmt.Errorf("response larger than %d bytes", MaxResponseBytes)
 
 // StatusError is a non-2xx answer. Message is the server's own reason,
-// extracted from the usual JSON error shapes and trimmed to one line.
+// extracted from the usual JSON error shapes by ServerMessage: one
+// bounded line of printable text.
 type StatusError struct {
 	Op      string
 	Status  int
@@ -171,7 +177,14 @@ func stripURL(err error) error {
 // ServerMessage pulls a human reason out of the common JSON error shapes
 // (Vault's {"errors":[...]}, GitHub's {"message":...}, OAuth's
 // {"error_description":...}, Google's {"error":{"status","message"}}),
-// falling back to the first line of the body.
+// falling back to the body itself. The reason is untrusted text made safe
+// to print as one line: every line of it is kept, trimmed and joined
+// (OpenBao's "1 error occurred:\n\t* permission denied\n\n" becomes
+// "1 error occurred: * permission denied"; the entries of an errors array
+// and other lines are joined with "; "), control and other unprintable
+// characters left inside a line are quoted as Go escapes (\x1b, \t,
+// \u202e), so are bytes that are not UTF-8, and the result is cut at
+// MaxMessageBytes on a character boundary, ending in "…" when cut.
 func ServerMessage(body []byte) string {
 	var shapes struct {
 		Errors           []any  `json:"errors"`
@@ -187,7 +200,7 @@ func ServerMessage(body []byte) string {
 			for _, e := range shapes.Errors {
 				parts = append(parts, fmt.Sprint(e))
 			}
-			msg = strings.Join(parts, "; ")
+			msg = strings.Join(parts, "\n")
 		case shapes.Message != "":
 			msg = shapes.Message
 		case shapes.ErrorDescription != "":
@@ -198,15 +211,47 @@ func ServerMessage(body []byte) string {
 	} else {
 		msg = string(body)
 	}
-	msg = strings.TrimSpace(msg)
-	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
-		msg = msg[:i]
+	return oneLine(msg, MaxMessageBytes)
+}
+
+// oneLine joins the non-blank lines of s, each trimmed, into one line of at
+// most max bytes (plus "…" when cut): a line follows one that ends in ':'
+// after a space, any other after "; ". Unprintable characters and invalid
+// UTF-8 inside a line are quoted as Go escapes.
+func oneLine(s string, max int) string {
+	var b strings.Builder
+	for line := range strings.Lines(strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s)) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			sep := "; "
+			if strings.HasSuffix(b.String(), ":") {
+				sep = " "
+			}
+			if b.Len()+len(sep) > max {
+				return b.String() + "…"
+			}
+			b.WriteString(sep)
+		}
+		for i, r := range line {
+			var piece string
+			switch {
+			case r == utf8.RuneError && !strings.HasPrefix(line[i:], string(utf8.RuneError)):
+				piece = fmt.Sprintf(`\x%02x`, line[i])
+			case r == ' ' || strconv.IsPrint(r):
+				piece = string(r)
+			default:
+				piece = strings.Trim(strconv.QuoteRune(r), "'")
+			}
+			if b.Len()+len(piece) > max {
+				return b.String() + "…"
+			}
+			b.WriteString(piece)
+		}
 	}
-	const max = 300
-	if len(msg) > max {
-		msg = msg[:max] + "…"
-	}
-	return msg
+	return b.String()
 }
 
 // errorField renders an "error" member: OAuth's string code, or Google's

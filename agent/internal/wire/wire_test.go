@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestDoRetriesServerErrorsThenSucceeds(t *testing.T) {
@@ -93,9 +95,19 @@ func TestServerMessage(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"message":"Bad credentials"}`:                     "Bad credentials",
 		`{"error":"invalid_grant","error_description":"x"}`: "x",
-		`{"errors":[]}`:                              "",
-		"plain text\nsecond line":                    "plain text",
+		`{"errors":[]}`: "",
+		`{"errors":["permission denied","role mismatch"]}`: "permission denied; role mismatch",
+		// OpenBao and Vault wrap reasons in go-multierror's text.
+		`{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`:               "1 error occurred: * permission denied",
+		`{"errors":["2 errors occurred:\n\t* role \"x\" not found\n\t* nope\n\n"]}`: `2 errors occurred: * role "x" not found; * nope`,
+		"plain text\nsecond line":                    "plain text; second line",
+		"first\r\n\r\n  second  \r third":            "first; second; third",
 		`<ErrorResponse><Error><Message>m</Message>`: "<ErrorResponse><Error><Message>m</Message>",
+		// Control characters inside a line are quoted, never passed on to a
+		// terminal; so are bytes that are not UTF-8.
+		"red \x1b[31malert\x1b[0m\ttab":   `red \x1b[31malert\x1b[0m\ttab`,
+		"bidi \u202egnp.exe and \xff\xfe": `bidi \u202egnp.exe and \xff\xfe`,
+		`{"message":"a\u0000b\u2028c"}`:   `a\x00b\u2028c`,
 	} {
 		if got := ServerMessage([]byte(body)); got != want {
 			t.Errorf("ServerMessage(%q) = %q, want %q", body, got, want)
@@ -103,18 +115,40 @@ func TestServerMessage(t *testing.T) {
 	}
 }
 
-// FuzzServerMessage: whatever a server sends, the reason is one bounded line.
+// TestServerMessageBounded: a long reason is cut at MaxMessageBytes, on a
+// character boundary, and says it was cut.
+func TestServerMessageBounded(t *testing.T) {
+	long := strings.Repeat("é", MaxMessageBytes) // 2 bytes each
+	msg := ServerMessage([]byte(`{"errors":["` + long + `"]}`))
+	if !strings.HasSuffix(msg, "…") || len(msg) > MaxMessageBytes+len("…") || !utf8.ValidString(msg) {
+		t.Fatalf("reason of %d bytes, valid UTF-8 %v, ends %q", len(msg), utf8.ValidString(msg), msg[len(msg)-8:])
+	}
+	lines := strings.Repeat("line\n", 10000)
+	if msg := ServerMessage([]byte(lines)); len(msg) > MaxMessageBytes+len("…") {
+		t.Fatalf("reason of %d bytes from many lines", len(msg))
+	}
+}
+
+// FuzzServerMessage: whatever a server sends, the reason is one bounded
+// line of printable UTF-8.
 func FuzzServerMessage(f *testing.F) {
 	f.Add([]byte(`{"errors":["a","b"]}`))
+	f.Add([]byte(`{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`))
 	f.Add([]byte(`{"error":{"code":403,"message":"x"}}`))
 	f.Add([]byte("<xml>\n</xml>"))
+	f.Add([]byte("\x1b]0;title\a\xff"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		msg := ServerMessage(body)
-		if strings.ContainsAny(msg, "\r\n") {
-			t.Fatalf("multi-line reason %q", msg)
-		}
-		if len(msg) > 300+len("…") {
+		if len(msg) > MaxMessageBytes+len("…") {
 			t.Fatalf("reason of %d bytes", len(msg))
+		}
+		if !utf8.ValidString(msg) {
+			t.Fatalf("reason %q is not UTF-8", msg)
+		}
+		for _, r := range msg {
+			if r != ' ' && !strconv.IsPrint(r) {
+				t.Fatalf("reason %q holds %U", msg, r)
+			}
 		}
 	})
 }

@@ -177,6 +177,9 @@ func (p *Provider) read(ctx context.Context, token string) ([]provider.Value, er
 				if errors.As(err, &se) && se.Status == http.StatusNotFound {
 					return nil, fmt.Errorf("vault read %s: no secret at this path (is it a KV v2 path like secret/data/...?)", s.Path)
 				}
+				if errors.As(err, &se) && se.Status == http.StatusForbidden {
+					return nil, fmt.Errorf("%w (%s)", err, p.readRefusalHint(s.Path))
+				}
 				return nil, err
 			}
 			data = kv.Data.Data
@@ -197,6 +200,22 @@ func (p *Provider) read(ctx context.Context, token string) ([]provider.Value, er
 		out = append(out, provider.Value{Name: s.Env, Secret: str})
 	}
 	return out, nil
+}
+
+// readRefusalHint says what to check when a KV read of path is refused.
+// With an exact-path ACL, such as the one RenderTrust writes, a mistyped
+// path is refused (403), not missing (404), so the hint names both the
+// path and the policy.
+func (p *Provider) readRefusalHint(path string) string {
+	hint := fmt.Sprintf("check that %q is the secret's KV v2 API path", path)
+	if !strings.Contains(path, "/data/") {
+		hint += " (KV v2 paths hold a data/ segment: secret/data/NAME)"
+	}
+	hint += fmt.Sprintf(", and that a policy of role %q grants read on it; `chaperone policy render --target vault` writes that policy, named %q", p.cfg.Role, p.cfg.Role)
+	if p.cfg.Namespace != "" {
+		hint += fmt.Sprintf(", in namespace %q", p.cfg.Namespace)
+	}
+	return hint
 }
 
 // Revoke calls revoke-self, which also revokes the token's leases.

@@ -3,6 +3,9 @@ package vault_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -104,3 +107,67 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// openBao answers as a real OpenBao dev server does for a token whose ACL
+// lacks the path (an exact-path policy and a mistyped path): the login
+// succeeds, the KV read is a 403 whose reason is go-multierror's
+// multi-line text, and revoke-self works.
+func openBao(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/auth/jwt/login":
+			_, _ = io.WriteString(w, `{"auth":{"client_token":"s.0penBaoT0kenValue","accessor":"acc","lease_duration":900}}`)
+		case "/v1/auth/token/revoke-self":
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`+"\n")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestReadRefusalKeepsReasonAndHints: OpenBao's multi-line reason reaches
+// the message whole, and a 403 on a KV read says which path and which
+// role's policy to check.
+func TestReadRefusalKeepsReasonAndHints(t *testing.T) {
+	srv := openBao(t)
+	p, err := vault.New(vault.Config{Address: srv.URL, Role: "ci-deploy", Audience: "bao",
+		Secrets: []vault.Secret{{Path: "secret/data/ci/missing", Field: "password", Env: "X"}}}, provider.WithRetryDeadline(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Issue(context.Background(), staticToken("header.payload.sig"))
+	if err == nil {
+		t.Fatal("a refused read issued a grant")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"vault read secret/data/ci/missing: HTTP 403: 1 error occurred: * permission denied",
+		`"secret/data/ci/missing"`, `role "ci-deploy"`, "policy", "read",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.ContainsAny(msg, "\n\t") || strings.Contains(msg, "s.0penBaoT0kenValue") {
+		t.Errorf("message is not one clean line without the token: %q", msg)
+	}
+
+	// A KV v1-style path to a KV v2 engine is the usual mistake.
+	p, err = vault.New(vault.Config{Address: srv.URL, Role: "ci-deploy", Audience: "bao",
+		Secrets: []vault.Secret{{Path: "secret/ci/db", Field: "password", Env: "X"}}}, provider.WithRetryDeadline(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = p.Issue(context.Background(), staticToken("header.payload.sig")); err == nil || !strings.Contains(err.Error(), "secret/data/NAME") {
+		t.Errorf("err = %v, want the KV v2 path shape", err)
+	}
+}
+
+type staticToken string
+
+func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
