@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
@@ -66,7 +67,13 @@ func decodeProvider[C any](c *Config, i int, build func(C) (provider.Provider, e
 	}
 	p, err := build(cfg)
 	if err != nil {
-		return nil, c.errAt(at, fmt.Sprintf("scope %q (%s): %v", s.Name, s.Provider, err))
+		// Point at the refused setting's line when the provider names it.
+		path := at
+		var ke *provider.KeyError
+		if errors.As(err, &ke) && ke.Key != "" {
+			path = at + "." + ke.Key
+		}
+		return nil, c.errAt(path, fmt.Sprintf("scope %q (%s): %v", s.Name, s.Provider, err))
 	}
 	return p, nil
 }

@@ -50,8 +50,13 @@ const (
 	EnvSessionToken    = "AWS_SESSION_TOKEN"
 )
 
+// Role ARNs in the forms the STS servers chaperone meets accept: AWS's
+// (any partition: aws, aws-cn, aws-us-gov, ...) with a 12-digit account,
+// and MinIO's role-policy ARNs, arn:minio:iam:[REGION]::role/ID, which
+// have no account (MinIO derives ID from its OpenID client id).
 var (
-	roleARNPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	awsRoleARN         = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	minioRoleARN       = regexp.MustCompile(`^arn:minio:iam:[a-z0-9-]*::role/[\w./-]{1,512}$`)
 	regionPattern      = regexp.MustCompile(`^[a-z0-9-]+$`)
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 	sessionNameInvalid = regexp.MustCompile(`[^\w+=,.@-]+`)
@@ -97,25 +102,29 @@ type Provider struct {
 }
 
 // New validates cfg and returns a Provider. It does no I/O. Errors are one
-// line naming the offending key.
+// line naming the offending key (a *provider.KeyError).
 func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.RoleARN == "" {
-		return nil, errors.New("role-arn is required (arn:aws:iam::ACCOUNT:role/NAME)")
+		return nil, provider.KeyErrorf("role-arn", "role-arn is required (arn:aws:iam::ACCOUNT:role/NAME)")
 	}
-	if !roleARNPattern.MatchString(cfg.RoleARN) {
-		return nil, fmt.Errorf("role-arn %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", cfg.RoleARN)
+	minio := minioRoleARN.MatchString(cfg.RoleARN)
+	if !minio && !awsRoleARN.MatchString(cfg.RoleARN) {
+		return nil, provider.KeyErrorf("role-arn", "role-arn %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME, or MinIO's arn:minio:iam:::role/ID)", cfg.RoleARN)
+	}
+	if minio && cfg.Endpoint == "" {
+		return nil, provider.KeyErrorf("role-arn", "role-arn %q is a MinIO role: endpoint (the MinIO server's URL) is required with it", cfg.RoleARN)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("region is required (e.g. eu-west-1)")
+		return nil, provider.KeyErrorf("region", "region is required (e.g. eu-west-1)")
 	}
 	if !regionPattern.MatchString(cfg.Region) {
-		return nil, fmt.Errorf("region %q is not a region name (e.g. eu-west-1)", cfg.Region)
+		return nil, provider.KeyErrorf("region", "region %q is not a region name (e.g. eu-west-1)", cfg.Region)
 	}
 	if cfg.Duration == 0 {
 		cfg.Duration = DefaultDuration
 	}
 	if cfg.Duration < MinDuration || cfg.Duration > MaxDuration || cfg.Duration%time.Second != 0 {
-		return nil, fmt.Errorf("duration %v must be whole seconds between %v and %v", cfg.Duration, MinDuration, MaxDuration)
+		return nil, provider.KeyErrorf("duration", "duration %v must be whole seconds between %v and %v", cfg.Duration, MinDuration, MaxDuration)
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = DefaultAudience
@@ -123,23 +132,24 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-			return nil, fmt.Errorf("endpoint %q is not an http(s) URL", cfg.Endpoint)
+			return nil, provider.KeyErrorf("endpoint", "endpoint %q is not an http(s) URL", cfg.Endpoint)
 		}
 	}
 	if cfg.SessionName == "" {
 		cfg.SessionName = SessionNameFromEnv(nil)
 	}
 	if !sessionNamePattern.MatchString(cfg.SessionName) {
-		return nil, fmt.Errorf("session-name %q must be 2-64 characters of letters, digits and +=,.@_-", cfg.SessionName)
+		return nil, provider.KeyErrorf("session-name", "session-name %q must be 2-64 characters of letters, digits and +=,.@_-", cfg.SessionName)
 	}
 	if p := cfg.InlineSessionPolicy; p != "" {
 		if len(p) > maxPolicyLength || !json.Valid([]byte(p)) {
-			return nil, fmt.Errorf("inline-session-policy must be a JSON policy document of at most %d characters", maxPolicyLength)
+			return nil, provider.KeyErrorf("inline-session-policy", "inline-session-policy must be a JSON policy document of at most %d characters", maxPolicyLength)
 		}
 	}
 	for i, arn := range cfg.ManagedSessionPolicies {
 		if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":policy/") {
-			return nil, fmt.Errorf("managed-session-policies[%d] %q is not a managed policy ARN", i, arn)
+			key := fmt.Sprintf("managed-session-policies[%d]", i)
+			return nil, provider.KeyErrorf(key, "%s %q is not a managed policy ARN", key, arn)
 		}
 	}
 	cfg.Env.AccessKeyID = orDefault(cfg.Env.AccessKeyID, EnvAccessKeyID)
@@ -147,11 +157,11 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	cfg.Env.SessionToken = orDefault(cfg.Env.SessionToken, EnvSessionToken)
 	for key, name := range map[string]string{"env.access-key-id": cfg.Env.AccessKeyID, "env.secret-access-key": cfg.Env.SecretAccessKey, "env.session-token": cfg.Env.SessionToken} {
 		if err := provider.CheckEnvName(key, name); err != nil {
-			return nil, err
+			return nil, &provider.KeyError{Key: key, Msg: err.Error()}
 		}
 	}
 	if n := cfg.Env; n.AccessKeyID == n.SecretAccessKey || n.AccessKeyID == n.SessionToken || n.SecretAccessKey == n.SessionToken {
-		return nil, errors.New("env: access-key-id, secret-access-key and session-token need distinct names")
+		return nil, provider.KeyErrorf("env", "env: access-key-id, secret-access-key and session-token need distinct names")
 	}
 
 	set := provider.Apply(opts...)

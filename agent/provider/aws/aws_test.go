@@ -233,6 +233,34 @@ func TestNewValidates(t *testing.T) {
 	if _, err := aws.New(ok); err != nil {
 		t.Errorf("valid config refused: %v", err)
 	}
+	for _, cfg := range []aws.Config{
+		{RoleARN: "arn:minio:iam:::role/dRh2Q0pNRcxQk2a2mVVN3CHEquQ", Region: "us-east-1", SessionName: "s1", Endpoint: "http://127.0.0.1:9000"},
+		{RoleARN: "arn:minio:iam:eu-west-1::role/id", Region: "eu-west-1", SessionName: "s1", Endpoint: "https://minio.example.com"},
+		{RoleARN: "arn:aws-us-gov:iam::123456789012:role/ci/deploy", Region: "us-gov-west-1", SessionName: "s1"},
+	} {
+		if _, err := aws.New(cfg); err != nil {
+			t.Errorf("New(%s) refused: %v", cfg.RoleARN, err)
+		}
+	}
+	// A MinIO role needs the MinIO server's URL: AWS's STS would refuse it.
+	var ke *provider.KeyError
+	_, err := aws.New(aws.Config{RoleARN: "arn:minio:iam:::role/id", Region: "us-east-1", SessionName: "s1"})
+	if !errors.As(err, &ke) || ke.Key != "role-arn" || !strings.Contains(err.Error(), "endpoint") {
+		t.Errorf("MinIO role without endpoint: %v", err)
+	}
+}
+
+// TestRenderTrustMinIO: MinIO has no trust policy document; rendering one
+// says what binds a MinIO role instead.
+func TestRenderTrustMinIO(t *testing.T) {
+	p, err := aws.New(aws.Config{RoleARN: "arn:minio:iam:::role/id", Region: "us-east-1", SessionName: "s1", Endpoint: "http://127.0.0.1:9000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.RenderTrust(provider.Binding{Platform: "github", Issuer: "https://token.actions.githubusercontent.com", Claims: map[string]string{"repository": "a/b"}})
+	if err == nil || !strings.Contains(err.Error(), "MinIO") || !strings.Contains(err.Error(), "client") {
+		t.Errorf("err = %v, want what binds a MinIO role", err)
+	}
 }
 
 func TestSessionNameFromEnv(t *testing.T) {

@@ -13,7 +13,15 @@ import (
 // IAM OIDC provider, for the scope's audience) assume it. AWS evaluates
 // only aud and sub for GitHub's tokens, so every bound claim must be part
 // of the subject.
+//
+// A MinIO role has no trust policy: MinIO admits every token of its
+// OpenID provider's issuer whose aud (or azp) is the provider's client id,
+// so the job is bound in the role's policy instead, which is refused here
+// with what to write.
 func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
+	if minioRoleARN.MatchString(p.cfg.RoleARN) {
+		return nil, fmt.Errorf("role-arn %q is a MinIO role, which has no trust policy: MinIO admits every token of its OpenID issuer whose aud is the client id (%q here), so bind the job in the role's policy with a Condition on jwt:sub, and give the client id an audience no other relying party uses", p.cfg.RoleARN, p.cfg.Audience)
+	}
 	parts := strings.Split(p.cfg.RoleARN, ":")
 	if len(parts) < 6 || parts[4] == "" {
 		return nil, fmt.Errorf("role-arn %q names no account", p.cfg.RoleARN)
