@@ -33,7 +33,91 @@ const (
 	oauthDefaultScope   = "read"
 	oauthTokenTTL       = 15 * time.Minute
 	tokenExchangePrefix = "dx_"
+	// maxExchangeRecords bounds the exchanges the stand-in remembers; the
+	// oldest are forgotten first.
+	maxExchangeRecords = 1000
 )
+
+// oauthStandardParameters are the token request's form fields that OAuth
+// 2.0 (RFC 6749, client authentication included, and RFC 7521's client
+// assertions) and RFC 8693 define; any other is an extension parameter.
+func oauthStandardParameters() []string {
+	return []string{
+		"grant_type", "subject_token", "subject_token_type", "actor_token", "actor_token_type",
+		"requested_token_type", "audience", "resource", "scope",
+		"client_id", "client_secret", "client_assertion", "client_assertion_type",
+	}
+}
+
+// TokenExchangeRequest is what the token-exchange stand-in saw of one
+// request to its token endpoint that was a well-formed form.
+type TokenExchangeRequest struct {
+	// SubjectTokenType is the subject_token_type sent.
+	SubjectTokenType string
+	// Parameters are the extension parameters sent (form fields that
+	// neither OAuth 2.0 nor RFC 8693 defines, such as Dex's connector_id),
+	// with every value of each.
+	Parameters url.Values
+	// Status is the HTTP status of the answer.
+	Status int
+}
+
+// TokenExchangeRequests returns, oldest first, what the token-exchange
+// stand-in saw of the last requests to its token endpoint (at most 1000).
+// The slice and its Parameters are copies.
+func (s *Stack) TokenExchangeRequests() []TokenExchangeRequest {
+	s.oauth.mu.Lock()
+	defer s.oauth.mu.Unlock()
+	out := make([]TokenExchangeRequest, len(s.oauth.requests))
+	for i, r := range s.oauth.requests {
+		r.Parameters = cloneValues(r.Parameters)
+		out[i] = r
+	}
+	return out
+}
+
+// RequireTokenExchangeParameter makes the token-exchange stand-in refuse,
+// from now on, every exchange that does not send the extension parameter
+// name with value (400 invalid_request, naming the parameter), as Dex
+// refuses an exchange without its connector_id. Requiring a name again
+// replaces its value; an empty value lifts the requirement.
+func (s *Stack) RequireTokenExchangeParameter(name, value string) {
+	s.oauth.mu.Lock()
+	defer s.oauth.mu.Unlock()
+	if value == "" {
+		delete(s.oauth.required, name)
+		return
+	}
+	s.oauth.required[name] = value
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
 
 // oauthScopes are the scopes the stand-in knows.
 func oauthScopes() []string { return []string{"read", "write"} }
@@ -57,9 +141,11 @@ type oauthServer struct {
 	clientSecret string
 	subjects     []*regexp.Regexp
 
-	mu     sync.Mutex
-	issued int
-	tokens map[string]exchangedToken // by fingerprint
+	mu       sync.Mutex
+	issued   int
+	tokens   map[string]exchangedToken // by fingerprint
+	requests []TokenExchangeRequest    // the last maxExchangeRecords
+	required map[string]string         // extension parameters every exchange must send
 }
 
 func newOAuthServer(baseURL string, v *tokenVerifier, l *ledger, maxTTL time.Duration) *oauthServer {
@@ -71,7 +157,8 @@ func newOAuthServer(baseURL string, v *tokenVerifier, l *ledger, maxTTL time.Dur
 			regexp.MustCompile(`^repo:` + repo + `:.+$`),
 			regexp.MustCompile(`^project_path:` + repo + `:.+$`),
 		},
-		tokens: map[string]exchangedToken{},
+		tokens:   map[string]exchangedToken{},
+		required: map[string]string{},
 	}
 }
 
@@ -163,16 +250,23 @@ func (o *oauthServer) parseForm(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // token is the RFC 8693 token exchange: the job's OIDC token (subject
-// token) for an access token to TokenExchangeTarget.
-func (o *oauthServer) token(w http.ResponseWriter, r *http.Request) {
-	if !o.parseForm(w, r) {
+// token) for an access token to TokenExchangeTarget. Every well-formed
+// request is recorded (TokenExchangeRequests).
+func (o *oauthServer) token(rw http.ResponseWriter, r *http.Request) {
+	if !o.parseForm(rw, r) {
 		return
 	}
+	w := &statusWriter{ResponseWriter: rw}
+	f := r.PostForm
+	defer o.record(f, w)
 	clientID, ok := o.clientOf(w, r)
 	if !ok {
 		return
 	}
-	f := r.PostForm
+	if name, msg, ok := o.missingParameter(f); !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("%s: %s", name, msg))
+		return
+	}
 	if gt := f.Get("grant_type"); gt != gcpTokenExchangeGrant {
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported; use %s", gt, gcpTokenExchangeGrant))
 		return
@@ -259,6 +353,44 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request) {
 		"expires_in":        int(ttl.Seconds()),
 		"scope":             scope,
 	})
+}
+
+// record remembers a token request and the status it was answered with.
+func (o *oauthServer) record(f url.Values, w *statusWriter) {
+	params := url.Values{}
+	for name, values := range f {
+		if !slices.Contains(oauthStandardParameters(), name) {
+			params[name] = slices.Clone(values)
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.requests) == maxExchangeRecords {
+		o.requests = slices.Delete(o.requests, 0, 1)
+	}
+	o.requests = append(o.requests, TokenExchangeRequest{SubjectTokenType: f.Get("subject_token_type"), Parameters: params, Status: w.status})
+}
+
+// missingParameter checks the required extension parameters: ok is false,
+// with the parameter's name and what is wrong, when one is absent or has
+// another value.
+func (o *oauthServer) missingParameter(f url.Values) (name, msg string, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	names := make([]string, 0, len(o.required))
+	for n := range o.required {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		switch got := f.Get(n); {
+		case !f.Has(n):
+			return n, "this server requires it", false
+		case got != o.required[n]:
+			return n, fmt.Sprintf("%q is not known here", got), false
+		}
+	}
+	return "", "", true
 }
 
 // revoke is RFC 7009: POST token=…[&token_type_hint=…] → 200, also for

@@ -135,3 +135,51 @@ func TestTokenExchangeRefusals(t *testing.T) {
 		t.Errorf("unknown token accepted: %d", status)
 	}
 }
+
+// TestTokenExchangeParameters: the stand-in records the extension
+// parameters of each exchange (form fields neither OAuth 2.0 nor RFC 8693
+// defines, as Dex's connector_id), and once told to require one it refuses
+// exchanges without it, as Dex refuses one without its connector_id.
+func TestTokenExchangeParameters(t *testing.T) {
+	s := startStack(t, Options{})
+	jwtToken, _ := s.MintToken("", Audience)
+	form := exchangeForm(jwtToken)
+	form.Set("scope", "read")
+	form.Set("connector_id", "ci")
+	form.Add("connector_id", "second")
+	form.Set("tenant", "acme")
+	if status, resp := oauthPost(t, s.TokenExchangeURL, formHeader, form); status != http.StatusOK {
+		t.Fatalf("exchange with extension parameters: %d %v", status, resp)
+	}
+	got := s.TokenExchangeRequests()
+	if len(got) != 1 || got[0].SubjectTokenType != gcpJWTTokenType || got[0].Status != http.StatusOK {
+		t.Fatalf("recorded %+v", got)
+	}
+	if p := got[0].Parameters; len(p) != 2 || strings.Join(p["connector_id"], ",") != "ci,second" || p.Get("tenant") != "acme" {
+		t.Errorf("recorded parameters %v, want connector_id and tenant only", p)
+	}
+
+	s.RequireTokenExchangeParameter("connector_id", "ci")
+	for _, tc := range []struct {
+		value string
+		want  int
+	}{{"", http.StatusBadRequest}, {"github", http.StatusBadRequest}, {"ci", http.StatusOK}} {
+		form := exchangeForm(jwtToken)
+		if tc.value != "" {
+			form.Set("connector_id", tc.value)
+		}
+		status, resp := oauthPost(t, s.TokenExchangeURL, formHeader, form)
+		if status != tc.want {
+			t.Errorf("connector_id %q: %d %v, want %d", tc.value, status, resp, tc.want)
+		}
+		if status != http.StatusOK && (resp["error"] != "invalid_request" || !strings.Contains(resp["error_description"].(string), "connector_id")) {
+			t.Errorf("refusal %v does not name connector_id", resp)
+		}
+	}
+	if got := s.TokenExchangeRequests(); len(got) != 4 || got[1].Status != http.StatusBadRequest || got[3].Parameters.Get("connector_id") != "ci" {
+		t.Errorf("recorded %+v", got)
+	}
+	if n := len(s.Credentials()); n != 2 {
+		t.Errorf("%d tokens issued, want 2 (the refused exchanges issue none)", n)
+	}
+}

@@ -13,8 +13,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/chaperone-ci/chaperone/agent/internal/wire"
 	"github.com/chaperone-ci/chaperone/agent/provider"
@@ -68,6 +70,72 @@ type Config struct {
 	// TTL is the lifetime assumed when the response has no expires_in
 	// (default 1h): the exposure bound recorded for the grant.
 	TTL time.Duration `mapstructure:"ttl"`
+	// Parameters are extra form parameters of the exchange request, for
+	// servers that want more than RFC 8693 defines (Dex's connector_id).
+	// They are settings, not secrets: they are neither masked nor hidden
+	// from logs, so names that look like a secret's are refused (a client
+	// secret comes from client-secret-env or client-secret-file). They
+	// cannot replace a parameter another key sets, and they are not part
+	// of the attested principal.
+	Parameters map[string]string `mapstructure:"parameters"`
+}
+
+// Limits of Parameters.
+const (
+	maxParameters     = 32
+	maxParameterValue = 1024
+)
+
+var (
+	parameterName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.~-]{0,63}$`)
+	// secretLike matches parameter names that suggest a secret value.
+	secretLike = regexp.MustCompile(`(?i)secret|passw|pwd|token|assertion|credential|api.?key|private|signature`)
+	// jwtLike matches a value shaped like a JWT (a signed token).
+	jwtLike = regexp.MustCompile(`^eyJ[\w-]*\.[\w-]+\.[\w-]*$`)
+)
+
+// parameterKeys maps the form parameters chaperone sends itself to the
+// key that sets each.
+func parameterKeys() map[string]string {
+	return map[string]string{
+		"grant_type": "", "subject_token": "", "subject_token_type": "subject-token-type",
+		"actor_token": "", "actor_token_type": "", "requested_token_type": "requested-token-type",
+		"audience": "target-audience", "resource": "resource", "scope": "scopes",
+		"client_id": "client-id", "client_secret": "client-secret-env or client-secret-file",
+		"client_assertion": "", "client_assertion_type": "",
+	}
+}
+
+// checkParameters validates Parameters (see Config).
+func checkParameters(params map[string]string) error {
+	if len(params) > maxParameters {
+		return provider.KeyErrorf("parameters", "parameters: %d parameters, at most %d", len(params), maxParameters)
+	}
+	for name, value := range params {
+		key := "parameters." + name
+		if by, reserved := parameterKeys()[name]; reserved {
+			if by == "" {
+				return provider.KeyErrorf(key, "%s: chaperone sends %s itself", key, name)
+			}
+			return provider.KeyErrorf(key, "%s: set %s with %s", key, name, by)
+		}
+		if !parameterName.MatchString(name) {
+			if name == "" {
+				key = "parameters"
+			}
+			return provider.KeyErrorf(key, "%s %q is not a parameter name (a letter, then letters, digits and _.~-, at most 64)", key, name)
+		}
+		if secretLike.MatchString(name) {
+			return provider.KeyErrorf(key, "%s: parameters are not secret (they are neither masked nor hidden from logs), and %s names a secret: a client secret comes from client-secret-env or client-secret-file", key, name)
+		}
+		if len(value) > maxParameterValue || strings.ContainsFunc(value, func(r rune) bool { return r != ' ' && !unicode.IsPrint(r) }) {
+			return provider.KeyErrorf(key, "%s must be printable text of at most %d bytes", key, maxParameterValue)
+		}
+		if jwtLike.MatchString(value) {
+			return provider.KeyErrorf(key, "%s holds a signed token: parameters are not secret (they are neither masked nor hidden from logs)", key)
+		}
+	}
+	return nil
 }
 
 // Provider exchanges OIDC tokens at one authorization server.
@@ -80,15 +148,15 @@ type Provider struct {
 // secret is read when it is needed). Errors are one line naming the key.
 func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.TokenURL == "" {
-		return nil, errors.New("token-url is required (the server's RFC 8693 token endpoint)")
+		return nil, provider.KeyErrorf("token-url", "token-url is required (the server's RFC 8693 token endpoint)")
 	}
 	u, err := wire.ParseHTTPURL("token-url", cfg.TokenURL)
 	if err != nil {
-		return nil, err
+		return nil, keyError("token-url", err)
 	}
 	if cfg.RevocationURL != "" {
 		if _, err := wire.ParseHTTPURL("revocation-url", cfg.RevocationURL); err != nil {
-			return nil, err
+			return nil, keyError("revocation-url", err)
 		}
 	}
 	if cfg.Audience == "" {
@@ -96,12 +164,13 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	}
 	if cfg.Resource != "" {
 		if r, err := url.Parse(cfg.Resource); err != nil || !r.IsAbs() || r.Fragment != "" {
-			return nil, fmt.Errorf("resource %q must be an absolute URI without a fragment", cfg.Resource)
+			return nil, provider.KeyErrorf("resource", "resource %q must be an absolute URI without a fragment", cfg.Resource)
 		}
 	}
 	for i, s := range cfg.Scopes {
 		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-			return nil, fmt.Errorf("scopes[%d] %q is not a scope token", i, s)
+			key := fmt.Sprintf("scopes[%d]", i)
+			return nil, provider.KeyErrorf(key, "%s %q is not a scope token", key, s)
 		}
 	}
 	if cfg.SubjectTokenType, err = tokenType("subject-token-type", cfg.SubjectTokenType, TokenTypeJWT, TokenTypeJWT, TokenTypeIDTok); err != nil {
@@ -116,36 +185,44 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	hasSecret := cfg.ClientSecretEnv != "" || cfg.ClientSecretFile != ""
 	switch {
 	case cfg.ClientSecretEnv != "" && cfg.ClientSecretFile != "":
-		return nil, errors.New("client-secret-env and client-secret-file are exclusive")
+		return nil, provider.KeyErrorf("client-secret-env", "client-secret-env and client-secret-file are exclusive")
 	case hasSecret && cfg.ClientID == "":
-		return nil, errors.New("client-id is required with a client secret")
+		return nil, provider.KeyErrorf("client-id", "client-id is required with a client secret")
 	case cfg.ClientSecretEnv != "" && provider.CheckEnvName("client-secret-env", cfg.ClientSecretEnv) != nil:
-		return nil, provider.CheckEnvName("client-secret-env", cfg.ClientSecretEnv)
+		return nil, keyError("client-secret-env", provider.CheckEnvName("client-secret-env", cfg.ClientSecretEnv))
 	}
 	switch cfg.ClientAuth {
 	case "":
 		cfg.ClientAuth = "basic"
 	case "basic", "post":
 	default:
-		return nil, fmt.Errorf("client-auth %q is not basic or post", cfg.ClientAuth)
+		return nil, provider.KeyErrorf("client-auth", "client-auth %q is not basic or post", cfg.ClientAuth)
 	}
 	if cfg.ClientAuth != "basic" && !hasSecret {
-		return nil, errors.New("client-auth applies only with client-secret-env or client-secret-file")
+		return nil, provider.KeyErrorf("client-auth", "client-auth applies only with client-secret-env or client-secret-file")
 	}
 	if cfg.Env == "" {
 		cfg.Env = DefaultEnv
 	}
 	if err := provider.CheckEnvName("env", cfg.Env); err != nil {
-		return nil, err
+		return nil, keyError("env", err)
 	}
 	switch {
 	case cfg.TTL < 0:
-		return nil, fmt.Errorf("ttl %v must be positive", cfg.TTL)
+		return nil, provider.KeyErrorf("ttl", "ttl %v must be positive", cfg.TTL)
 	case cfg.TTL == 0:
 		cfg.TTL = DefaultTTL
 	}
+	if err := checkParameters(cfg.Parameters); err != nil {
+		return nil, err
+	}
 	set := provider.Apply(opts...)
 	return &Provider{cfg: cfg, opts: wire.Options{Client: set.Client, Deadline: set.RetryDeadline}}, nil
+}
+
+// keyError marks err as a refusal of key.
+func keyError(key string, err error) error {
+	return &provider.KeyError{Key: key, Msg: err.Error()}
 }
 
 // tokenType resolves a short name (jwt, id_token, access_token,
@@ -162,10 +239,12 @@ func tokenType(key, v, def string, allowed ...string) (string, error) {
 			return v, nil
 		}
 	}
-	return "", fmt.Errorf("%s %q is not one of %s", key, v, strings.Join(allowed, ", "))
+	return "", provider.KeyErrorf(key, "%s %q is not one of %s", key, v, strings.Join(allowed, ", "))
 }
 
-// principal names what the token is for.
+// principal names what the token is for: the target audience, else the
+// resource, else the token endpoint (see endpoint). Parameters are never
+// part of it.
 func (p *Provider) principal() string {
 	switch {
 	case p.cfg.TargetAudience != "":
@@ -173,12 +252,23 @@ func (p *Provider) principal() string {
 	case p.cfg.Resource != "":
 		return p.cfg.Resource
 	}
-	return p.cfg.TokenURL
+	return p.endpoint()
+}
+
+// endpoint is the token endpoint as it is attested: without its query
+// string, which may carry settings that are nobody's business (or a key).
+func (p *Provider) endpoint() string {
+	u, err := url.Parse(p.cfg.TokenURL)
+	if err != nil {
+		return ""
+	}
+	u.RawQuery, u.ForceQuery = "", false
+	return u.String()
 }
 
 // Describe implements provider.Provider.
 func (p *Provider) Describe() provider.Description {
-	return provider.Description{Provider: "token-exchange", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: p.cfg.TokenURL}
+	return provider.Description{Provider: "token-exchange", Principal: p.principal(), Audience: p.cfg.Audience, Endpoint: p.endpoint()}
 }
 
 // ValueNames lists the name of the value Issue hands the job: env (default
@@ -189,6 +279,15 @@ func (p *Provider) ValueNames() []string { return []string{p.cfg.Env} }
 // client), so the agent can mask it like every credential it reads. It is
 // a secret: never print it.
 func (p *Provider) ClientSecret() (string, error) { return p.clientSecret() }
+
+// ConsumedEnv names the variable the client secret is read from, if any:
+// the job's commands do not need it.
+func (p *Provider) ConsumedEnv() []string {
+	if p.cfg.ClientSecretEnv == "" {
+		return nil
+	}
+	return []string{p.cfg.ClientSecretEnv}
+}
 
 // clientSecret reads the configured secret ("" for public clients). The
 // value is a secret the caller must not print.
@@ -277,6 +376,9 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 	}
 	if len(p.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(p.cfg.Scopes, " "))
+	}
+	for name, value := range p.cfg.Parameters {
+		form.Set(name, value)
 	}
 	header := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}}
 	if err := p.authenticate(form, header); err != nil {

@@ -231,13 +231,79 @@ func TestNewValidates(t *testing.T) {
 		{func(c *tokenexchange.Config) { c.ClientAuth = "post" }, "client-auth"},
 		{func(c *tokenexchange.Config) { c.Env = "A-B" }, "env"},
 		{func(c *tokenexchange.Config) { c.TTL = -time.Second }, "ttl"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"audience": "x"} }, "parameters.audience"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"client_id": "x"} }, "parameters.client_id"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"subject_token": "x"} }, "parameters.subject_token"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"client_secret": "x"} }, "parameters.client_secret"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"api_key": "x"} }, "parameters.api_key"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"Password": "x"} }, "parameters.Password"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"refresh_token": "x"} }, "parameters.refresh_token"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"a b": "x"} }, "parameters.a b"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"": "x"} }, "parameters"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"tenant": "a\nb"} }, "parameters.tenant"},
+		{func(c *tokenexchange.Config) { c.Parameters = map[string]string{"tenant": strings.Repeat("x", 2000)} }, "parameters.tenant"},
+		{func(c *tokenexchange.Config) {
+			c.Parameters = map[string]string{"id": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"}
+		}, "parameters.id"},
 	}
 	for _, tc := range cases {
 		cfg := ok
 		tc.change(&cfg)
 		_, err := tokenexchange.New(cfg)
-		if err == nil || !strings.HasPrefix(err.Error(), tc.field+" ") || strings.Contains(err.Error(), "\n") {
+		if err == nil || !strings.HasPrefix(err.Error(), tc.field+" ") && !strings.HasPrefix(err.Error(), tc.field+":") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("New(%+v) = %v, want a one-line error naming %s", cfg, err, tc.field)
 		}
+		var ke *provider.KeyError
+		if !errors.As(err, &ke) || !strings.HasPrefix(tc.field, ke.Key) {
+			t.Errorf("New(%+v): %v names key %+v, want %s", cfg, err, ke, tc.field)
+		}
+	}
+	// A value is anything printable; a name is a form field's.
+	ok.Parameters = map[string]string{"connector_id": "ci", "login_hint": "ci bot@example.com", "x.y-z~w": "1"}
+	if _, err := tokenexchange.New(ok); err != nil {
+		t.Errorf("New(%v) refused: %v", ok.Parameters, err)
+	}
+}
+
+// TestParameters: a scope's parameters travel in the form body of the
+// exchange, and only there: the grant's principal and the description name
+// the token endpoint without any query string, and hold no parameter.
+func TestParameters(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	st.RequireTokenExchangeParameter("connector_id", "ci")
+	cfg := config(st)
+	cfg.TargetAudience = ""
+	p, err := tokenexchange.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400: connector_id: this server requires it") {
+		t.Fatalf("exchange without the required parameter: %v", err)
+	}
+
+	cfg.Parameters = map[string]string{"connector_id": "ci", "tenant": "acme"}
+	cfg.TokenURL += "?realm=ci"
+	p, err = tokenexchange.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := st.TokenExchangeRequests()
+	last := reqs[len(reqs)-1].Parameters
+	if len(last) != 2 || last.Get("connector_id") != "ci" || last.Get("tenant") != "acme" {
+		t.Errorf("the server saw extension parameters %v", last)
+	}
+	d := p.Describe()
+	for _, s := range []string{g.Principal, d.Principal, d.Endpoint} {
+		if s != strings.TrimSuffix(st.TokenExchangeURL, "?realm=ci") || strings.ContainsAny(s, "?#") {
+			t.Errorf("principal or endpoint %q, want the token endpoint without its query", s)
+		}
+	}
+	if code := resource(t, st, g.Values[0].Secret); code != http.StatusOK {
+		t.Errorf("issued token refused by the resource: %d", code)
 	}
 }
