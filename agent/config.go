@@ -34,6 +34,9 @@ type Config struct {
 	Attest   AttestConfig   `mapstructure:"attest"`
 	Mask     MaskConfig     `mapstructure:"mask"`
 	Timeouts TimeoutConfig  `mapstructure:"timeouts"`
+	// KeepEnv names variables chaperone consumes (see consumedEnv) that the
+	// job's commands still get; by default they are removed.
+	KeepEnv []string `mapstructure:"keep-env"`
 
 	source string // file name or "CHAPERONE_CONFIG", for messages
 	raw    []byte // the document, persisted with a started Session
@@ -275,6 +278,9 @@ func (c *Config) validate() error {
 	}
 	if c.Attest.Signer == "" {
 		c.Attest.Signer = "keyless"
+	}
+	if err := c.checkKeepEnv(); err != nil {
+		return err
 	}
 	switch {
 	case c.Attest.Signer == "none", c.Attest.Signer == "keyless":

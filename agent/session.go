@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -295,12 +296,19 @@ func (s *Session) captureIdentity() {
 
 // Environ is the environment the job's commands run with: the base
 // environment without the OIDC request credentials (unless the config opts
-// in), plus every delivered credential.
+// in with identity.expose-request-token) and without the variables
+// chaperone consumes (the job's ID token variables, a client secret's
+// variable; unless keep-env lists them), plus every delivered credential.
 func (s *Session) Environ() []string {
 	drop := map[string]bool{}
 	if !s.cfg.Identity.ExposeRequestToken {
 		drop["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = true
 		drop["ACTIONS_ID_TOKEN_REQUEST_URL"] = true
+	}
+	for _, name := range s.cfg.consumedEnv() {
+		if !slices.Contains(s.cfg.KeepEnv, name) {
+			drop[name] = true
+		}
 	}
 	add := s.DeliveredEnv()
 	epAdd, epDrop := s.endpointEnv(s.opts.Environ)
