@@ -236,7 +236,7 @@ const issuanceSlack = time.Minute
 // GrantRefusal judges an attested grant as Allows judged the scope when it
 // was issued, with the identity's attested claims and the lifetime the
 // grant was issued for: "" if the policy allows it, else why not. It is
-// attest.Policy.OwnerPolicy for `chaperone verify --policy`.
+// verify.Policy.OwnerPolicy for `chaperone verify --policy`.
 func (p *Policy) GrantRefusal(id attest.Identity, g attest.Grant) string {
 	claims := policyClaims(id.Claims, id.Issuer, id.Subject)
 	req := PolicyRequest{Scope: g.Scope, Provider: g.Provider, Principal: g.Principal}

@@ -19,6 +19,7 @@ import (
 	"github.com/chaperone-ci/chaperone/agent/deliver"
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
 	"github.com/chaperone-ci/chaperone/masking"
 )
 
@@ -37,7 +38,7 @@ type Options struct {
 	// config's timeouts.request.
 	RetryDeadline time.Duration
 	// Signer overrides attest.signer.
-	Signer attest.Signer
+	Signer sign.Signer
 	// Policy, when set, is the platform owner's: a scope it does not allow
 	// for the job's identity is refused (not issued; the refusal is
 	// attested).

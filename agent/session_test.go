@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 	"github.com/chaperone-ci/chaperone/internal/devstack/devstacktest"
 )
@@ -90,7 +91,7 @@ func verifyBundle(t *testing.T, st *devstack.Stack, sum *Summary) *attest.JobPre
 		t.Fatal(err)
 	}
 	d := attest.JobSubjectDigest(sum.Job.RunURI)
-	res, err := attest.Verify(b, attest.VerifyOptions{PublicKeyPEM: pub, ArtifactDigest: &d})
+	res, err := verify.Bundle(b, verify.Options{PublicKeyPEM: pub, ArtifactDigest: &d})
 	if err != nil {
 		t.Fatalf("bundle does not verify: %v", err)
 	}

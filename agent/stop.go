@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
 )
 
 // Summary is what Stop reports: the identity, every grant's outcome and
@@ -295,12 +296,12 @@ func (s *Session) attest(ctx context.Context, pred *attest.JobPredicate) (string
 
 // signer builds the configured signer (or returns Options.Signer). Keyless
 // signers get the job's OIDC token for the audience Fulcio wants.
-func (s *Session) signer(ctx context.Context) (attest.Signer, error) {
+func (s *Session) signer(ctx context.Context) (sign.Signer, error) {
 	if s.opts.Signer != nil {
 		return s.opts.Signer, nil
 	}
 	a := s.cfg.Attest
-	return attest.NewSigner(ctx, a.Signer, attest.SignerOptions{
+	return sign.NewSigner(ctx, a.Signer, sign.Options{
 		Getenv:    s.opts.Getenv,
 		IDToken:   s.sigstoreToken,
 		FulcioURL: a.FulcioURL, TSAURL: a.TSAURL, RekorURL: a.RekorURL,

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/chaperone-ci/chaperone/attest/internal/regularfile"
 )
 
-// MaxBundleSize is the largest bundle Verify and ReadBundleFile accept.
+// MaxBundleSize is the largest bundle ReadBundleFile (and a verifier) accepts.
 const MaxBundleSize = 32 << 20
 
-// BundleMediaType is the media type of the bundles Sign writes.
+// BundleMediaType is the media type of the bundles chaperone signs.
 const BundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 // DefaultBundleFile is the conventional file name of a job's bundle.
@@ -51,7 +53,7 @@ func WriteBundle(path string, b []byte) (err error) {
 
 // ReadBundleFile reads a bundle file of at most MaxBundleSize bytes.
 func ReadBundleFile(path string) ([]byte, error) {
-	b, err := readBounded(path, MaxBundleSize)
+	b, err := regularfile.ReadFile(path, MaxBundleSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading bundle %s: %w", path, err)
 	}

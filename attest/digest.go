@@ -32,8 +32,8 @@ func ParseDigest(s string) (Digest, error) {
 	return d, nil
 }
 
-// bytes checks the digest and returns its raw value.
-func (d Digest) bytes() ([]byte, error) {
+// Bytes checks the digest and returns its raw value.
+func (d Digest) Bytes() ([]byte, error) {
 	if err := d.validate(); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package attest
+package attest_test
 
 import (
 	"context"
@@ -12,6 +12,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // TestAttachAndFetch round-trips a bundle through an in-process registry,
@@ -30,7 +35,7 @@ func TestAttachAndFetch(t *testing.T) {
 		if err := remote.Write(tag, img); err != nil {
 			t.Fatal(err)
 		}
-		subject, err := ResolveImage(ctx, tag.String())
+		subject, err := attest.ResolveImage(ctx, tag.String())
 		if err != nil {
 			t.Fatalf("ResolveImage: %v", err)
 		}
@@ -39,36 +44,36 @@ func TestAttachAndFetch(t *testing.T) {
 			t.Fatalf("subject %+v, want %s@%s", subject, host+"/org/app", d)
 		}
 
-		privPEM, pubPEM, _ := GenerateKey()
-		kp, _ := KeypairFromPEM(privPEM, nil)
-		st, err := NewStatement(PredicateTypeJob, []Subject{JobSubject(testRunURI), subject}, exampleJobPredicate())
+		privPEM, pubPEM, _ := sign.GenerateKey()
+		kp, _ := sign.KeypairFromPEM(privPEM, nil)
+		st, err := attest.NewStatement(attest.PredicateTypeJob, []attest.Subject{attest.JobSubject(attesttest.RunURI), subject}, attesttest.JobPredicate())
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := Sign(ctx, st, kp, SignOptions{})
+		b, err := sign.Statement(ctx, st, kp, sign.StatementOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		image := subject.Name + "@sha256:" + d.Hex
-		if _, err := AttachToImage(ctx, b, tag.String(), ""); err == nil || !strings.Contains(err.Error(), "by digest") {
+		if _, err := attest.AttachToImage(ctx, b, tag.String(), ""); err == nil || !strings.Contains(err.Error(), "by digest") {
 			t.Errorf("attaching by tag: %v", err)
 		}
-		if _, err := AttachToImage(ctx, b, image, "https://example.com/other"); err == nil || !strings.Contains(err.Error(), "predicate type") {
+		if _, err := attest.AttachToImage(ctx, b, image, "https://example.com/other"); err == nil || !strings.Contains(err.Error(), "predicate type") {
 			t.Errorf("attaching with a different predicate type: %v", err)
 		}
-		ref, err := AttachToImage(ctx, b, image, "")
+		ref, err := attest.AttachToImage(ctx, b, image, "")
 		if err != nil {
 			t.Fatalf("referrers API %v: AttachToImage: %v", referrersAPI, err)
 		}
-		got, atts, err := FetchFromImage(ctx, tag.String())
+		got, atts, err := attest.FetchFromImage(ctx, tag.String())
 		if err != nil {
 			t.Fatalf("referrers API %v: FetchFromImage: %v", referrersAPI, err)
 		}
-		if got.Digest["sha256"] != d.Hex || len(atts) != 1 || atts[0].Referrer != ref || atts[0].PredicateType != PredicateTypeJob || string(atts[0].Bundle) != string(b) {
+		if got.Digest["sha256"] != d.Hex || len(atts) != 1 || atts[0].Referrer != ref || atts[0].PredicateType != attest.PredicateTypeJob || string(atts[0].Bundle) != string(b) {
 			t.Fatalf("referrers API %v: fetched %+v, %d attestations", referrersAPI, got, len(atts))
 		}
-		dg := Digest{Algorithm: "sha256", Hex: d.Hex}
-		if _, err := Verify(atts[0].Bundle, VerifyOptions{PublicKeyPEM: pubPEM, ArtifactDigest: &dg}); err != nil {
+		dg := attest.Digest{Algorithm: "sha256", Hex: d.Hex}
+		if _, err := verify.Bundle(atts[0].Bundle, verify.Options{PublicKeyPEM: pubPEM, ArtifactDigest: &dg}); err != nil {
 			t.Errorf("the fetched bundle does not verify against the image digest: %v", err)
 		}
 
@@ -78,7 +83,7 @@ func TestAttachAndFetch(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []string{`"artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json"`, `"dev.sigstore.bundle.content":"dsse-envelope"`,
-			`"dev.sigstore.bundle.predicateType":"` + PredicateTypeJob + `"`, `"mediaType":"application/vnd.oci.empty.v1+json"`, `"subject":{`} {
+			`"dev.sigstore.bundle.predicateType":"` + attest.PredicateTypeJob + `"`, `"mediaType":"application/vnd.oci.empty.v1+json"`, `"subject":{`} {
 			if !strings.Contains(string(raw.Manifest), want) {
 				t.Errorf("referrer manifest lacks %s:\n%s", want, raw.Manifest)
 			}

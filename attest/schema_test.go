@@ -1,4 +1,4 @@
-package attest
+package attest_test
 
 // This file carries a small validator for exactly the draft 2020-12
 // keywords the predicate's schema uses (internal/scan's tests validate
@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
 )
 
 const schemaPath = "../schema/job-v1.schema.json"
@@ -242,8 +245,8 @@ func validatePredicate(t *testing.T, schema map[string]any, predicate []byte) []
 
 func TestStatementValidatesAgainstSchema(t *testing.T) {
 	schema := loadSchema(t)
-	raw, _ := exampleStatement(t)
-	st, err := ParseStatement(raw)
+	raw, _ := attesttest.Statement(t)
+	st, err := attest.ParseStatement(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,17 +255,17 @@ func TestStatementValidatesAgainstSchema(t *testing.T) {
 	}
 
 	// A minimal predicate (empty lists, no optional fields) validates too.
-	minimal := &JobPredicate{
-		Agent:    Agent{Name: "chaperone", Version: "dev"},
+	minimal := &attest.JobPredicate{
+		Agent:    attest.Agent{Name: "chaperone", Version: "dev"},
 		Platform: "local",
-		Job:      Job{RunURI: "local://run/1"},
-		Outcome:  OutcomeAgentError,
+		Job:      attest.Job{RunURI: "local://run/1"},
+		Outcome:  attest.OutcomeAgentError,
 	}
-	raw, err = NewStatement(PredicateTypeJob, []Subject{JobSubject(minimal.Job.RunURI)}, minimal)
+	raw, err = attest.NewStatement(attest.PredicateTypeJob, []attest.Subject{attest.JobSubject(minimal.Job.RunURI)}, minimal)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ = ParseStatement(raw)
+	st, _ = attest.ParseStatement(raw)
 	if errs := validatePredicate(t, schema, st.Predicate); len(errs) > 0 {
 		t.Fatalf("the minimal predicate does not validate:\n%s", strings.Join(errs, "\n"))
 	}
@@ -272,7 +275,7 @@ func TestStatementValidatesAgainstSchema(t *testing.T) {
 // broken predicate must fail, and JobPredicate.Validate must agree.
 func TestSchemaRejects(t *testing.T) {
 	schema := loadSchema(t)
-	base, err := json.Marshal(exampleJobPredicate())
+	base, err := json.Marshal(attesttest.JobPredicate())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +296,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"fingerprint not hex", func(m map[string]any) { grant(m, 0)["credentialSHA256"] = "hvs.secret" }, "credentialSHA256"},
 		{"token digest uppercase", func(m map[string]any) {
 			id := m["identity"].(map[string]any)
-			id["tokenSHA256"] = []any{strings.ToUpper(hexSHA256("t"))}
+			id["tokenSHA256"] = []any{strings.ToUpper(attesttest.HexSHA256("t"))}
 		}, "tokenSHA256[0]"},
 		{"bad time", func(m map[string]any) { m["startedAt"] = "yesterday" }, "predicate.startedAt"},
 		{"negative redactions", func(m map[string]any) {
@@ -327,7 +330,7 @@ func TestSchemaRejects(t *testing.T) {
 			// the broken value (unknown fields, null lists and values of
 			// the wrong JSON type do not survive decoding into Go).
 			if goExpressible[c.name] {
-				var p JobPredicate
+				var p attest.JobPredicate
 				if err := json.Unmarshal(edited, &p); err != nil {
 					t.Fatal(err)
 				}
@@ -361,7 +364,7 @@ func revocation(m map[string]any, i int) map[string]any {
 func TestSchemaMatchesGoTypes(t *testing.T) {
 	schema := loadSchema(t)
 	v := &miniValidator{root: schema}
-	compareType(t, v, reflect.TypeFor[JobPredicate](), schema, "predicate")
+	compareType(t, v, reflect.TypeFor[attest.JobPredicate](), schema, "predicate")
 	if len(v.unsupported) > 0 {
 		t.Fatal(v.unsupported)
 	}
@@ -380,9 +383,9 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 			t.Errorf("%s enum: schema %v, Go %v", name, got, want)
 		}
 	}
-	checkEnum("outcome", enum(props["outcome"]), Outcomes)
-	checkEnum("delivery", enum(defs["grant"].(map[string]any)["properties"].(map[string]any)["delivery"]), Deliveries)
-	checkEnum("revocation.outcome", enum(defs["revocation"].(map[string]any)["properties"].(map[string]any)["outcome"]), RevocationOutcomes)
+	checkEnum("outcome", enum(props["outcome"]), attest.Outcomes)
+	checkEnum("delivery", enum(defs["grant"].(map[string]any)["properties"].(map[string]any)["delivery"]), attest.Deliveries)
+	checkEnum("revocation.outcome", enum(defs["revocation"].(map[string]any)["properties"].(map[string]any)["outcome"]), attest.RevocationOutcomes)
 }
 
 var timeType = reflect.TypeFor[time.Time]()
@@ -487,11 +490,11 @@ func TestDocExample(t *testing.T) {
 	if example == nil {
 		t.Fatal("no example statement (a ```json block with \"_type\") in docs/predicate.md")
 	}
-	st, err := ParseStatement(example)
+	st, err := attest.ParseStatement(example)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PredicateType != PredicateTypeJob {
+	if st.PredicateType != attest.PredicateTypeJob {
 		t.Errorf("predicateType = %q", st.PredicateType)
 	}
 	if errs := validatePredicate(t, loadSchema(t), st.Predicate); len(errs) > 0 {
@@ -499,15 +502,15 @@ func TestDocExample(t *testing.T) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(st.Predicate))
 	dec.DisallowUnknownFields()
-	var p JobPredicate
+	var p attest.JobPredicate
 	if err := dec.Decode(&p); err != nil {
 		t.Fatalf("doc example predicate: %v", err)
 	}
 	if err := p.Validate(); err != nil {
 		t.Error(err)
 	}
-	if !slices.ContainsFunc(st.Subject, func(s Subject) bool { return reflect.DeepEqual(s, JobSubject(p.Job.RunURI)) }) {
-		t.Errorf("doc example lacks the job subject %+v", JobSubject(p.Job.RunURI))
+	if !slices.ContainsFunc(st.Subject, func(s attest.Subject) bool { return reflect.DeepEqual(s, attest.JobSubject(p.Job.RunURI)) }) {
+		t.Errorf("doc example lacks the job subject %+v", attest.JobSubject(p.Job.RunURI))
 	}
 	// Every field of the schema appears in the doc.
 	for _, name := range schemaFieldNames(loadSchema(t)) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,7 +37,7 @@ type Subject struct {
 }
 
 // Statement is a decoded in-toto Statement v1. Predicate is kept as raw
-// JSON; Verify decodes it into a JobPredicate when the type matches.
+// JSON; a verifier decodes it into a JobPredicate when the type matches.
 type Statement struct {
 	Type          string          `json:"_type"`
 	Subject       []Subject       `json:"subject"`
@@ -177,6 +178,28 @@ func checkJobPredicate(predicateType string, p *JobPredicate) error {
 		return fmt.Errorf("statement: a JobPredicate needs predicate type %s, not %q", PredicateTypeJob, predicateType)
 	}
 	return p.Validate()
+}
+
+// SubjectDigests lists the digests of the statement's subjects, each
+// subject's in algorithm order, that use a supported algorithm (sha256,
+// sha384, sha512): the digests a verifier can check. A supported digest
+// that is not hex of the algorithm's size is an error.
+func (st *Statement) SubjectDigests() ([]Digest, error) {
+	var out []Digest
+	for _, s := range st.Subject {
+		for _, alg := range slices.Sorted(maps.Keys(s.Digest)) {
+			size, ok := digestSizes[alg]
+			if !ok {
+				continue
+			}
+			raw, err := hex.DecodeString(s.Digest[alg])
+			if err != nil || len(raw) != size {
+				return nil, fmt.Errorf("subject %q: %s digest is not %d bytes of hex", s.Name, alg, size)
+			}
+			out = append(out, Digest{Algorithm: alg, Hex: hex.EncodeToString(raw)})
+		}
+	}
+	return out, nil
 }
 
 // ParseStatement decodes and checks an in-toto Statement v1: the type must

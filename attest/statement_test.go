@@ -1,4 +1,4 @@
-package attest
+package attest_test
 
 import (
 	"bytes"
@@ -8,31 +8,34 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
 )
 
 func TestJobSubject(t *testing.T) {
-	s := JobSubject(testRunURI)
-	if s.Name != testRunURI {
+	s := attest.JobSubject(attesttest.RunURI)
+	if s.Name != attesttest.RunURI {
 		t.Errorf("name = %q, want the run URI", s.Name)
 	}
 	// Independently computed: printf %s URI | sha256sum.
 	const want = "sha256"
-	if got := s.Digest[want]; got != hexSHA256(testRunURI) || len(got) != 64 {
+	if got := s.Digest[want]; got != attesttest.HexSHA256(attesttest.RunURI) || len(got) != 64 {
 		t.Errorf("digest = %q, want sha256 of the run URI", got)
 	}
 	if len(s.Digest) != 1 {
 		t.Errorf("digest set has %d entries, want only sha256", len(s.Digest))
 	}
-	if d := JobSubjectDigest(testRunURI); d.Algorithm != "sha256" || d.Hex != s.Digest["sha256"] {
+	if d := attest.JobSubjectDigest(attesttest.RunURI); d.Algorithm != "sha256" || d.Hex != s.Digest["sha256"] {
 		t.Errorf("JobSubjectDigest = %v, want sha256:%s", d, s.Digest["sha256"])
 	}
-	if JobSubject("x").Digest["sha256"] != "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881" {
+	if attest.JobSubject("x").Digest["sha256"] != "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881" {
 		t.Error("sha256(\"x\") mismatch")
 	}
 }
 
 func TestNewStatementShape(t *testing.T) {
-	raw, subjects := exampleStatement(t)
+	raw, subjects := attesttest.Statement(t)
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
@@ -40,21 +43,21 @@ func TestNewStatementShape(t *testing.T) {
 	if m["_type"] != "https://in-toto.io/Statement/v1" {
 		t.Errorf("_type = %v", m["_type"])
 	}
-	if m["predicateType"] != PredicateTypeJob {
+	if m["predicateType"] != attest.PredicateTypeJob {
 		t.Errorf("predicateType = %v", m["predicateType"])
 	}
-	st, err := ParseStatement(raw)
+	st, err := attest.ParseStatement(raw)
 	if err != nil {
 		t.Fatalf("ParseStatement: %v", err)
 	}
 	if !reflect.DeepEqual(st.Subject, subjects) {
 		t.Errorf("subjects = %+v, want %+v", st.Subject, subjects)
 	}
-	var got JobPredicate
+	var got attest.JobPredicate
 	if err := json.Unmarshal(st.Predicate, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := exampleJobPredicate()
+	want := attesttest.JobPredicate()
 	// Compare through JSON: times lose their monotonic part either way.
 	gj, _ := json.Marshal(got)
 	wj, _ := json.Marshal(want)
@@ -62,7 +65,7 @@ func TestNewStatementShape(t *testing.T) {
 		t.Errorf("predicate did not survive the statement:\n got %s\nwant %s", gj, wj)
 	}
 	// Stable bytes: the same input gives the same statement.
-	again, _ := exampleStatement(t)
+	again, _ := attesttest.Statement(t)
 	if !bytes.Equal(raw, again) {
 		t.Error("NewStatement is not deterministic")
 	}
@@ -73,9 +76,9 @@ func TestNewStatementShape(t *testing.T) {
 }
 
 func TestNewStatementEmptyListsAreArrays(t *testing.T) {
-	p := exampleJobPredicate()
+	p := attesttest.JobPredicate()
 	p.Grants, p.Steps, p.Refused, p.Identity.Audiences, p.Identity.TokenSHA256 = nil, nil, nil, nil, nil
-	raw, err := NewStatement(PredicateTypeJob, []Subject{JobSubject(testRunURI)}, p)
+	raw, err := attest.NewStatement(attest.PredicateTypeJob, []attest.Subject{attest.JobSubject(attesttest.RunURI)}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,35 +90,35 @@ func TestNewStatementEmptyListsAreArrays(t *testing.T) {
 }
 
 func TestNewStatementRejects(t *testing.T) {
-	good := []Subject{JobSubject(testRunURI)}
-	badOutcome := exampleJobPredicate()
+	good := []attest.Subject{attest.JobSubject(attesttest.RunURI)}
+	badOutcome := attesttest.JobPredicate()
 	badOutcome.Outcome = "ok"
-	badRevocation := exampleJobPredicate()
+	badRevocation := attesttest.JobPredicate()
 	badRevocation.Grants[0].Revocation.At = nil
-	rawSecret := exampleJobPredicate()
+	rawSecret := attesttest.JobPredicate()
 	rawSecret.Grants[0].Fingerprint = "hvs.CAESIJ-not-a-digest-but-a-secret"
 	cases := []struct {
 		name      string
 		predType  string
-		subjects  []Subject
+		subjects  []attest.Subject
 		predicate any
 		wantErr   string
 	}{
-		{"no subjects", PredicateTypeJob, nil, exampleJobPredicate(), "subject"},
-		{"subject without digest", PredicateTypeJob, []Subject{{Name: "x"}}, exampleJobPredicate(), "no digest"},
-		{"short sha256", PredicateTypeJob, []Subject{{Name: "x", Digest: map[string]string{"sha256": "abcd"}}}, exampleJobPredicate(), "length"},
-		{"non-hex sha256", PredicateTypeJob, []Subject{{Name: "x", Digest: map[string]string{"sha256": strings.Repeat("z", 64)}}}, exampleJobPredicate(), "hex"},
-		{"job predicate under another type", "https://example.com/other/v1", good, exampleJobPredicate(), PredicateTypeJob},
-		{"bad outcome", PredicateTypeJob, good, badOutcome, "outcome"},
-		{"revoked without time", PredicateTypeJob, good, badRevocation, "grants[0].revocation.at"},
-		{"fingerprint not a digest", PredicateTypeJob, good, rawSecret, "grants[0].credentialSHA256"},
+		{"no subjects", attest.PredicateTypeJob, nil, attesttest.JobPredicate(), "subject"},
+		{"subject without digest", attest.PredicateTypeJob, []attest.Subject{{Name: "x"}}, attesttest.JobPredicate(), "no digest"},
+		{"short sha256", attest.PredicateTypeJob, []attest.Subject{{Name: "x", Digest: map[string]string{"sha256": "abcd"}}}, attesttest.JobPredicate(), "length"},
+		{"non-hex sha256", attest.PredicateTypeJob, []attest.Subject{{Name: "x", Digest: map[string]string{"sha256": strings.Repeat("z", 64)}}}, attesttest.JobPredicate(), "hex"},
+		{"job predicate under another type", "https://example.com/other/v1", good, attesttest.JobPredicate(), attest.PredicateTypeJob},
+		{"bad outcome", attest.PredicateTypeJob, good, badOutcome, "outcome"},
+		{"revoked without time", attest.PredicateTypeJob, good, badRevocation, "grants[0].revocation.at"},
+		{"fingerprint not a digest", attest.PredicateTypeJob, good, rawSecret, "grants[0].credentialSHA256"},
 		{"predicate not an object", "https://example.com/other/v1", good, []int{1}, "JSON object"},
 		{"empty predicate type", "", good, map[string]string{"a": "b"}, "predicate type"},
-		{"nil job predicate", PredicateTypeJob, good, (*JobPredicate)(nil), "nil"},
+		{"nil job predicate", attest.PredicateTypeJob, good, (*attest.JobPredicate)(nil), "nil"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := NewStatement(c.predType, c.subjects, c.predicate)
+			_, err := attest.NewStatement(c.predType, c.subjects, c.predicate)
 			if err == nil {
 				t.Fatal("NewStatement accepted it")
 			}
@@ -130,7 +133,7 @@ func TestNewStatementRejects(t *testing.T) {
 }
 
 func TestNewStatementOtherPredicate(t *testing.T) {
-	raw, err := NewStatement("https://example.com/custom/v1", []Subject{JobSubject("u")}, map[string]any{"k": 1})
+	raw, err := attest.NewStatement("https://example.com/custom/v1", []attest.Subject{attest.JobSubject("u")}, map[string]any{"k": 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +152,7 @@ func TestParseStatementRejects(t *testing.T) {
 		"no predicate": `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"00"}}],"predicateType":"x"}`,
 	}
 	for name, in := range cases {
-		if _, err := ParseStatement([]byte(in)); err == nil {
+		if _, err := attest.ParseStatement([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -168,33 +171,33 @@ func TestFileSubjects(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub.bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	got, err := FileSubjects(filepath.Join(dir, "*.bin"), filepath.Join(dir, "a.*"))
+	got, err := attest.FileSubjects(filepath.Join(dir, "*.bin"), filepath.Join(dir, "a.*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Subject{
-		{Name: filepath.ToSlash(filepath.Join(dir, "a.bin")), Digest: map[string]string{"sha256": hexSHA256("ay")}},
-		{Name: filepath.ToSlash(filepath.Join(dir, "b.bin")), Digest: map[string]string{"sha256": hexSHA256("bee")}},
+	want := []attest.Subject{
+		{Name: filepath.ToSlash(filepath.Join(dir, "a.bin")), Digest: map[string]string{"sha256": attesttest.HexSHA256("ay")}},
+		{Name: filepath.ToSlash(filepath.Join(dir, "b.bin")), Digest: map[string]string{"sha256": attesttest.HexSHA256("bee")}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
-	if _, err := FileSubjects(filepath.Join(dir, "*.exe")); err == nil || !strings.Contains(err.Error(), "matched no regular file") {
+	if _, err := attest.FileSubjects(filepath.Join(dir, "*.exe")); err == nil || !strings.Contains(err.Error(), "matched no regular file") {
 		t.Errorf("missing artifact: err = %v", err)
 	}
-	if _, err := FileSubjects("["); err == nil {
+	if _, err := attest.FileSubjects("["); err == nil {
 		t.Error("bad pattern accepted")
 	}
 }
 
 func TestParseDigest(t *testing.T) {
-	h := hexSHA256("x")
-	d, err := ParseDigest("SHA256:" + strings.ToUpper(h))
+	h := attesttest.HexSHA256("x")
+	d, err := attest.ParseDigest("SHA256:" + strings.ToUpper(h))
 	if err != nil || d.Algorithm != "sha256" || d.Hex != h {
 		t.Fatalf("ParseDigest = %v, %v", d, err)
 	}
 	for _, bad := range []string{h, "md5:" + h, "sha256:" + h[:10], "sha256:" + strings.Repeat("g", 64), "sha512:" + h} {
-		if _, err := ParseDigest(bad); err == nil {
+		if _, err := attest.ParseDigest(bad); err == nil {
 			t.Errorf("ParseDigest(%q) accepted", bad)
 		}
 	}

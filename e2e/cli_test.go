@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
 )
 
 // runSummary is the part of run's JSON summary these tests read.
@@ -157,7 +157,7 @@ func TestCLIVerifyReadsRegularFilesOnly(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	_, pub, err := attest.GenerateKey()
+	_, pub, err := sign.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // inNetnsEnv marks a test process re-executed inside `unshare -n`.
@@ -91,11 +93,11 @@ func keylessInNetns(t *testing.T) {
 		lastToken = minted.Value
 		return minted.Value, nil
 	}
-	signer, err := attest.NewSigner(ctx, "keyless", attest.SignerOptions{IDToken: idToken, FulcioURL: fulcioURL, TSAURL: tsaURL})
+	signer, err := sign.NewSigner(ctx, "keyless", sign.Options{IDToken: idToken, FulcioURL: fulcioURL, TSAURL: tsaURL})
 	if err != nil {
 		t.Fatalf("NewSigner keyless: %v", err)
 	}
-	if signer.Kind() != attest.SignerKeyless || signer.PublicKeyPEM() != nil || len(signer.TrustedRoot()) == 0 {
+	if signer.Kind() != sign.KindKeyless || signer.PublicKeyPEM() != nil || len(signer.TrustedRoot()) == 0 {
 		t.Fatalf("keyless signer: kind %q, public key %d bytes, trusted root %d bytes", signer.Kind(), len(signer.PublicKeyPEM()), len(signer.TrustedRoot()))
 	}
 	runURI := "https://github.com/acme/widgets/actions/runs/42/attempts/1"
@@ -138,7 +140,7 @@ func keylessInNetns(t *testing.T) {
 	sanRegexp := "^" + regexp.QuoteMeta("https://github.com/"+claims["repository"].(string)+"/") + `\.github/workflows/.+@refs/`
 	digestHex := attest.JobSubjectDigest(runURI).Hex
 	cosignBin := cosign(t)
-	verify := func(identityRegexp, iss string) (chap result, cosOK bool, cosOut string) {
+	verifyBoth := func(identityRegexp, iss string) (chap result, cosOK bool, cosOut string) {
 		chap = chaperone(t, dir, nil, "verify", bundlePath, "--certificate-identity-regexp", identityRegexp,
 			"--certificate-oidc-issuer", iss, "--trusted-root", rootPath, "--digest", "sha256:"+digestHex, "--format", "json")
 		out, err := exec.Command(cosignBin, "verify-blob-attestation", "--new-bundle-format", "--bundle", bundlePath,
@@ -148,14 +150,14 @@ func keylessInNetns(t *testing.T) {
 		return chap, err == nil, string(out)
 	}
 
-	chap, cosOK, cosOut := verify(sanRegexp, issuer)
+	chap, cosOK, cosOut := verifyBoth(sanRegexp, issuer)
 	if chap.code != 0 {
 		t.Errorf("chaperone verify (keyless): exit %d\n%s%s", chap.code, chap.stdout, chap.stderr)
 	}
 	if !cosOK {
 		t.Errorf("cosign verify-blob-attestation (keyless) rejected the bundle:\n%s", cosOut)
 	}
-	var res attest.Result
+	var res verify.Result
 	if err := json.Unmarshal([]byte(chap.stdout), &res); err != nil {
 		t.Fatalf("verify --format json: %v\n%s", err, chap.stdout)
 	}
@@ -175,7 +177,7 @@ func keylessInNetns(t *testing.T) {
 		{"identity", `^https://github\.com/evil/`, issuer},
 		{"issuer", sanRegexp, "https://token.actions.githubusercontent.com"},
 	} {
-		chap, cosOK, cosOut := verify(tc.identity, tc.issuer)
+		chap, cosOK, cosOut := verifyBoth(tc.identity, tc.issuer)
 		if chap.code != 1 || !strings.Contains(chap.stderr, "signer") {
 			t.Errorf("chaperone verify with a wrong %s: exit %d, want 1 naming the signer check\n%s", tc.what, chap.code, chap.stderr)
 		}
@@ -187,7 +189,7 @@ func keylessInNetns(t *testing.T) {
 
 	// Without the TSA in the trusted root, the certificate (valid for ten
 	// minutes) has no trusted time: rejected.
-	noTSA, err := attest.TrustedRootFor(ctx, attest.SignerOptions{FulcioURL: fulcioURL})
+	noTSA, err := sign.TrustedRootFor(ctx, sign.Options{FulcioURL: fulcioURL})
 	if err != nil {
 		t.Fatal(err)
 	}

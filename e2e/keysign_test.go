@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
 )
 
 // TestCosignKeySignsThroughChaperone signs with an encrypted key made by
 // cosign generate-key-pair (password from CHAPERONE_KEY_PASSWORD) through
-// attest.NewSigner, and checks cosign and chaperone accept the bundle, then
+// sign.NewSigner, and checks cosign and chaperone accept the bundle, then
 // the policy flags and tampering.
 func TestCosignKeySignsThroughChaperone(t *testing.T) {
 	cosignBin := cosign(t)
@@ -23,10 +24,10 @@ func TestCosignKeySignsThroughChaperone(t *testing.T) {
 	dir := t.TempDir()
 	priv, pub := cosignKeyPair(t, cosignBin, dir, "s3cret pass")
 
-	if _, err := attest.NewSigner(ctx, "key:"+priv, attest.SignerOptions{Getenv: envMap(nil)}); err == nil || !strings.Contains(err.Error(), "wrong password") {
+	if _, err := sign.NewSigner(ctx, "key:"+priv, sign.Options{Getenv: envMap(nil)}); err == nil || !strings.Contains(err.Error(), "wrong password") {
 		t.Errorf("signing with an encrypted key and no password: %v, want a wrong-password error", err)
 	}
-	signer, err := attest.NewSigner(ctx, "key:"+priv, attest.SignerOptions{Getenv: envMap(map[string]string{
+	signer, err := sign.NewSigner(ctx, "key:"+priv, sign.Options{Getenv: envMap(map[string]string{
 		"CHAPERONE_KEY_PASSWORD": "s3cret pass", "COSIGN_PASSWORD": "not this one"})})
 	if err != nil {
 		t.Fatalf("NewSigner: %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
 )
 
 // TestOCIAttachVerifiesWithCosign pushes an image to a real registry
@@ -46,7 +47,7 @@ func TestOCIAttachVerifiesWithCosign(t *testing.T) {
 	imageRef := subject.Name + "@sha256:" + subject.Digest["sha256"]
 
 	priv, pub := cosignKeyPair(t, cosignBin, dir, "correct horse")
-	signer, err := attest.NewSigner(ctx, "key:"+priv, attest.SignerOptions{Getenv: envMap(map[string]string{"COSIGN_PASSWORD": "correct horse"})})
+	signer, err := sign.NewSigner(ctx, "key:"+priv, sign.Options{Getenv: envMap(map[string]string{"COSIGN_PASSWORD": "correct horse"})})
 	if err != nil {
 		t.Fatalf("NewSigner: %v", err)
 	}

@@ -2,7 +2,7 @@
 # Measures attestation verification throughput on one core (performance
 # is measured by benchmarks and scripts, never asserted in
 # tests). Two figures, both with trusted material loaded once:
-#   - the Go benchmark: one attest.Verifier checking key-signed bundles;
+#   - the Go benchmark: one verify.Verifier checking key-signed bundles;
 #   - the CLI: one `chaperone verify --key K --digest D B1 … BN` process.
 # Usage: scripts/bench-verify.sh [N]   (N bundles, default 1000)
 set -euo pipefail
@@ -24,10 +24,10 @@ echo "bench-verify: building chaperone and signing $n bundles" >&2
 go build -o "$work/chaperone" ./cmd/chaperone
 mkdir -p "$work/bundles"
 CHAPERONE_BENCH_DIR="$work/bundles" CHAPERONE_BENCH_N="$n" \
-	go test -count=1 -run '^TestWriteBenchBundles$' ./attest >/dev/null
+	go test -count=1 -run '^TestWriteBenchBundles$' ./attest/verify >/dev/null
 
-echo "bench-verify: Go benchmark (attest.Verifier)" >&2
-bench_out="$("${pin[@]}" go test -count=1 -run '^$' -bench '^BenchmarkVerifier$' -cpu 1 -benchtime "${n}x" ./attest)"
+echo "bench-verify: Go benchmark (verify.Verifier)" >&2
+bench_out="$("${pin[@]}" go test -count=1 -run '^$' -bench '^BenchmarkVerifier$' -cpu 1 -benchtime "${n}x" ./attest/verify)"
 go_rate="$(awk '/^BenchmarkVerifier/ { for (i = 1; i <= NF; i++) if ($(i+1) == "bundles/s") print $i }' <<<"$bench_out")"
 go_ns="$(awk '/^BenchmarkVerifier/ { for (i = 1; i <= NF; i++) if ($(i+1) == "ns/op") print $i }' <<<"$bench_out")"
 if [[ -z "$go_rate" ]]; then
@@ -51,6 +51,6 @@ cli_rate="$(awk -v n="${#bundles[@]}" -v s="$cli_s" 'BEGIN { printf "%.0f", n / 
 
 verdict() { awk -v r="$1" -v t="$target" 'BEGIN { print (r >= t) ? "ok" : "BELOW TARGET" }'; }
 printf '\n%-34s %8s %10s %12s %10s  %s\n' "method (1 core)" "bundles" "seconds" "bundles/s" "target" "verdict"
-printf '%-34s %8s %10s %12.0f %10s  %s\n' "attest.Verifier (go test -bench)" "$n" \
+printf '%-34s %8s %10s %12.0f %10s  %s\n' "verify.Verifier (go test -bench)" "$n" \
 	"$(awk -v ns="$go_ns" -v n="$n" 'BEGIN { printf "%.3f", ns * n / 1e9 }')" "$go_rate" "$target" "$(verdict "$go_rate")"
 printf '%-34s %8s %10s %12s %10s  %s\n' "chaperone verify (CLI, 1 process)" "${#bundles[@]}" "$cli_s" "$cli_rate" "$target" "$(verdict "$cli_rate")"

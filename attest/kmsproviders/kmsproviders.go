@@ -1,6 +1,7 @@
 // Package kmsproviders links the sigstore/sigstore KMS providers into a
-// program, so that attest.NewSigner("kms:URI") and key references such as
-// awskms://… work. Import it for its side effect:
+// program, so that sign.NewSigner("kms:URI") and the key references
+// verify.LoadKey reads, such as awskms://…, work. Import it for its side
+// effect:
 //
 //	import _ "github.com/chaperone-ci/chaperone/attest/kmsproviders"
 //
@@ -10,8 +11,9 @@
 // VAULT_TOKEN). Each provider reads its credentials the way its cloud SDK
 // does (environment, instance metadata, config files).
 //
-// The attest package does not import this itself: the cloud SDKs are large,
-// and a program that only verifies with public keys has no use for them.
+// attest/sign and attest/verify do not import this themselves: the cloud
+// SDKs are large, and a program that only verifies with public keys has no
+// use for them.
 package kmsproviders
 
 import (

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chaperone-ci/chaperone/attest"
+
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // A Report says what each non-human identity did across many verified
@@ -66,7 +68,7 @@ type Rejection struct {
 // report. A file that cannot be read is rejected, like a bundle that does
 // not verify. Identities and Rejected are never nil, so that they encode
 // as JSON arrays.
-func Build(v *attest.Verifier, paths []string) *Report {
+func Build(v *verify.Verifier, paths []string) *Report {
 	r := &Report{Identities: []*Identity{}, Rejected: []Rejection{}}
 	for _, p := range paths {
 		data, err := attest.ReadBundleFile(p)
@@ -84,7 +86,7 @@ func Build(v *attest.Verifier, paths []string) *Report {
 // Add counts one bundle: res and err as a Verifier returned them. A job
 // attestation must also name its own job as a subject (attest.JobSubject
 // of its run URI), since a report verifies without a subject given.
-func (r *Report) Add(name string, res *attest.Result, err error) {
+func (r *Report) Add(name string, res *verify.Result, err error) {
 	switch {
 	case err != nil:
 		r.Rejected = append(r.Rejected, Rejection{name, err.Error()})
@@ -174,7 +176,7 @@ func (g *Grant) count(issued, expires time.Time, rev *attest.Revocation) {
 // signerMismatch says why a keyless bundle's certificate does not belong
 // to the job its predicate names (a job may sign only its own record), or
 // "" if it does or the signer is a key.
-func signerMismatch(signer *attest.SignerInfo, pred *attest.JobPredicate) string {
+func signerMismatch(signer *verify.SignerInfo, pred *attest.JobPredicate) string {
 	if signer == nil || signer.Certificate == nil {
 		return ""
 	}

@@ -15,16 +15,19 @@ import (
 
 	"github.com/chaperone-ci/chaperone/attest"
 	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
+
+	"github.com/chaperone-ci/chaperone/attest/sign"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // reportBundles signs predicates with one key: edit changes each.
 func reportBundles(t *testing.T, n int, edit func(i int, p *attest.JobPredicate) []attest.Subject) ([][]byte, []byte) {
 	t.Helper()
-	privPEM, pubPEM, err := attest.GenerateKey()
+	privPEM, pubPEM, err := sign.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := attest.KeypairFromPEM(privPEM, nil)
+	kp, err := sign.KeypairFromPEM(privPEM, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +43,7 @@ func reportBundles(t *testing.T, n int, edit func(i int, p *attest.JobPredicate)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := attest.Sign(context.Background(), st, kp, attest.SignOptions{})
+		b, err := sign.Statement(context.Background(), st, kp, sign.StatementOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +81,7 @@ func TestReport(t *testing.T) {
 		payload[10] ^= 1
 		env["payload"] = string(payload)
 	})
-	v, err := attest.NewVerifier(attest.VerifyOptions{PublicKeyPEM: pub, WithoutArtifactUnsafe: true})
+	v, err := verify.NewVerifier(verify.Options{PublicKeyPEM: pub, WithoutArtifactUnsafe: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +146,7 @@ func TestReport(t *testing.T) {
 // rejected, and an empty report still encodes its lists as arrays.
 func TestBuild(t *testing.T) {
 	bundles, pub := reportBundles(t, 2, func(int, *attest.JobPredicate) []attest.Subject { return nil })
-	v, err := attest.NewVerifier(attest.VerifyOptions{PublicKeyPEM: pub, WithoutArtifactUnsafe: true})
+	v, err := verify.NewVerifier(verify.Options{PublicKeyPEM: pub, WithoutArtifactUnsafe: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,15 +191,15 @@ func TestReportTableQuotesControlCharacters(t *testing.T) {
 // same OIDC issuer, a workflow of the job's repository.
 func TestReportSignerMustBeTheJobs(t *testing.T) {
 	pred := attesttest.JobPredicate()
-	cert := func(issuer, repo string) *attest.SignerInfo {
-		return &attest.SignerInfo{Kind: "certificate", Certificate: &certificate.Summary{Extensions: certificate.Extensions{Issuer: issuer, SourceRepositoryURI: repo}}}
+	cert := func(issuer, repo string) *verify.SignerInfo {
+		return &verify.SignerInfo{Kind: "certificate", Certificate: &certificate.Summary{Extensions: certificate.Extensions{Issuer: issuer, SourceRepositoryURI: repo}}}
 	}
 	for _, c := range []struct {
-		signer *attest.SignerInfo
+		signer *verify.SignerInfo
 		want   string
 	}{
 		{nil, ""},
-		{&attest.SignerInfo{Kind: "key"}, ""},
+		{&verify.SignerInfo{Kind: "key"}, ""},
 		{cert(pred.Identity.Issuer, "https://github.com/"+pred.Job.Repository), ""},
 		{cert("https://gitlab.com", "https://github.com/"+pred.Job.Repository), "certificate for issuer https://gitlab.com"},
 		{cert(pred.Identity.Issuer, "https://github.com/acme/other"), "signed by a workflow of https://github.com/acme/other"},

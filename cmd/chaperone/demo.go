@@ -14,6 +14,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 	"github.com/chaperone-ci/chaperone/internal/devstack"
 )
 
@@ -137,7 +138,7 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	jobDigest := attest.JobSubjectDigest(sum.Job.RunURI)
-	_, verr := attest.Verify(bundle, attest.VerifyOptions{PublicKeyPEM: pub, ArtifactDigest: &jobDigest})
+	_, verr := verify.Bundle(bundle, verify.Options{PublicKeyPEM: pub, ArtifactDigest: &jobDigest})
 	check(verr == nil, "the attestation verifies with the signing key")
 	if verr != nil {
 		fmt.Fprintf(out, "        %v\n", verr)

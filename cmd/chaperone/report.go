@@ -13,8 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/chaperone-ci/chaperone/attest"
 	"github.com/chaperone-ci/chaperone/attest/report"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 	"github.com/chaperone-ci/chaperone/internal/atomicfile"
 )
 
@@ -41,11 +41,11 @@ then the exit status is 1.`,
 			case c.NArg() == 0:
 				return usagef("report: no BUNDLE or DIR given")
 			}
-			opts := attest.VerifyOptions{WithoutArtifactUnsafe: true} // Report.Add checks the job subject
+			opts := verify.Options{WithoutArtifactUnsafe: true} // Report.Add checks the job subject
 			if err := signerOptions(c, &opts); err != nil {
 				return err
 			}
-			v, err := attest.NewVerifier(opts)
+			v, err := verify.NewVerifier(opts)
 			if err != nil {
 				return usagef("report: %v", err)
 			}

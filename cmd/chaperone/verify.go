@@ -10,9 +10,10 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 	"github.com/chaperone-ci/chaperone/internal/regularfile"
 	// KMS key references (--key awskms://…), and the KMS signers the agent
-	// builds through attest.NewSigner.
+	// builds through sign.NewSigner.
 	_ "github.com/chaperone-ci/chaperone/attest/kmsproviders"
 )
 
@@ -45,7 +46,7 @@ func checkSigner(c *cli.Context) error {
 }
 
 // signerOptions sets opts' signer from signerFlags.
-func signerOptions(c *cli.Context, opts *attest.VerifyOptions) error {
+func signerOptions(c *cli.Context, opts *verify.Options) error {
 	opts.CertificateIdentity = c.String("certificate-identity")
 	opts.CertificateIdentityRegexp = c.String("certificate-identity-regexp")
 	opts.CertificateOIDCIssuer = c.String("certificate-oidc-issuer")
@@ -56,14 +57,14 @@ func signerOptions(c *cli.Context, opts *attest.VerifyOptions) error {
 		return err
 	}
 	if ref := c.String("key"); ref != "" {
-		pub, err := attest.LoadVerificationKey(c.Context, ref)
+		pub, err := verify.LoadKey(c.Context, ref)
 		if err != nil {
 			return usagef("%s: --key: %v", c.Command.Name, err)
 		}
 		opts.PublicKeyPEM = pub
 	}
 	if path := c.String("trusted-root"); path != "" {
-		tr, err := attest.LoadTrustedRoot(path)
+		tr, err := verify.LoadTrustedRoot(path)
 		if err != nil {
 			return usagef("%s: --trusted-root: %v", c.Command.Name, err)
 		}
@@ -105,7 +106,7 @@ cosign: write ^…$. Exit status: 0 verified, 1 a check failed, 2 usage error.`,
 type verifyOutcome struct {
 	Bundle   string `json:"bundle"`
 	Referrer string `json:"referrer,omitempty"`
-	*attest.Result
+	*verify.Result
 	Error string `json:"error,omitempty"`
 }
 
@@ -142,7 +143,7 @@ func runVerify(c *cli.Context) error {
 			return err
 		}
 	} else {
-		v, err := attest.NewVerifier(opts)
+		v, err := verify.NewVerifier(opts)
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -157,13 +158,13 @@ func runVerify(c *cli.Context) error {
 	return reportVerify(c, oci, outcomes)
 }
 
-// verifyOptions turns the flags into attest.VerifyOptions. The returned
+// verifyOptions turns the flags into verify.Options. The returned
 // function closes the --artifact file.
-func verifyOptions(c *cli.Context) (attest.VerifyOptions, func(), error) {
+func verifyOptions(c *cli.Context) (verify.Options, func(), error) {
 	noop := func() {}
-	opts := attest.VerifyOptions{
+	opts := verify.Options{
 		PredicateType: c.String("type"),
-		Policy: attest.Policy{
+		Policy: verify.Policy{
 			RequireRevoked: c.Bool("require-revoked"),
 			MaxGrantTTL:    c.Duration("max-grant-ttl"),
 			AllowScopes:    c.StringSlice("allow-scope"),
@@ -204,14 +205,14 @@ func verifyOptions(c *cli.Context) (attest.VerifyOptions, func(), error) {
 
 // verifyImage fetches the bundles attached to an image and verifies each
 // against the image digest.
-func verifyImage(ctx context.Context, image string, opts attest.VerifyOptions) ([]verifyOutcome, error) {
+func verifyImage(ctx context.Context, image string, opts verify.Options) ([]verifyOutcome, error) {
 	subject, atts, err := attest.FetchFromImage(ctx, image)
 	if err != nil {
 		return nil, checkFailed{fmt.Errorf("verify --oci %s: %w", image, err)}
 	}
 	d := attest.Digest{Algorithm: "sha256", Hex: subject.Digest["sha256"]}
 	opts.ArtifactDigest = &d
-	v, err := attest.NewVerifier(opts)
+	v, err := verify.NewVerifier(opts)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
@@ -225,7 +226,7 @@ func verifyImage(ctx context.Context, image string, opts attest.VerifyOptions) (
 	return out, nil
 }
 
-func outcome(name, referrer string, v *attest.Verifier, data []byte) verifyOutcome {
+func outcome(name, referrer string, v *verify.Verifier, data []byte) verifyOutcome {
 	res, err := v.Verify(data)
 	o := verifyOutcome{Bundle: name, Referrer: referrer, Result: res}
 	if err != nil {

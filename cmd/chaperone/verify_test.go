@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
 )
 
 // TestVerifyRefusesNonRegularFiles gives verify a FIFO (nobody writes to
@@ -21,7 +21,7 @@ import (
 // file.
 func TestVerifyRefusesNonRegularFiles(t *testing.T) {
 	dir := t.TempDir()
-	_, pub, err := attest.GenerateKey()
+	_, pub, err := sign.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"context"
@@ -19,6 +19,10 @@ import (
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 func writeFile(t *testing.T, name string, data []byte) string {
@@ -51,7 +55,7 @@ func TestGenerateKeyFormat(t *testing.T) {
 	if !ok || ec.Curve != elliptic.P256() {
 		t.Fatalf("key is %T, want ECDSA P-256", priv)
 	}
-	pub, err := ParsePublicKeyPEM(pubPEM)
+	pub, err := verify.ParsePublicKeyPEM(pubPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +68,9 @@ func TestGenerateKeyFormat(t *testing.T) {
 	}
 }
 
-// TestLoadKeySignerFormats loads the same kinds of keys in each supported
+// TestLoadKeypairFormats loads the same kinds of keys in each supported
 // encoding and checks the keypair signs verifiably with the right hint.
-func TestLoadKeySignerFormats(t *testing.T) {
+func TestLoadKeypairFormats(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pkcs8EC, _ := x509.MarshalPKCS8PrivateKey(ecKey)
 	sec1EC, _ := x509.MarshalECPrivateKey(ecKey)
@@ -95,9 +99,9 @@ func TestLoadKeySignerFormats(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeFile(t, "key.pem", c.pem)
-			kp, err := LoadKeySigner(path, nil)
+			kp, err := LoadKeypair(path, nil)
 			if err != nil {
-				t.Fatalf("LoadKeySigner: %v", err)
+				t.Fatalf("LoadKeypair: %v", err)
 			}
 			if !c.pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(kp.GetPublicKey()) {
 				t.Fatal("loaded a different public key")
@@ -121,20 +125,20 @@ func TestLoadKeySignerFormats(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Sign a statement and verify it with the public key alone.
-			st, _ := exampleStatement(t)
-			b, err := Sign(context.Background(), st, kp, SignOptions{})
+			st, _ := attesttest.Statement(t)
+			b, err := Statement(context.Background(), st, kp, StatementOptions{})
 			if err != nil {
-				t.Fatalf("Sign: %v", err)
+				t.Fatalf("Statement: %v", err)
 			}
-			d := JobSubjectDigest(testRunURI)
-			if _, err := Verify(b, VerifyOptions{PublicKeyPEM: []byte(pubPEM), ArtifactDigest: &d}); err != nil {
-				t.Fatalf("Verify: %v", err)
+			d := attest.JobSubjectDigest(attesttest.RunURI)
+			if _, err := verify.Bundle(b, verify.Options{PublicKeyPEM: []byte(pubPEM), ArtifactDigest: &d}); err != nil {
+				t.Fatalf("verify.Bundle: %v", err)
 			}
 		})
 	}
 }
 
-func TestLoadKeySignerCosignEncrypted(t *testing.T) {
+func TestLoadKeypairCosignEncrypted(t *testing.T) {
 	password := []byte("correct horse battery staple")
 	privPEM, pubPEM, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.StaticPasswordFunc(password))
 	if err != nil {
@@ -144,23 +148,23 @@ func TestLoadKeySignerCosignEncrypted(t *testing.T) {
 		t.Fatalf("unexpected fixture: %.40s", privPEM)
 	}
 	path := writeFile(t, "cosign.key", privPEM)
-	kp, err := LoadKeySigner(path, password)
+	kp, err := LoadKeypair(path, password)
 	if err != nil {
-		t.Fatalf("LoadKeySigner: %v", err)
+		t.Fatalf("LoadKeypair: %v", err)
 	}
-	pub, _ := ParsePublicKeyPEM(pubPEM)
+	pub, _ := verify.ParsePublicKeyPEM(pubPEM)
 	if !pub.(*ecdsa.PublicKey).Equal(kp.GetPublicKey()) {
 		t.Error("decrypted a different key")
 	}
 
-	_, err = LoadKeySigner(path, []byte("wrong"))
+	_, err = LoadKeypair(path, []byte("wrong"))
 	if err == nil || !strings.Contains(err.Error(), "wrong password") || !strings.Contains(err.Error(), path) {
 		t.Errorf("wrong password: err = %v", err)
 	}
 
 	// The older cosign PEM type is the same format.
 	old := strings.ReplaceAll(string(privPEM), "ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY")
-	if _, err := LoadKeySigner(writeFile(t, "old.key", []byte(old)), password); err != nil {
+	if _, err := LoadKeypair(writeFile(t, "old.key", []byte(old)), password); err != nil {
 		t.Errorf("ENCRYPTED COSIGN PRIVATE KEY: %v", err)
 	}
 
@@ -169,12 +173,12 @@ func TestLoadKeySignerCosignEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadKeySigner(writeFile(t, "empty.key", emptyPEM), nil); err != nil {
+	if _, err := LoadKeypair(writeFile(t, "empty.key", emptyPEM), nil); err != nil {
 		t.Errorf("empty-password cosign key: %v", err)
 	}
 }
 
-func TestLoadKeySignerErrors(t *testing.T) {
+func TestLoadKeypairErrors(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pkcs8, _ := x509.MarshalPKCS8PrivateKey(ecKey)
 	good := pemBlock("PRIVATE KEY", pkcs8)
@@ -204,7 +208,7 @@ func TestLoadKeySignerErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeFile(t, "key.pem", c.data)
-			_, err := LoadKeySigner(path, nil)
+			_, err := LoadKeypair(path, nil)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -221,28 +225,7 @@ func TestLoadKeySignerErrors(t *testing.T) {
 		})
 	}
 
-	if _, err := LoadKeySigner(filepath.Join(t.TempDir(), "missing.pem"), nil); err == nil || !strings.Contains(err.Error(), "missing.pem") {
+	if _, err := LoadKeypair(filepath.Join(t.TempDir(), "missing.pem"), nil); err == nil || !strings.Contains(err.Error(), "missing.pem") {
 		t.Errorf("missing file: err = %v", err)
-	}
-}
-
-func TestParsePublicKeyPEMErrors(t *testing.T) {
-	priv, _, _ := GenerateKey()
-	if _, err := ParsePublicKeyPEM(priv); err == nil || !strings.Contains(err.Error(), "found PRIVATE KEY") {
-		t.Errorf("private key as public: err = %v", err)
-	}
-	if _, err := ParsePublicKeyPEM([]byte("nope")); err == nil || !strings.Contains(err.Error(), "not PEM") {
-		t.Errorf("garbage: err = %v", err)
-	}
-	if _, err := ParsePublicKeyPEM(pemBlock("PUBLIC KEY", []byte{0x30, 0x01})); err == nil {
-		t.Error("corrupt public key accepted")
-	}
-	_, pub, _ := GenerateKey()
-	p := writeFile(t, "k.pub", pub)
-	if got, err := LoadPublicKey(p); err != nil || string(got) != string(pub) {
-		t.Errorf("LoadPublicKey: %v", err)
-	}
-	if _, err := LoadPublicKey(writeFile(t, "bad.pub", priv)); err == nil || !strings.Contains(err.Error(), "bad.pub") {
-		t.Errorf("LoadPublicKey(private): err = %v", err)
 	}
 }

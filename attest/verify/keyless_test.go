@@ -1,4 +1,4 @@
-package attest
+package verify_test
 
 import (
 	"crypto/ecdsa"
@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/chaperone-ci/chaperone/attest/verify"
+
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
 )
 
 // testCert makes a CA certificate (self-signed when parent is nil).
@@ -65,44 +69,44 @@ func testTrustedRoot(t *testing.T, withTSA bool) []byte {
 func TestKeylessVerifyOptionMisuse(t *testing.T) {
 	withTSA, noTSA := testTrustedRoot(t, true), testTrustedRoot(t, false)
 	s := signExample(t)
-	id := func(o VerifyOptions) VerifyOptions {
-		o.ArtifactDigest = jobDigest()
+	id := func(o verify.Options) verify.Options {
+		o.ArtifactDigest = attesttest.JobDigest()
 		return o
 	}
 	for _, tc := range []struct {
-		opts VerifyOptions
+		opts verify.Options
 		want string
 	}{
-		{id(VerifyOptions{PublicKeyPEM: s.pubPEM, CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "not both"},
-		{id(VerifyOptions{CertificateIdentity: "x", TrustedRootJSON: withTSA}), "no certificate OIDC issuer"},
-		{id(VerifyOptions{CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "no certificate identity"},
-		{id(VerifyOptions{CertificateIdentity: "x", CertificateIdentityRegexp: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "not both"},
-		{id(VerifyOptions{CertificateIdentityRegexp: "(", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "regexp"},
-		{id(VerifyOptions{CertificateIdentity: "x", CertificateOIDCIssuer: "y"}), "needs a trusted root"},
-		{id(VerifyOptions{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: []byte("{}")}), "trusted root"},
-		{id(VerifyOptions{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: noTSA}), "no timestamp authority"},
-		{id(VerifyOptions{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA, TransparencyLog: true}), "no transparency log"},
-		{id(VerifyOptions{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA, SignedCertificateTimestamp: true}), "no CT log"},
-		{id(VerifyOptions{PublicKeyPEM: s.pubPEM, TransparencyLog: true}), "apply to certificate identities"},
-		{id(VerifyOptions{PublicKeyPEM: s.pubPEM, TrustedRootJSON: noTSA}), "no timestamp authority"},
+		{id(verify.Options{PublicKeyPEM: s.pubPEM, CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "not both"},
+		{id(verify.Options{CertificateIdentity: "x", TrustedRootJSON: withTSA}), "no certificate OIDC issuer"},
+		{id(verify.Options{CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "no certificate identity"},
+		{id(verify.Options{CertificateIdentity: "x", CertificateIdentityRegexp: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "not both"},
+		{id(verify.Options{CertificateIdentityRegexp: "(", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}), "regexp"},
+		{id(verify.Options{CertificateIdentity: "x", CertificateOIDCIssuer: "y"}), "needs a trusted root"},
+		{id(verify.Options{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: []byte("{}")}), "trusted root"},
+		{id(verify.Options{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: noTSA}), "no timestamp authority"},
+		{id(verify.Options{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA, TransparencyLog: true}), "no transparency log"},
+		{id(verify.Options{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA, SignedCertificateTimestamp: true}), "no CT log"},
+		{id(verify.Options{PublicKeyPEM: s.pubPEM, TransparencyLog: true}), "apply to certificate identities"},
+		{id(verify.Options{PublicKeyPEM: s.pubPEM, TrustedRootJSON: noTSA}), "no timestamp authority"},
 	} {
-		if _, err := NewVerifier(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := verify.NewVerifier(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewVerifier(%+v) error = %v, want %q", tc.opts, err, tc.want)
 		}
 	}
 
 	// A key-signed bundle checked against a keyless identity is refused
 	// as such, and a key verifier with a TSA root needs a timestamp.
-	v, err := NewVerifier(id(VerifyOptions{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}))
+	v, err := verify.NewVerifier(id(verify.Options{CertificateIdentity: "x", CertificateOIDCIssuer: "y", TrustedRootJSON: withTSA}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := v.Verify(s.bundle)
-	wantFailure(t, res, err, CheckBundle)
-	v, err = NewVerifier(id(VerifyOptions{PublicKeyPEM: s.pubPEM, TrustedRootJSON: withTSA}))
+	wantFailure(t, res, err, verify.CheckBundle)
+	v, err = verify.NewVerifier(id(verify.Options{PublicKeyPEM: s.pubPEM, TrustedRootJSON: withTSA}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err = v.Verify(s.bundle)
-	wantFailure(t, res, err, CheckTimestamp)
+	wantFailure(t, res, err, verify.CheckTimestamp)
 }

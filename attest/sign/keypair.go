@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"bytes"
@@ -11,15 +11,17 @@ import (
 	"fmt"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	"github.com/sigstore/sigstore-go/pkg/sign"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/chaperone-ci/chaperone/attest/internal/keys"
 )
 
 // Keypair adapts a sigstore/sigstore signature.SignerVerifier (a key file,
 // a KMS key, anything with a public key) to sigstore-go's sign.Keypair, so
-// sign.Bundle can sign with it. The algorithm is the default Sigstore
+// that sigstore-go's sign.Bundle can sign with it. The algorithm is the default Sigstore
 // algorithm for the public key (signature.GetDefaultAlgorithmDetails:
 // ECDSA P-256 → SHA-256, RSA → PKCS#1 v1.5 SHA-256, Ed25519 → pure
 // Ed25519), and the hint is base64(sha256(PKIX public key)), the value
@@ -31,7 +33,7 @@ type Keypair struct {
 	hint []byte
 }
 
-var _ sign.Keypair = (*Keypair)(nil)
+var _ sgsign.Keypair = (*Keypair)(nil)
 
 // NewKeypair wraps sv. The public key is read once, here.
 func NewKeypair(sv signature.SignerVerifier) (*Keypair, error) {
@@ -44,7 +46,7 @@ func NewKeypair(sv signature.SignerVerifier) (*Keypair, error) {
 	}
 	alg, err := signature.GetDefaultAlgorithmDetails(pub)
 	if err != nil {
-		return nil, fmt.Errorf("keypair: %s: %w", describeKey(pub), err)
+		return nil, fmt.Errorf("keypair: %s: %w", keys.Describe(pub), err)
 	}
 	hint, err := PublicKeyHint(pub)
 	if err != nil {
@@ -118,9 +120,9 @@ func (k *Keypair) SignData(ctx context.Context, data []byte) ([]byte, []byte, er
 	return sig, signed, nil
 }
 
-// keypairVerifier returns a verifier for any sign.Keypair's public key,
+// keypairVerifier returns a verifier for any sigstore-go sign.Keypair's public key,
 // using the algorithm the keypair signs with.
-func keypairVerifier(kp sign.Keypair) (signature.Verifier, error) {
+func keypairVerifier(kp sgsign.Keypair) (signature.Verifier, error) {
 	alg, err := signature.GetAlgorithmDetails(kp.GetSigningAlgorithm())
 	if err != nil {
 		return nil, fmt.Errorf("signing algorithm %v: %w", kp.GetSigningAlgorithm(), err)

@@ -1,4 +1,4 @@
-package attest
+package verify
 
 import (
 	"crypto/sha256"
@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/keys"
 )
 
-// VerifyOptions says what a bundle must satisfy. The zero value verifies
+// Options says what a bundle must satisfy. The zero value verifies
 // nothing and is refused: exactly one signer source is required (a public
 // key, or a certificate identity with a trusted root), and so is a subject
 // to look for unless WithoutArtifactUnsafe is set.
-type VerifyOptions struct {
+type Options struct {
 	// PublicKeyPEM is the PEM public key ("PUBLIC KEY") that must have
 	// signed the bundle, as with cosign --key.
 	PublicKeyPEM []byte
@@ -33,7 +35,7 @@ type VerifyOptions struct {
 
 	// TrustedRootJSON is a Sigstore trusted root (Fulcio CAs, timestamp
 	// authorities, transparency and CT logs), e.g. as written by
-	// TrustedRootFor or `cosign trusted-root create`. Required with a
+	// sign.TrustedRootFor or `cosign trusted-root create`. Required with a
 	// certificate identity. With a public key it is optional, and when given,
 	// the bundle must carry a signed timestamp from one of its TSAs.
 	TrustedRootJSON []byte
@@ -49,16 +51,16 @@ type VerifyOptions struct {
 	SignedCertificateTimestamp bool
 
 	// PredicateType is the predicate type the statement must carry.
-	// Empty means PredicateTypeJob. It is always checked.
+	// Empty means attest.PredicateTypeJob. It is always checked.
 	PredicateType string
 
 	// The subject the statement must name. Set exactly one of Artifact (its
 	// contents, hashed with SHA-256, as with cosign's positional blob) and
 	// ArtifactDigest (as with cosign --digest/--digestAlg). For a job
-	// attestation without artifacts use JobSubjectDigest(runURI); for an
-	// image, its manifest digest.
+	// attestation without artifacts use attest.JobSubjectDigest(runURI);
+	// for an image, its manifest digest.
 	Artifact       io.Reader
-	ArtifactDigest *Digest
+	ArtifactDigest *attest.Digest
 
 	// WithoutArtifactUnsafe skips the subject check (cosign
 	// --check-claims=false). The signature and predicate type are still
@@ -66,26 +68,26 @@ type VerifyOptions struct {
 	WithoutArtifactUnsafe bool
 
 	// Policy is checked on the job predicate of an authentic bundle. A
-	// policy with rules needs PredicateType PredicateTypeJob.
+	// policy with rules needs PredicateType attest.PredicateTypeJob.
 	Policy Policy
 }
 
-// verifyConfig is VerifyOptions resolved into sigstore-go terms, with the
+// verifyConfig is Options resolved into sigstore-go terms, with the
 // trusted material parsed and the sigstore-go verifier built once.
 type verifyConfig struct {
 	trusted       root.TrustedMaterial
-	verifierOpts  []verify.VerifierOption
-	identity      verify.PolicyOption
+	verifierOpts  []sgverify.VerifierOption
+	identity      sgverify.PolicyOption
 	signerKind    string // "key" | "certificate"
 	signerDetail  string // for the signer check's verdict
 	needTimestamp bool   // a time source is part of the policy
 	predicateType string
 
-	digests         []verify.ArtifactDigest
+	digests         []sgverify.ArtifactDigest
 	withoutArtifact bool
 	policy          Policy
 
-	sev *verify.Verifier
+	sev *sgverify.Verifier
 }
 
 // Signer kinds in SignerInfo.
@@ -94,7 +96,7 @@ const (
 	signerKindCertificate = "certificate"
 )
 
-func (o VerifyOptions) config() (*verifyConfig, error) {
+func (o Options) config() (*verifyConfig, error) {
 	keyless := o.CertificateIdentity != "" || o.CertificateIdentityRegexp != "" ||
 		o.CertificateOIDCIssuer != "" || o.CertificateOIDCIssuerRegexp != ""
 	var (
@@ -117,13 +119,13 @@ func (o VerifyOptions) config() (*verifyConfig, error) {
 
 	cfg.predicateType = o.PredicateType
 	if cfg.predicateType == "" {
-		cfg.predicateType = PredicateTypeJob
+		cfg.predicateType = attest.PredicateTypeJob
 	}
 	if err := o.Policy.validate(); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	if !o.Policy.IsZero() && cfg.predicateType != PredicateTypeJob {
-		return nil, fmt.Errorf("verify: policy rules apply to job attestations (predicate type %s), not %s", PredicateTypeJob, cfg.predicateType)
+	if !o.Policy.IsZero() && cfg.predicateType != attest.PredicateTypeJob {
+		return nil, fmt.Errorf("verify: policy rules apply to job attestations (predicate type %s), not %s", attest.PredicateTypeJob, cfg.predicateType)
 	}
 	cfg.policy = o.Policy
 	if err := o.subject(cfg); err != nil {
@@ -138,7 +140,7 @@ func (o VerifyOptions) config() (*verifyConfig, error) {
 // build makes the sigstore-go verifier from the trusted material and the
 // time policy.
 func (cfg *verifyConfig) build() error {
-	sev, err := verify.NewVerifier(cfg.trusted, cfg.verifierOpts...)
+	sev, err := sgverify.NewVerifier(cfg.trusted, cfg.verifierOpts...)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -148,7 +150,7 @@ func (cfg *verifyConfig) build() error {
 
 // keyConfig trusts exactly the given public key, whatever key hint the
 // bundle names (as cosign --key does).
-func (o VerifyOptions) keyConfig() (*verifyConfig, error) {
+func (o Options) keyConfig() (*verifyConfig, error) {
 	if o.TransparencyLog || o.SignedCertificateTimestamp {
 		return nil, errors.New("verify: transparency log and SCT requirements apply to certificate identities; with a public key give a trusted root with a TSA instead")
 	}
@@ -158,12 +160,12 @@ func (o VerifyOptions) keyConfig() (*verifyConfig, error) {
 	}
 	v, err := signature.LoadDefaultVerifier(pub)
 	if err != nil {
-		return nil, fmt.Errorf("verify: public key: %s: %w", describeKey(pub), err)
+		return nil, fmt.Errorf("verify: public key: %s: %w", keys.Describe(pub), err)
 	}
 	cfg := keyConfig(v)
-	cfg.signerDetail = "signed by the given " + describeKey(pub)
+	cfg.signerDetail = "signed by the given " + keys.Describe(pub)
 	if len(o.TrustedRootJSON) > 0 {
-		tr, err := parseTrustedRoot(o.TrustedRootJSON)
+		tr, err := ParseTrustedRoot(o.TrustedRootJSON)
 		if err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
@@ -171,7 +173,7 @@ func (o VerifyOptions) keyConfig() (*verifyConfig, error) {
 			return nil, errors.New("verify: the trusted root has no timestamp authority; with a public key, a trusted root is only needed to check signed timestamps")
 		}
 		cfg.trusted = root.TrustedMaterialCollection{cfg.trusted, tr}
-		cfg.verifierOpts = []verify.VerifierOption{verify.WithSignedTimestamps(1), verify.WithoutStatementPredicate()}
+		cfg.verifierOpts = []sgverify.VerifierOption{sgverify.WithSignedTimestamps(1), sgverify.WithoutStatementPredicate()}
 		cfg.needTimestamp = true
 	}
 	return cfg, nil
@@ -180,13 +182,10 @@ func (o VerifyOptions) keyConfig() (*verifyConfig, error) {
 // keyConfig trusts exactly one public key; no timestamps or log entries
 // are required.
 func keyConfig(v signature.Verifier) *verifyConfig {
-	key := root.NewExpiringKey(v, time.Time{}, time.Time{})
 	return &verifyConfig{
-		trusted: root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-			return key, nil
-		}),
-		verifierOpts: []verify.VerifierOption{verify.WithNoObserverTimestamps(), verify.WithoutStatementPredicate()},
-		identity:     verify.WithKey(),
+		trusted:      TrustedKey(v),
+		verifierOpts: []sgverify.VerifierOption{sgverify.WithNoObserverTimestamps(), sgverify.WithoutStatementPredicate()},
+		identity:     sgverify.WithKey(),
 		signerKind:   signerKindKey,
 		signerDetail: "signed by the given key",
 	}
@@ -194,7 +193,7 @@ func keyConfig(v signature.Verifier) *verifyConfig {
 
 // certificateConfig trusts certificates from the trusted root's CAs for
 // the given identity and issuer, dated by a trusted time source.
-func (o VerifyOptions) certificateConfig() (*verifyConfig, error) {
+func (o Options) certificateConfig() (*verifyConfig, error) {
 	if err := exactlyOne("certificate identity", o.CertificateIdentity, o.CertificateIdentityRegexp); err != nil {
 		return nil, err
 	}
@@ -209,21 +208,21 @@ func (o VerifyOptions) certificateConfig() (*verifyConfig, error) {
 	if len(o.TrustedRootJSON) == 0 {
 		return nil, errors.New("verify: a certificate identity needs a trusted root (the Fulcio CA and timestamp authority that vouch for it)")
 	}
-	tr, err := parseTrustedRoot(o.TrustedRootJSON)
+	tr, err := ParseTrustedRoot(o.TrustedRootJSON)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	if len(tr.FulcioCertificateAuthorities()) == 0 {
 		return nil, errors.New("verify: the trusted root has no certificate authority, so no certificate can verify")
 	}
-	id, err := verify.NewShortCertificateIdentity(o.CertificateOIDCIssuer, o.CertificateOIDCIssuerRegexp, o.CertificateIdentity, o.CertificateIdentityRegexp)
+	id, err := sgverify.NewShortCertificateIdentity(o.CertificateOIDCIssuer, o.CertificateOIDCIssuerRegexp, o.CertificateIdentity, o.CertificateIdentityRegexp)
 	if err != nil {
 		return nil, fmt.Errorf("verify: certificate identity: %w", err)
 	}
 	cfg := &verifyConfig{
 		trusted:       tr,
-		verifierOpts:  []verify.VerifierOption{verify.WithoutStatementPredicate()},
-		identity:      verify.WithCertificateIdentity(id),
+		verifierOpts:  []sgverify.VerifierOption{sgverify.WithoutStatementPredicate()},
+		identity:      sgverify.WithCertificateIdentity(id),
 		signerKind:    signerKindCertificate,
 		signerDetail:  describeIdentity(o),
 		needTimestamp: true,
@@ -232,18 +231,18 @@ func (o VerifyOptions) certificateConfig() (*verifyConfig, error) {
 		if len(tr.RekorLogs()) == 0 {
 			return nil, errors.New("verify: a transparency log entry is required but the trusted root has no transparency log")
 		}
-		cfg.verifierOpts = append(cfg.verifierOpts, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+		cfg.verifierOpts = append(cfg.verifierOpts, sgverify.WithTransparencyLog(1), sgverify.WithObserverTimestamps(1))
 	} else {
 		if len(tr.TimestampingAuthorities()) == 0 {
 			return nil, errors.New("verify: the trusted root has no timestamp authority, so no signed timestamp can verify (for bundles logged in Rekor, require the transparency log instead)")
 		}
-		cfg.verifierOpts = append(cfg.verifierOpts, verify.WithSignedTimestamps(1))
+		cfg.verifierOpts = append(cfg.verifierOpts, sgverify.WithSignedTimestamps(1))
 	}
 	if o.SignedCertificateTimestamp {
 		if len(tr.CTLogs()) == 0 {
 			return nil, errors.New("verify: an SCT is required but the trusted root has no CT log")
 		}
-		cfg.verifierOpts = append(cfg.verifierOpts, verify.WithSignedCertificateTimestamps(1))
+		cfg.verifierOpts = append(cfg.verifierOpts, sgverify.WithSignedCertificateTimestamps(1))
 	}
 	return cfg, nil
 }
@@ -258,7 +257,7 @@ func exactlyOne(what, exact, re string) error {
 	return nil
 }
 
-func describeIdentity(o VerifyOptions) string {
+func describeIdentity(o Options) string {
 	id := fmt.Sprintf("identity %q", o.CertificateIdentity)
 	if o.CertificateIdentityRegexp != "" {
 		id = fmt.Sprintf("identity matching %q", o.CertificateIdentityRegexp)
@@ -271,7 +270,7 @@ func describeIdentity(o VerifyOptions) string {
 }
 
 // subject resolves the subject options into digests.
-func (o VerifyOptions) subject(cfg *verifyConfig) error {
+func (o Options) subject(cfg *verifyConfig) error {
 	n := 0
 	if o.Artifact != nil {
 		n++
@@ -290,17 +289,17 @@ func (o VerifyOptions) subject(cfg *verifyConfig) error {
 	case o.WithoutArtifactUnsafe:
 		cfg.withoutArtifact = true
 	case o.ArtifactDigest != nil:
-		raw, err := o.ArtifactDigest.bytes()
+		raw, err := o.ArtifactDigest.Bytes()
 		if err != nil {
 			return fmt.Errorf("verify: artifact digest: %w", err)
 		}
-		cfg.digests = []verify.ArtifactDigest{{Algorithm: o.ArtifactDigest.Algorithm, Digest: raw}}
+		cfg.digests = []sgverify.ArtifactDigest{{Algorithm: o.ArtifactDigest.Algorithm, Digest: raw}}
 	default:
 		h := sha256.New()
 		if _, err := io.Copy(h, o.Artifact); err != nil {
 			return fmt.Errorf("verify: reading the artifact: %w", err)
 		}
-		cfg.digests = []verify.ArtifactDigest{{Algorithm: "sha256", Digest: h.Sum(nil)}}
+		cfg.digests = []sgverify.ArtifactDigest{{Algorithm: "sha256", Digest: h.Sum(nil)}}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"context"
@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/sign"
-	"github.com/sigstore/sigstore-go/pkg/verify"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // keylessSigner signs with a fresh ephemeral key per signature, certified
@@ -19,7 +20,7 @@ import (
 // the signature was made within them.
 type keylessSigner struct {
 	idToken  func(ctx context.Context, audience string) (string, error)
-	fulcio   *sign.Fulcio
+	fulcio   *sgsign.Fulcio
 	svc      services
 	public   bool // the public Sigstore instance: only for public repositories
 	rootJSON []byte
@@ -27,7 +28,7 @@ type keylessSigner struct {
 	sct      bool // the trusted root has CT logs: require an SCT
 }
 
-func newKeylessSigner(ctx context.Context, opts SignerOptions) (*keylessSigner, error) {
+func newKeylessSigner(ctx context.Context, opts Options) (*keylessSigner, error) {
 	if opts.IDToken == nil {
 		return nil, errors.New("signer keyless: no OIDC token source; keyless signing needs the job's identity token (audience sigstore)")
 	}
@@ -45,11 +46,11 @@ func newKeylessSigner(ctx context.Context, opts SignerOptions) (*keylessSigner, 
 	if opts.TSAURL == "" && opts.RekorURL == "" {
 		return nil, errors.New("signer keyless: no TSA URL (attest.tsa-url): a Fulcio certificate is valid for minutes, so a signature needs a trusted timestamp to verify later")
 	}
-	fo := &sign.FulcioOptions{BaseURL: strings.TrimRight(opts.FulcioURL, "/"), Timeout: serviceTimeout, Retries: serviceRetries}
+	fo := &sgsign.FulcioOptions{BaseURL: strings.TrimRight(opts.FulcioURL, "/"), Timeout: serviceTimeout, Retries: serviceRetries}
 	if opts.HTTPClient != nil {
 		fo.Transport = opts.HTTPClient.Transport
 	}
-	s.fulcio = sign.NewFulcio(fo)
+	s.fulcio = sgsign.NewFulcio(fo)
 	s.svc = newServices(opts)
 
 	var err error
@@ -77,7 +78,7 @@ func newKeylessSigner(ctx context.Context, opts SignerOptions) (*keylessSigner, 
 	return s, nil
 }
 
-func (s *keylessSigner) Kind() string         { return SignerKeyless }
+func (s *keylessSigner) Kind() string         { return KindKeyless }
 func (s *keylessSigner) PublicKeyPEM() []byte { return nil }
 func (s *keylessSigner) TrustedRoot() []byte  { return s.rootJSON }
 
@@ -99,35 +100,27 @@ func (s *keylessSigner) SignStatement(ctx context.Context, statement []byte) ([]
 			return nil, fmt.Errorf("signer keyless: the repository is not public (repository_visibility %q): refusing to record it in the public Rekor log; configure a private Fulcio and TSA (attest.fulcio-url, attest.tsa-url)", v)
 		}
 	}
-	kp, err := sign.NewEphemeralKeypair(nil)
+	kp, err := sgsign.NewEphemeralKeypair(nil)
 	if err != nil {
 		return nil, fmt.Errorf("signer keyless: %w", err)
 	}
-	// Check the certificate names the token's issuer: the identity Fulcio
+	// The certificate must name the token's issuer: the identity Fulcio
 	// vouched for is the one the job holds.
-	id, err := verify.NewShortCertificateIdentity(issuer, "", "", ".+")
-	if err != nil {
-		return nil, fmt.Errorf("signer keyless: %w", err)
+	by := verify.Signing{
+		Issuer:          issuer,
+		TrustedMaterial: s.trusted,
+		TSA:             s.svc.dated(),
+		TransparencyLog: s.svc.logged(),
+		SCT:             s.sct,
 	}
-	cfg := &verifyConfig{
-		trusted:       s.trusted,
-		verifierOpts:  s.svc.timePolicy(true),
-		identity:      verify.WithCertificateIdentity(id),
-		signerKind:    signerKindCertificate,
-		signerDetail:  fmt.Sprintf("issuer %q", issuer),
-		needTimestamp: true,
-	}
-	if s.sct {
-		cfg.verifierOpts = append(cfg.verifierOpts, verify.WithSignedCertificateTimestamps(1))
-	}
-	bopts := sign.BundleOptions{
+	bopts := sgsign.BundleOptions{
 		CertificateProvider:        s.fulcio,
-		CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: token},
+		CertificateProviderOptions: &sgsign.CertificateProviderOptions{IDToken: token},
 		TimestampAuthorities:       s.svc.tsas,
 		TransparencyLogs:           s.svc.tlogs,
 		TrustedRoot:                s.trusted,
 	}
-	out, err := signWith(ctx, statement, kp, bopts, cfg)
+	out, err := signWith(ctx, statement, kp, bopts, by)
 	if err != nil {
 		return nil, fmt.Errorf("signer keyless: %w", err)
 	}

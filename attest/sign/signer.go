@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // Signer signs in-toto statements into Sigstore bundles. NewSigner makes
 // one from a signer spec, so callers need not know which kind it is.
 type Signer interface {
-	// SignStatement signs an in-toto statement (as made by NewStatement)
+	// SignStatement signs an in-toto statement (as made by attest.NewStatement)
 	// and returns a Sigstore bundle v0.3 in JSON. Before returning, the
 	// bundle is verified with the same trusted material a verifier would
 	// use (signature, certificate chain and identity issuer, timestamps,
@@ -20,7 +20,7 @@ type Signer interface {
 	// SignStatement returns has already been verified once.
 	SignStatement(ctx context.Context, statement []byte) ([]byte, error)
 
-	// Kind is SignerKey, SignerKMS or SignerKeyless.
+	// Kind is KindKey, KindKMS or KindKeyless.
 	Kind() string
 
 	// PublicKeyPEM is the PEM public key that verifies the signer's bundles
@@ -38,18 +38,18 @@ type Signer interface {
 
 // Signer kinds, as Signer.Kind reports them.
 const (
-	SignerKey     = "key"
-	SignerKMS     = "kms"
-	SignerKeyless = "keyless"
+	KindKey     = "key"
+	KindKMS     = "kms"
+	KindKeyless = "keyless"
 )
 
 // SigstoreAudience is the audience of the OIDC token a keyless signer asks
 // for: Fulcio accepts tokens for this audience only.
 const SigstoreAudience = "sigstore"
 
-// SignerOptions configures NewSigner. Every field is optional; which ones a
-// signer uses depends on its kind.
-type SignerOptions struct {
+// Options configures NewSigner (and TrustedRootFor). Every field is
+// optional; which ones a signer uses depends on its kind.
+type Options struct {
 	// Getenv reads the environment (default os.Getenv). A key signer reads
 	// the password of an encrypted key from CHAPERONE_KEY_PASSWORD, or
 	// when that is empty from COSIGN_PASSWORD; a keyless signer checks
@@ -86,7 +86,7 @@ type SignerOptions struct {
 	HTTPClient *http.Client
 }
 
-func (o SignerOptions) getenv(name string) string {
+func (o Options) getenv(name string) string {
 	if o.Getenv == nil {
 		return os.Getenv(name)
 	}
@@ -94,7 +94,7 @@ func (o SignerOptions) getenv(name string) string {
 }
 
 // keyPassword is the password for an encrypted key file.
-func (o SignerOptions) keyPassword() []byte {
+func (o Options) keyPassword() []byte {
 	if p := o.getenv("CHAPERONE_KEY_PASSWORD"); p != "" {
 		return []byte(p)
 	}
@@ -105,7 +105,7 @@ func (o SignerOptions) keyPassword() []byte {
 //
 //   - "key:PATH": a PEM private key file (PKCS#8, SEC 1, PKCS#1, or
 //     cosign's encrypted format with the password from
-//     CHAPERONE_KEY_PASSWORD or COSIGN_PASSWORD; see LoadKeySigner);
+//     CHAPERONE_KEY_PASSWORD or COSIGN_PASSWORD; see LoadKeypair);
 //   - "kms:URI": a sigstore/sigstore KMS key, e.g.
 //     kms:awskms:///alias/ci-attest, kms:gcpkms://projects/…,
 //     kms:azurekms://…, kms:hashivault://KEY (the program must import
@@ -116,7 +116,7 @@ func (o SignerOptions) keyPassword() []byte {
 //
 // Keys are loaded, and the trusted root a keyless signer verifies with is
 // fetched, here: configuration errors surface before the job runs.
-func NewSigner(ctx context.Context, spec string, opts SignerOptions) (Signer, error) {
+func NewSigner(ctx context.Context, spec string, opts Options) (Signer, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -124,16 +124,16 @@ func NewSigner(ctx context.Context, spec string, opts SignerOptions) (Signer, er
 	switch {
 	case spec == "":
 		return nil, errors.New("signer: no signer given; want key:PATH, kms:URI or keyless")
-	case kind == SignerKey:
+	case kind == KindKey:
 		if arg == "" {
 			return nil, errors.New("signer key: no key file given; want key:PATH")
 		}
-		kp, err := LoadKeySigner(arg, opts.keyPassword())
+		kp, err := LoadKeypair(arg, opts.keyPassword())
 		if err != nil {
 			return nil, fmt.Errorf("signer key: %w", err)
 		}
-		return newKeySigner(ctx, SignerKey, kp, opts)
-	case kind == SignerKMS:
+		return newKeySigner(ctx, KindKey, kp, opts)
+	case kind == KindKMS:
 		if arg == "" || !strings.Contains(arg, "://") {
 			return nil, fmt.Errorf("signer %q: want kms:URI with a KMS key URI such as kms:awskms:///alias/NAME", spec)
 		}
@@ -141,8 +141,8 @@ func NewSigner(ctx context.Context, spec string, opts SignerOptions) (Signer, er
 		if err != nil {
 			return nil, fmt.Errorf("signer kms: %w", err)
 		}
-		return newKeySigner(ctx, SignerKMS, kp, opts)
-	case spec == SignerKeyless:
+		return newKeySigner(ctx, KindKMS, kp, opts)
+	case spec == KindKeyless:
 		return newKeylessSigner(ctx, opts)
 	case strings.Contains(spec, "://"):
 		return nil, fmt.Errorf("signer %q: a KMS key is written kms:%s", spec, spec)
@@ -151,7 +151,7 @@ func NewSigner(ctx context.Context, spec string, opts SignerOptions) (Signer, er
 }
 
 // httpClient is the client for Sigstore services.
-func (o SignerOptions) httpClient() *http.Client {
+func (o Options) httpClient() *http.Client {
 	if o.HTTPClient != nil {
 		return o.HTTPClient
 	}

@@ -1,8 +1,10 @@
-package attest
+package verify_test
 
 import (
 	"bytes"
 	"testing"
+
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // FuzzVerify feeds arbitrary bundles to a Verifier: it must never panic,
@@ -10,7 +12,7 @@ import (
 // signature covers the payload, so no edit of it may pass).
 func FuzzVerify(f *testing.F) {
 	bundles, pub, artifact := benchBundles(f, 1)
-	v, err := NewVerifier(VerifyOptions{PublicKeyPEM: pub, ArtifactDigest: &artifact})
+	v, err := verify.NewVerifier(verify.Options{PublicKeyPEM: pub, ArtifactDigest: &artifact})
 	if err != nil {
 		f.Fatal(err)
 	}

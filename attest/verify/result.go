@@ -1,9 +1,11 @@
-package attest
+package verify
 
 import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+
+	"github.com/chaperone-ci/chaperone/attest"
 )
 
 // Names of the checks in a Result, in the order they run. The policy
@@ -16,7 +18,7 @@ const (
 	CheckStatement     = "statement"     // the payload is an in-toto Statement v1
 	CheckPredicateType = "predicateType" // the statement's predicate type is the expected one
 	CheckSubject       = "subject"       // a subject carries the expected digest (sigstore-go)
-	CheckPredicate     = "predicate"     // the predicate decodes and satisfies JobPredicate.Validate
+	CheckPredicate     = "predicate"     // the predicate decodes and satisfies attest.JobPredicate.Validate
 
 	CheckRequireRevoked  = "requireRevoked"   // Policy.RequireRevoked
 	CheckMaxGrantTTL     = "maxGrantTTL"      // Policy.MaxGrantTTL
@@ -40,22 +42,22 @@ type Check struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
-// Result reports what Verify checked. Checks is always filled in as far
-// as verification got. Statement, Subjects, MatchedSubject, Predicate,
+// Result reports what Verifier.Verify checked. Checks is always filled in
+// as far as verification got. Statement, Subjects, MatchedSubject, Predicate,
 // Signer and Timestamps are set only when Verified is true (every check
 // passed or was skipped), so content of an unverified bundle can never be
 // mistaken for verified content.
 type Result struct {
-	Verified        bool          `json:"verified"`
-	BundleMediaType string        `json:"bundleMediaType,omitempty"`
-	PublicKeyHint   string        `json:"publicKeyHint,omitempty"`
-	Checks          []Check       `json:"checks"`
-	Signer          *SignerInfo   `json:"signer,omitempty"`
-	Timestamps      []Timestamp   `json:"timestamps,omitempty"`
-	Statement       *Statement    `json:"statement,omitempty"`
-	Subjects        []Subject     `json:"subjects,omitempty"`
-	MatchedSubject  *Subject      `json:"matchedSubject,omitempty"`
-	Predicate       *JobPredicate `json:"predicate,omitempty"` // when the predicate type is PredicateTypeJob
+	Verified        bool                 `json:"verified"`
+	BundleMediaType string               `json:"bundleMediaType,omitempty"`
+	PublicKeyHint   string               `json:"publicKeyHint,omitempty"`
+	Checks          []Check              `json:"checks"`
+	Signer          *SignerInfo          `json:"signer,omitempty"`
+	Timestamps      []Timestamp          `json:"timestamps,omitempty"`
+	Statement       *attest.Statement    `json:"statement,omitempty"`
+	Subjects        []attest.Subject     `json:"subjects,omitempty"`
+	MatchedSubject  *attest.Subject      `json:"matchedSubject,omitempty"`
+	Predicate       *attest.JobPredicate `json:"predicate,omitempty"` // when the predicate type is attest.PredicateTypeJob
 }
 
 // SignerInfo says who signed a verified bundle.
@@ -90,15 +92,15 @@ func (r *Result) add(name, verdict, detail string) {
 	r.Checks = append(r.Checks, Check{Name: name, Verdict: verdict, Detail: detail})
 }
 
-// VerificationError is returned when a bundle fails a check. Check is the
-// name of the first failed check (see the Check* constants).
-type VerificationError struct {
+// Error is returned when a bundle fails a check. Check is the name of the
+// first failed check (see the Check* constants).
+type Error struct {
 	Check string
 	Err   error
 }
 
-func (e *VerificationError) Error() string {
+func (e *Error) Error() string {
 	return "attestation not verified: " + e.Check + ": " + e.Err.Error()
 }
 
-func (e *VerificationError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }

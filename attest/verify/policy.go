@@ -1,10 +1,12 @@
-package attest
+package verify
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/chaperone-ci/chaperone/attest"
 )
 
 // Policy is what a verified job attestation must say, beyond being
@@ -31,14 +33,14 @@ type Policy struct {
 	AllowProviders []string
 
 	// RequireOutcome, when set, is the job outcome the predicate must
-	// record (one of Outcomes: success, failure, agent-error).
+	// record (one of attest.Outcomes: success, failure, agent-error).
 	RequireOutcome string
 
 	// OwnerPolicy, when set, judges every grant together with the attested
 	// identity: a rule from outside this package (the platform owner's
 	// policy file, agent.Policy). It returns "" to allow the grant, else
 	// why not.
-	OwnerPolicy func(id Identity, g Grant) (refusal string)
+	OwnerPolicy func(id attest.Identity, g attest.Grant) (refusal string)
 }
 
 // alwaysRevocable reports whether a provider's credentials can always be
@@ -62,8 +64,8 @@ func (p Policy) validate() error {
 	if p.MaxGrantTTL < 0 {
 		return fmt.Errorf("policy: maximum grant lifetime %s is negative", p.MaxGrantTTL)
 	}
-	if p.RequireOutcome != "" && !slices.Contains(Outcomes, p.RequireOutcome) {
-		return fmt.Errorf("policy: required outcome %q is not one of %s", p.RequireOutcome, strings.Join(Outcomes, ", "))
+	if p.RequireOutcome != "" && !slices.Contains(attest.Outcomes, p.RequireOutcome) {
+		return fmt.Errorf("policy: required outcome %q is not one of %s", p.RequireOutcome, strings.Join(attest.Outcomes, ", "))
 	}
 	for _, s := range p.AllowScopes {
 		if s == "" {
@@ -86,20 +88,20 @@ type policyCheck struct {
 }
 
 // evaluate applies the policy's rules to a predicate, in a fixed order.
-func (p Policy) evaluate(pred *JobPredicate) []policyCheck {
+func (p Policy) evaluate(pred *attest.JobPredicate) []policyCheck {
 	var out []policyCheck
 	if p.RequireRevoked {
 		c := policyCheck{name: CheckRequireRevoked}
 		revoked, exempt := 0, 0
 		for i, g := range pred.Grants {
 			switch {
-			case g.Revocation.Outcome == RevocationRevoked:
+			case g.Revocation.Outcome == attest.RevocationRevoked:
 				revoked++
-			case g.Revocation.Outcome == RevocationExpiry && !alwaysRevocable(g.Provider):
+			case g.Revocation.Outcome == attest.RevocationExpiry && !alwaysRevocable(g.Provider):
 				exempt++
-			case g.Revocation.Outcome == RevocationExpiry:
+			case g.Revocation.Outcome == attest.RevocationExpiry:
 				c.violations = append(c.violations, fmt.Sprintf("%s was left to expire, but %s credentials can be revoked", grantName(i, g), g.Provider))
-			case g.Revocation.Outcome == RevocationFailed:
+			case g.Revocation.Outcome == attest.RevocationFailed:
 				c.violations = append(c.violations, fmt.Sprintf("%s was not revoked: revocation failed: %s", grantName(i, g), g.Revocation.Error))
 			default:
 				c.violations = append(c.violations, fmt.Sprintf("%s was not revoked (outcome %q)", grantName(i, g), g.Revocation.Outcome))
@@ -116,7 +118,7 @@ func (p Policy) evaluate(pred *JobPredicate) []policyCheck {
 				if ttl := g.ExpiresAt.Sub(g.IssuedAt); ttl > p.MaxGrantTTL {
 					c.violations = append(c.violations, fmt.Sprintf("%s was issued for %s, more than %s", grantName(i, g), ttl, p.MaxGrantTTL))
 				}
-			case g.Revocation.Outcome == RevocationRevoked && g.Revocation.At != nil:
+			case g.Revocation.Outcome == attest.RevocationRevoked && g.Revocation.At != nil:
 				if ttl := g.Revocation.At.Sub(g.IssuedAt); ttl > p.MaxGrantTTL {
 					c.violations = append(c.violations, fmt.Sprintf("%s has no expiry and lived %s before revocation, more than %s", grantName(i, g), ttl, p.MaxGrantTTL))
 				}
@@ -165,7 +167,7 @@ func (p Policy) evaluate(pred *JobPredicate) []policyCheck {
 
 // grantName identifies a grant in a message: its index, scope, provider
 // and principal.
-func grantName(i int, g Grant) string {
+func grantName(i int, g attest.Grant) string {
 	s := fmt.Sprintf("grants[%d] (scope %q, provider %s", i, g.Scope, g.Provider)
 	if g.Principal != "" {
 		s += ", principal " + g.Principal

@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"crypto"
@@ -9,16 +9,15 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"strings"
-	"syscall"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
-	"github.com/sigstore/sigstore-go/pkg/sign"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/chaperone-ci/chaperone/attest/internal/keys"
+	"github.com/chaperone-ci/chaperone/attest/internal/regularfile"
 )
 
 // maxKeyFileSize bounds how much of a key file is read.
@@ -36,8 +35,8 @@ const (
 	pemECParameters      = "EC PARAMETERS"
 )
 
-// LoadKeySigner reads a PEM private key file and returns a sign.Keypair
-// (a *Keypair) for Sign. Accepted encodings:
+// LoadKeypair reads a PEM private key file and returns a sigstore-go
+// sign.Keypair (a *Keypair) for Statement. Accepted encodings:
 //
 //   - "PRIVATE KEY" (PKCS#8): ECDSA P-256/P-384/P-521, RSA 2048/3072/4096, Ed25519
 //   - "EC PRIVATE KEY" (SEC 1) and "RSA PRIVATE KEY" (PKCS#1)
@@ -48,8 +47,8 @@ const (
 //
 // password is only used for encrypted keys. Errors name the file and what
 // was wrong with it, never any key material.
-func LoadKeySigner(path string, password []byte) (sign.Keypair, error) {
-	data, err := readBounded(path, maxKeyFileSize)
+func LoadKeypair(path string, password []byte) (sgsign.Keypair, error) {
+	data, err := regularfile.ReadFile(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", path, err)
 	}
@@ -60,7 +59,7 @@ func LoadKeySigner(path string, password []byte) (sign.Keypair, error) {
 	return kp, nil
 }
 
-// KeypairFromPEM is LoadKeySigner for key bytes already in memory.
+// KeypairFromPEM is LoadKeypair for key bytes already in memory.
 func KeypairFromPEM(data, password []byte) (*Keypair, error) {
 	priv, err := ParsePrivateKeyPEM(data, password)
 	if err != nil {
@@ -68,13 +67,13 @@ func KeypairFromPEM(data, password []byte) (*Keypair, error) {
 	}
 	sv, err := signature.LoadDefaultSignerVerifier(priv)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not usable for signing: %w", describeKey(priv.Public()), err)
+		return nil, fmt.Errorf("%s is not usable for signing: %w", keys.Describe(priv.Public()), err)
 	}
 	return NewKeypair(sv)
 }
 
 // ParsePrivateKeyPEM decodes the single private key in PEM data (see
-// LoadKeySigner for the accepted encodings). "EC PARAMETERS" blocks, as
+// LoadKeypair for the accepted encodings). "EC PARAMETERS" blocks, as
 // written by openssl ecparam -genkey, are skipped.
 func ParsePrivateKeyPEM(data, password []byte) (crypto.Signer, error) {
 	var (
@@ -151,124 +150,10 @@ func ParsePrivateKeyPEM(data, password []byte) (crypto.Signer, error) {
 	case *ecdsa.PublicKey, ed25519.PublicKey:
 	case *rsa.PublicKey:
 		if pub.Size()*8 < 2048 {
-			return nil, fmt.Errorf("%s is too small; use at least 2048 bits", describeKey(pub))
+			return nil, fmt.Errorf("%s is too small; use at least 2048 bits", keys.Describe(pub))
 		}
 	default:
 		return nil, fmt.Errorf("unsupported key type %T; use ECDSA P-256, RSA or Ed25519", pub)
 	}
 	return signer, nil
-}
-
-// ParsePublicKeyPEM decodes a PEM "PUBLIC KEY" (PKIX) or "RSA PUBLIC KEY"
-// (PKCS#1) block, as written by GenerateKey and cosign generate-key-pair.
-func ParsePublicKeyPEM(data []byte) (crypto.PublicKey, error) {
-	var other []string
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		switch block.Type {
-		case "PUBLIC KEY":
-			pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("the PUBLIC KEY block is not a valid PKIX public key: %w", err)
-			}
-			return pub, nil
-		case "RSA PUBLIC KEY":
-			pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("the RSA PUBLIC KEY block is not a valid PKCS#1 public key: %w", err)
-			}
-			return pub, nil
-		default:
-			other = append(other, block.Type)
-		}
-	}
-	if len(other) > 0 {
-		return nil, fmt.Errorf("no public key in the PEM data (found %s); a \"PUBLIC KEY\" block is expected", strings.Join(other, ", "))
-	}
-	return nil, errors.New("not PEM: no \"-----BEGIN PUBLIC KEY-----\" block found")
-}
-
-// LoadPublicKey reads a PEM public key file and returns its contents
-// after checking that they parse (for VerifyOptions.PublicKeyPEM).
-func LoadPublicKey(path string) ([]byte, error) {
-	data, err := readBounded(path, maxKeyFileSize)
-	if err != nil {
-		return nil, fmt.Errorf("public key %s: %w", path, err)
-	}
-	if _, err := ParsePublicKeyPEM(data); err != nil {
-		return nil, fmt.Errorf("public key %s: %w", path, err)
-	}
-	return data, nil
-}
-
-// readBounded reads at most limit bytes of a regular file, failing if it is
-// larger or not a regular file (a named pipe would block the reader, a
-// device could feed it for ever).
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := openRegular(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("file is larger than %d bytes", limit)
-	}
-	return data, nil
-}
-
-// openRegular opens path for reading if it is a regular file (after
-// following symlinks); otherwise it returns an *fs.PathError saying what
-// the file is. Opening cannot block: the open is made with O_NONBLOCK,
-// which a named pipe would otherwise wait in for a writer, and the kind of
-// file is then read from the open descriptor. O_NONBLOCK does not change
-// how a regular file reads. (attest imports nothing else of this module, so
-// it keeps its own copy of the rule internal/regularfile applies.)
-func openRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if m := fi.Mode(); !m.IsRegular() {
-		f.Close()
-		kind := "an irregular file"
-		switch {
-		case m&fs.ModeNamedPipe != 0:
-			kind = "a named pipe"
-		case m&fs.ModeDevice != 0:
-			kind = "a device"
-		case m.IsDir():
-			kind = "a directory"
-		case m&fs.ModeSocket != 0:
-			kind = "a socket"
-		}
-		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("not a regular file (%s)", kind)}
-	}
-	return f, nil
-}
-
-// describeKey names a public key's type and size, for messages.
-func describeKey(pub crypto.PublicKey) string {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		return "ECDSA " + k.Curve.Params().Name + " key"
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA %d-bit key", k.Size()*8)
-	case ed25519.PublicKey:
-		return "Ed25519 key"
-	}
-	return fmt.Sprintf("%T key", pub)
 }

@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	fakekms "github.com/sigstore/sigstore/pkg/signature/kms/fake"
+
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -30,7 +33,7 @@ func TestNewSignerSpecs(t *testing.T) {
 		{"pgp:key", "unknown kind"},
 		{"keyless", "no OIDC token source"},
 	} {
-		_, err := NewSigner(ctx, tc.spec, SignerOptions{Getenv: env(nil)})
+		_, err := NewSigner(ctx, tc.spec, Options{Getenv: env(nil)})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewSigner(%q) error = %v, want it to mention %q", tc.spec, err, tc.want)
 		}
@@ -41,12 +44,12 @@ func TestKeylessSignerNeedsServices(t *testing.T) {
 	ctx := context.Background()
 	tok := func(context.Context, string) (string, error) { return "", nil }
 	for _, tc := range []struct {
-		opts SignerOptions
+		opts Options
 		want string
 	}{
-		{SignerOptions{IDToken: tok, Getenv: env(nil)}, "public Sigstore instance is the default only on GitHub Actions"},
-		{SignerOptions{IDToken: tok, TSAURL: "http://127.0.0.1:9", Getenv: env(nil)}, "no Fulcio URL"},
-		{SignerOptions{IDToken: tok, FulcioURL: "http://127.0.0.1:9", Getenv: env(nil)}, "no TSA URL"},
+		{Options{IDToken: tok, Getenv: env(nil)}, "public Sigstore instance is the default only on GitHub Actions"},
+		{Options{IDToken: tok, TSAURL: "http://127.0.0.1:9", Getenv: env(nil)}, "no Fulcio URL"},
+		{Options{IDToken: tok, FulcioURL: "http://127.0.0.1:9", Getenv: env(nil)}, "no TSA URL"},
 	} {
 		_, err := NewSigner(ctx, "keyless", tc.opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -91,7 +94,7 @@ func TestKeySignerPasswordFromEnv(t *testing.T) {
 		{map[string]string{"CHAPERONE_KEY_PASSWORD": "other", "COSIGN_PASSWORD": "pw1"}, false},
 		{nil, false},
 	} {
-		s, err := NewSigner(ctx, "key:"+path, SignerOptions{Getenv: env(tc.env)})
+		s, err := NewSigner(ctx, "key:"+path, Options{Getenv: env(tc.env)})
 		if (err == nil) != tc.ok {
 			t.Errorf("env %v: err %v, want ok=%v", tc.env, err, tc.ok)
 			continue
@@ -99,15 +102,15 @@ func TestKeySignerPasswordFromEnv(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		st, _ := exampleStatement(t)
+		st, _ := attesttest.Statement(t)
 		b, err := s.SignStatement(ctx, st)
 		if err != nil {
 			t.Fatalf("SignStatement: %v", err)
 		}
-		if s.Kind() != SignerKey || s.TrustedRoot() != nil {
+		if s.Kind() != KindKey || s.TrustedRoot() != nil {
 			t.Errorf("key signer: kind %q, trusted root %d bytes", s.Kind(), len(s.TrustedRoot()))
 		}
-		if _, err := Verify(b, VerifyOptions{PublicKeyPEM: s.PublicKeyPEM(), ArtifactDigest: jobDigest()}); err != nil {
+		if _, err := verify.Bundle(b, verify.Options{PublicKeyPEM: s.PublicKeyPEM(), ArtifactDigest: attesttest.JobDigest()}); err != nil {
 			t.Errorf("verifying with the signer's own public key: %v", err)
 		}
 	}
@@ -120,23 +123,23 @@ func TestKMSSignerWithFakeProvider(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.WithValue(context.Background(), fakekms.KmsCtxKey{}, priv)
-		s, err := NewSigner(ctx, "kms:"+fakekms.ReferenceScheme+"ci-attest", SignerOptions{Getenv: env(nil)})
+		s, err := NewSigner(ctx, "kms:"+fakekms.ReferenceScheme+"ci-attest", Options{Getenv: env(nil)})
 		if err != nil {
 			t.Fatalf("%s: NewSigner kms: %v", curve.Params().Name, err)
 		}
-		if s.Kind() != SignerKMS {
+		if s.Kind() != KindKMS {
 			t.Errorf("kind %q", s.Kind())
 		}
-		st, _ := exampleStatement(t)
+		st, _ := attesttest.Statement(t)
 		b, err := s.SignStatement(ctx, st)
 		if err != nil {
 			t.Fatalf("%s: SignStatement: %v", curve.Params().Name, err)
 		}
-		pub, err := LoadVerificationKey(ctx, fakekms.ReferenceScheme+"ci-attest")
+		pub, err := verify.LoadKey(ctx, fakekms.ReferenceScheme+"ci-attest")
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Verify(b, VerifyOptions{PublicKeyPEM: pub, ArtifactDigest: jobDigest()})
+		res, err := verify.Bundle(b, verify.Options{PublicKeyPEM: pub, ArtifactDigest: attesttest.JobDigest()})
 		if err != nil {
 			t.Fatalf("%s: verifying the KMS signature: %v", curve.Params().Name, err)
 		}
@@ -152,7 +155,7 @@ func TestKeySignerRefusesFulcioURL(t *testing.T) {
 	if err := os.WriteFile(path, privPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := NewSigner(context.Background(), "key:"+path, SignerOptions{FulcioURL: "https://fulcio.example"})
+	_, err := NewSigner(context.Background(), "key:"+path, Options{FulcioURL: "https://fulcio.example"})
 	if err == nil || !strings.Contains(err.Error(), "only used by the keyless signer") {
 		t.Errorf("key signer with a Fulcio URL: %v", err)
 	}

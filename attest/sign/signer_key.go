@@ -1,22 +1,22 @@
-package attest
+package sign
 
 import (
 	"context"
-	"crypto"
-	"errors"
 	"fmt"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/sign"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/kms"
+
+	"github.com/chaperone-ci/chaperone/attest/internal/keys"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // keySigner signs with a key the caller holds: a key file or a KMS key,
 // optionally with a TSA timestamp and a Rekor entry.
 type keySigner struct {
 	kind     string
-	kp       sign.Keypair
+	kp       sgsign.Keypair
 	pubPEM   []byte
 	verifier signature.Verifier
 	svc      services
@@ -24,7 +24,7 @@ type keySigner struct {
 	trusted  *root.TrustedRoot // nil without services
 }
 
-func newKeySigner(ctx context.Context, kind string, kp sign.Keypair, opts SignerOptions) (*keySigner, error) {
+func newKeySigner(ctx context.Context, kind string, kp sgsign.Keypair, opts Options) (*keySigner, error) {
 	if opts.FulcioURL != "" {
 		return nil, fmt.Errorf("signer %s: a Fulcio URL is only used by the keyless signer", kind)
 	}
@@ -51,15 +51,14 @@ func (s *keySigner) PublicKeyPEM() []byte { return s.pubPEM }
 func (s *keySigner) TrustedRoot() []byte  { return s.rootJSON }
 
 func (s *keySigner) SignStatement(ctx context.Context, statement []byte) ([]byte, error) {
-	cfg := keyConfig(s.verifier)
-	bopts := sign.BundleOptions{TimestampAuthorities: s.svc.tsas, TransparencyLogs: s.svc.tlogs}
+	by := verify.Signing{Key: s.verifier}
+	bopts := sgsign.BundleOptions{TimestampAuthorities: s.svc.tsas, TransparencyLogs: s.svc.tlogs}
 	if s.trusted != nil {
-		cfg.trusted = root.TrustedMaterialCollection{cfg.trusted, s.trusted}
-		cfg.verifierOpts = s.svc.timePolicy(false)
-		cfg.needTimestamp = len(s.svc.tsas) > 0
-		bopts.TrustedRoot = cfg.trusted
+		by.TrustedMaterial = s.trusted
+		by.TSA, by.TransparencyLog = s.svc.dated(), s.svc.logged()
+		bopts.TrustedRoot = root.TrustedMaterialCollection{verify.TrustedKey(s.verifier), s.trusted}
 	}
-	out, err := signWith(ctx, statement, s.kp, bopts, cfg)
+	out, err := signWith(ctx, statement, s.kp, bopts, by)
 	if err != nil {
 		return nil, fmt.Errorf("signer %s: %w", s.kind, err)
 	}
@@ -70,26 +69,9 @@ func (s *keySigner) SignStatement(ctx context.Context, statement []byte) ([]byte
 // its Sigstore algorithm uses (SHA-256 for P-256 and RSA, SHA-384 for
 // P-384 …).
 func loadKMSKeypair(ctx context.Context, uri string) (*Keypair, error) {
-	sv, err := kms.Get(ctx, uri, crypto.SHA256)
+	sv, err := keys.OpenKMS(ctx, uri)
 	if err != nil {
-		var nf *kms.ProviderNotFoundError
-		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("no KMS provider for %q (supported: awskms://, gcpkms://, azurekms://, hashivault://; the program must import attest/kmsproviders)", uri)
-		}
-		return nil, fmt.Errorf("opening KMS key %s: %w", uri, err)
-	}
-	pub, err := sv.PublicKey()
-	if err != nil {
-		return nil, fmt.Errorf("KMS key %s: reading the public key: %w", uri, err)
-	}
-	alg, err := signature.GetDefaultAlgorithmDetails(pub)
-	if err != nil {
-		return nil, fmt.Errorf("KMS key %s: %s: %w", uri, describeKey(pub), err)
-	}
-	if h := alg.GetHashType(); h != crypto.SHA256 && h != crypto.Hash(0) {
-		if sv, err = kms.Get(ctx, uri, h); err != nil {
-			return nil, fmt.Errorf("opening KMS key %s: %w", uri, err)
-		}
+		return nil, err
 	}
 	kp, err := NewKeypair(sv)
 	if err != nil {
@@ -100,7 +82,7 @@ func loadKMSKeypair(ctx context.Context, uri string) (*Keypair, error) {
 
 // loadOrFetchTrustedRoot returns opts.TrustedRootJSON, or builds the
 // trusted root from the services' endpoints.
-func loadOrFetchTrustedRoot(ctx context.Context, opts SignerOptions) ([]byte, *root.TrustedRoot, error) {
+func loadOrFetchTrustedRoot(ctx context.Context, opts Options) ([]byte, *root.TrustedRoot, error) {
 	data := opts.TrustedRootJSON
 	if len(data) == 0 {
 		var err error
@@ -108,7 +90,7 @@ func loadOrFetchTrustedRoot(ctx context.Context, opts SignerOptions) ([]byte, *r
 			return nil, nil, err
 		}
 	}
-	tr, err := parseTrustedRoot(data)
+	tr, err := verify.ParseTrustedRoot(data)
 	if err != nil {
 		return nil, nil, err
 	}

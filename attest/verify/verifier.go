@@ -1,4 +1,4 @@
-package attest
+package verify
 
 import (
 	"encoding/hex"
@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/verify"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/chaperone-ci/chaperone/attest"
 )
 
-// Verifier verifies bundles against one set of VerifyOptions. The trusted
+// Verifier verifies bundles against one set of Options. The trusted
 // material (public key or trusted root), the identity policy and the
 // subject are resolved once, in NewVerifier, so verifying many bundles
 // costs only the per-bundle cryptography. A Verifier is immutable and safe
@@ -21,9 +23,9 @@ type Verifier struct {
 	cfg *verifyConfig
 }
 
-// NewVerifier checks the options (see VerifyOptions: a signer source and a
+// NewVerifier checks the options (see Options: a signer source and a
 // subject are required) and loads the trusted material.
-func NewVerifier(opts VerifyOptions) (*Verifier, error) {
+func NewVerifier(opts Options) (*Verifier, error) {
 	cfg, err := opts.config()
 	if err != nil {
 		return nil, err
@@ -31,7 +33,7 @@ func NewVerifier(opts VerifyOptions) (*Verifier, error) {
 	return &Verifier{cfg: cfg}, nil
 }
 
-// Verify checks a Sigstore bundle (JSON, at most MaxBundleSize bytes)
+// Verify checks a Sigstore bundle (JSON, at most attest.MaxBundleSize bytes)
 // holding a DSSE-signed in-toto statement, in the order of the Check*
 // constants: structure, signature (sigstore-go: against the key, or a
 // certificate chaining to a trusted Fulcio CA), time evidence, signer
@@ -39,16 +41,16 @@ func NewVerifier(opts VerifyOptions) (*Verifier, error) {
 // contents, then the policy.
 //
 // A bundle that fails a check yields a Result recording the checks (with
-// Verified false and no content) and a *VerificationError naming the
-// first failed check.
+// Verified false and no content) and an *Error naming the first failed
+// check.
 func (v *Verifier) Verify(bundleJSON []byte) (*Result, error) {
 	return verifyBundle(bundleJSON, v.cfg)
 }
 
-// Verify is NewVerifier(opts) followed by Verify(bundleJSON). A misused
-// VerifyOptions yields (nil, error). To verify many bundles with the same
-// options, make one Verifier.
-func Verify(bundleJSON []byte, opts VerifyOptions) (*Result, error) {
+// Bundle is NewVerifier(opts) followed by Verify(bundleJSON). Misused
+// Options yield (nil, error). To verify many bundles with the same options,
+// make one Verifier.
+func Bundle(bundleJSON []byte, opts Options) (*Result, error) {
 	v, err := NewVerifier(opts)
 	if err != nil {
 		return nil, err
@@ -60,12 +62,12 @@ func verifyBundle(bundleJSON []byte, cfg *verifyConfig) (*Result, error) {
 	res := &Result{}
 	fail := func(check string, err error) (*Result, error) {
 		res.add(check, VerdictFail, err.Error())
-		return res, &VerificationError{Check: check, Err: err}
+		return res, &Error{Check: check, Err: err}
 	}
 
 	// bundle: structure, before any cryptography.
-	if len(bundleJSON) > MaxBundleSize {
-		return fail(CheckBundle, fmt.Errorf("bundle is %d bytes, more than the %d allowed", len(bundleJSON), MaxBundleSize))
+	if len(bundleJSON) > attest.MaxBundleSize {
+		return fail(CheckBundle, fmt.Errorf("bundle is %d bytes, more than the %d allowed", len(bundleJSON), attest.MaxBundleSize))
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(bundleJSON); err != nil {
@@ -77,8 +79,8 @@ func verifyBundle(bundleJSON []byte, cfg *verifyConfig) (*Result, error) {
 	if env == nil {
 		return fail(CheckBundle, errors.New("the bundle holds no DSSE envelope (a message signature is not an attestation)"))
 	}
-	if env.GetPayloadType() != PayloadTypeInToto {
-		return fail(CheckBundle, fmt.Errorf("DSSE payload type is %q, want %s", env.GetPayloadType(), PayloadTypeInToto))
+	if env.GetPayloadType() != attest.PayloadTypeInToto {
+		return fail(CheckBundle, fmt.Errorf("DSSE payload type is %q, want %s", env.GetPayloadType(), attest.PayloadTypeInToto))
 	}
 	if cfg.signerKind == signerKindCertificate && b.GetVerificationMaterial().GetPublicKey() != nil {
 		return fail(CheckBundle, errors.New("the bundle is signed with a public key, not a certificate: verify it with the key"))
@@ -87,18 +89,18 @@ func verifyBundle(bundleJSON []byte, cfg *verifyConfig) (*Result, error) {
 
 	// signature, time, signer identity and (in the same sigstore-go call)
 	// the subject digest. Only when that fails are the parts told apart.
-	artifactPolicy := verify.WithoutArtifactUnsafe()
+	artifactPolicy := sgverify.WithoutArtifactUnsafe()
 	if !cfg.withoutArtifact {
-		artifactPolicy = verify.WithArtifactDigests(cfg.digests)
+		artifactPolicy = sgverify.WithArtifactDigests(cfg.digests)
 	}
-	vr, fullErr := cfg.sev.Verify(&b, verify.NewPolicy(artifactPolicy, cfg.identity))
+	vr, fullErr := cfg.sev.Verify(&b, sgverify.NewPolicy(artifactPolicy, cfg.identity))
 	var subjectErr error
 	if fullErr != nil {
 		if cfg.withoutArtifact {
 			return failSignature(res, &b, cfg, fullErr)
 		}
 		var sigErr error
-		vr, sigErr = cfg.sev.Verify(&b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), cfg.identity))
+		vr, sigErr = cfg.sev.Verify(&b, sgverify.NewPolicy(sgverify.WithoutArtifactUnsafe(), cfg.identity))
 		if sigErr != nil {
 			return failSignature(res, &b, cfg, sigErr)
 		}
@@ -114,17 +116,17 @@ func verifyBundle(bundleJSON []byte, cfg *verifyConfig) (*Result, error) {
 	res.add(CheckSigner, VerdictPass, describeSigner(cfg, signer))
 
 	// From here on the payload is authentic; check what it says.
-	stmt, err := ParseStatement(env.GetPayload())
+	stmt, err := attest.ParseStatement(env.GetPayload())
 	if err != nil {
 		return fail(CheckStatement, err)
 	}
 	res.add(CheckStatement, VerdictPass, stmt.Type)
 
-	var failed *VerificationError
+	var failed *Error
 	note := func(check string, err error) {
 		res.add(check, VerdictFail, err.Error())
 		if failed == nil {
-			failed = &VerificationError{Check: check, Err: err}
+			failed = &Error{Check: check, Err: err}
 		}
 	}
 
@@ -135,7 +137,7 @@ func verifyBundle(bundleJSON []byte, cfg *verifyConfig) (*Result, error) {
 		note(CheckPredicateType, fmt.Errorf("predicate type is %q, want %q", stmt.PredicateType, cfg.predicateType))
 	}
 
-	var matched *Subject
+	var matched *attest.Subject
 	switch {
 	case cfg.withoutArtifact:
 		res.add(CheckSubject, VerdictSkip, "subject check skipped on request (WithoutArtifactUnsafe)")
@@ -151,9 +153,9 @@ func verifyBundle(bundleJSON []byte, cfg *verifyConfig) (*Result, error) {
 		}
 	}
 
-	var pred *JobPredicate
-	if typeOK && stmt.PredicateType == PredicateTypeJob {
-		pred = &JobPredicate{}
+	var pred *attest.JobPredicate
+	if typeOK && stmt.PredicateType == attest.PredicateTypeJob {
+		pred = &attest.JobPredicate{}
 		if err := json.Unmarshal(stmt.Predicate, pred); err != nil {
 			note(CheckPredicate, fmt.Errorf("predicate does not decode as a job predicate: %w", err))
 			pred = nil
@@ -208,7 +210,7 @@ func failSignature(res *Result, b *bundle.Bundle, cfg *verifyConfig, err error) 
 		}
 	default:
 		// A certificate: does the bundle verify for any identity?
-		if vr, anyErr := cfg.sev.Verify(b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe())); anyErr == nil {
+		if vr, anyErr := cfg.sev.Verify(b, sgverify.NewPolicy(sgverify.WithoutArtifactUnsafe(), sgverify.WithoutIdentitiesUnsafe())); anyErr == nil {
 			signer, stamps := signerInfo(cfg, vr)
 			res.add(CheckSignature, VerdictPass, signatureDetail(cfg))
 			res.add(CheckTimestamp, VerdictPass, describeTimestamps(stamps))
@@ -222,7 +224,7 @@ func failSignature(res *Result, b *bundle.Bundle, cfg *verifyConfig, err error) 
 		}
 	}
 	res.add(check, VerdictFail, msg.Error())
-	return res, &VerificationError{Check: check, Err: msg}
+	return res, &Error{Check: check, Err: msg}
 }
 
 // isTimestampError reports whether sigstore-go refused for lack of
@@ -239,7 +241,7 @@ func signatureDetail(cfg *verifyConfig) string {
 	return "DSSE signature verified with a certificate from a trusted Fulcio CA"
 }
 
-func signerInfo(cfg *verifyConfig, vr *verify.VerificationResult) (*SignerInfo, []Timestamp) {
+func signerInfo(cfg *verifyConfig, vr *sgverify.VerificationResult) (*SignerInfo, []Timestamp) {
 	info := &SignerInfo{Kind: cfg.signerKind}
 	if vr == nil {
 		return info, nil
@@ -290,7 +292,7 @@ func describeTimestamps(ts []Timestamp) string {
 	return strings.Join(parts, ", ")
 }
 
-func findSubject(subjects []Subject, digests []verify.ArtifactDigest) *Subject {
+func findSubject(subjects []attest.Subject, digests []sgverify.ArtifactDigest) *attest.Subject {
 	for _, want := range digests {
 		h := hex.EncodeToString(want.Digest)
 		for i := range subjects {
@@ -303,7 +305,7 @@ func findSubject(subjects []Subject, digests []verify.ArtifactDigest) *Subject {
 	return nil
 }
 
-func describeDigests(ds []verify.ArtifactDigest) string {
+func describeDigests(ds []sgverify.ArtifactDigest) string {
 	parts := make([]string, len(ds))
 	for i, d := range ds {
 		parts[i] = d.Algorithm + ":" + hex.EncodeToString(d.Digest)
@@ -311,7 +313,7 @@ func describeDigests(ds []verify.ArtifactDigest) string {
 	return strings.Join(parts, ", ")
 }
 
-func describeSubjects(ss []Subject) string {
+func describeSubjects(ss []attest.Subject) string {
 	const show = 5
 	var parts []string
 	for i, s := range ss {

@@ -1,19 +1,23 @@
-package attest
+package verify_test
 
 import (
 	"sync"
 	"testing"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // TestVerifierReusedConcurrently verifies many bundles with one Verifier
 // from several goroutines (run with -race), and a tampered one among them.
 func TestVerifierReusedConcurrently(t *testing.T) {
 	bundles, pub, artifact := benchBundles(t, 16)
-	v, err := NewVerifier(VerifyOptions{PublicKeyPEM: pub, ArtifactDigest: &artifact, Policy: Policy{RequireOutcome: OutcomeSuccess}})
+	v, err := verify.NewVerifier(verify.Options{PublicKeyPEM: pub, ArtifactDigest: &artifact, Policy: verify.Policy{RequireOutcome: attest.OutcomeSuccess}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := editBundle(t, bundles[3], func(m map[string]any) { envelope(m)["payloadType"] = "application/json" })
+	bad := attesttest.EditBundle(t, bundles[3], func(m map[string]any) { attesttest.Envelope(m)["payloadType"] = "application/json" })
 	var wg sync.WaitGroup
 	errs := make([]error, 4*len(bundles))
 	for i := range errs {

@@ -1,4 +1,4 @@
-package attest
+package sign
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ const tsaPath = "/api/v1/timestamp"
 // first use: do it where the network path to them is trusted (the job that
 // signs), and publish the result for verifiers, who must not fetch it
 // again from the services they are checking. At least one URL is required.
-func TrustedRootFor(ctx context.Context, opts SignerOptions) ([]byte, error) {
+func TrustedRootFor(ctx context.Context, opts Options) ([]byte, error) {
 	tr, err := trustedRootFor(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func TrustedRootFor(ctx context.Context, opts SignerOptions) ([]byte, error) {
 	return out, nil
 }
 
-func trustedRootFor(ctx context.Context, opts SignerOptions) (*root.TrustedRoot, error) {
+func trustedRootFor(ctx context.Context, opts Options) (*root.TrustedRoot, error) {
 	if opts.FulcioURL == "" && opts.TSAURL == "" && opts.RekorURL == "" {
 		return nil, errors.New("trusted root: no Fulcio, TSA or Rekor URL given")
 	}
@@ -89,28 +89,6 @@ func trustedRootFor(ctx context.Context, opts SignerOptions) (*root.TrustedRoot,
 		return nil, fmt.Errorf("trusted root: %w", err)
 	}
 	return tr, nil
-}
-
-// parseTrustedRoot reads trusted root JSON.
-func parseTrustedRoot(data []byte) (*root.TrustedRoot, error) {
-	tr, err := root.NewTrustedRootFromJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("trusted root: not a valid Sigstore trusted root: %w", err)
-	}
-	return tr, nil
-}
-
-// LoadTrustedRoot reads a trusted root file and checks that it parses
-// (for VerifyOptions.TrustedRootJSON).
-func LoadTrustedRoot(path string) ([]byte, error) {
-	data, err := readBounded(path, MaxBundleSize)
-	if err != nil {
-		return nil, fmt.Errorf("trusted root %s: %w", path, err)
-	}
-	if _, err := parseTrustedRoot(data); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return data, nil
 }
 
 // tsaEndpoint is the timestamp URL: as given, or with /api/v1/timestamp

@@ -1,4 +1,4 @@
-package attest
+package verify_test
 
 import (
 	"context"
@@ -7,6 +7,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
+	"github.com/chaperone-ci/chaperone/attest/sign"
+	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
 // benchArtifact is the artifact every benchmark bundle attests, so one
@@ -16,29 +21,29 @@ const benchArtifact = "dist/app.tar.gz contents"
 
 // benchBundles signs n job attestations (distinct runs, one shared
 // artifact subject) with a fresh key.
-func benchBundles(tb testing.TB, n int) (bundles [][]byte, pubPEM []byte, artifact Digest) {
+func benchBundles(tb testing.TB, n int) (bundles [][]byte, pubPEM []byte, artifact attest.Digest) {
 	tb.Helper()
-	privPEM, pubPEM, err := GenerateKey()
+	privPEM, pubPEM, err := sign.GenerateKey()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	kp, err := KeypairFromPEM(privPEM, nil)
+	kp, err := sign.KeypairFromPEM(privPEM, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	artifact = Digest{Algorithm: "sha256", Hex: hexSHA256(benchArtifact)}
-	pred := exampleJobPredicate()
+	artifact = attest.Digest{Algorithm: "sha256", Hex: attesttest.HexSHA256(benchArtifact)}
+	pred := attesttest.JobPredicate()
 	for i := range n {
 		runURI := fmt.Sprintf("https://github.com/acme/widgets/actions/runs/%d/attempts/1", 1000+i)
 		pred.Job.RunURI = runURI
-		st, err := NewStatement(PredicateTypeJob, []Subject{
-			JobSubject(runURI),
+		st, err := attest.NewStatement(attest.PredicateTypeJob, []attest.Subject{
+			attest.JobSubject(runURI),
 			{Name: "dist/app.tar.gz", Digest: map[string]string{"sha256": artifact.Hex}},
 		}, pred)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		b, err := Sign(context.Background(), st, kp, SignOptions{})
+		b, err := sign.Statement(context.Background(), st, kp, sign.StatementOptions{})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -49,11 +54,11 @@ func benchBundles(tb testing.TB, n int) (bundles [][]byte, pubPEM []byte, artifa
 
 // BenchmarkVerifier verifies key-signed job bundles with one Verifier
 // (trusted material and policy loaded once), reporting bundles/s. Run it
-// on one core: go test -run '^$' -bench Verifier -cpu 1 ./attest
+// on one core: go test -run '^$' -bench Verifier -cpu 1 ./attest/verify
 // (scripts/bench-verify.sh prints it with the CLI's figure).
 func BenchmarkVerifier(b *testing.B) {
 	bundles, pub, artifact := benchBundles(b, 1000)
-	v, err := NewVerifier(VerifyOptions{PublicKeyPEM: pub, ArtifactDigest: &artifact, Policy: Policy{AllowProviders: []string{"vault", "aws", "github"}, RequireOutcome: OutcomeSuccess}})
+	v, err := verify.NewVerifier(verify.Options{PublicKeyPEM: pub, ArtifactDigest: &artifact, Policy: verify.Policy{AllowProviders: []string{"vault", "aws", "github"}, RequireOutcome: attest.OutcomeSuccess}})
 	if err != nil {
 		b.Fatal(err)
 	}
