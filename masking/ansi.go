@@ -20,7 +20,8 @@ import (
 //
 // A masked run keeps the escape sequences inside it: the Writer writes the
 // mask token, then the run's invisible bytes in order, so the terminal's
-// colour state after the run is what it would have been.
+// colour state after the run is what it would have been. The bytes that a
+// sequence swallows are still matched as raw bytes (rawview.go).
 
 const (
 	esc    = 0x1b
@@ -40,7 +41,19 @@ type lexer struct {
 	state lexState
 	n     uint8    // CSI parameter and intermediate bytes seen
 	escs  []uint64 // a bitmap of the ESC bytes of the input of lex
+
+	// With rec, lex also records in starts the invisible bytes other than
+	// ESC at which a pattern may begin (for the raw view): those whose
+	// pair with the next byte is in the bitmap pairs, or, with pairs nil,
+	// all of them.
+	rec    bool
+	pairs  []uint64
+	starts []rawStart
 }
+
+// A rawStart is an invisible byte at raw offset raw, before the visible
+// byte at clean offset clean.
+type rawStart struct{ raw, clean int64 }
 
 // A gap is a run of n invisible raw bytes starting at raw offset raw, just
 // before the visible byte at clean offset clean; cum counts the invisible
@@ -84,7 +97,11 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 						k++
 					}
 					j = k
-					gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+					c := clean + int64(len(dst)-start)
+					gaps = addGap(gaps, gap{clean: c, raw: raw + int64(g), n: int64(j - g)}, base)
+					if l.rec {
+						l.record(p, g+1, j, raw, c)
+					}
 					continue
 				}
 			}
@@ -93,7 +110,7 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 			if p[j] != '[' {
 				// A lone ESC; p[j] is read as text.
 				l.state = lexText
-				gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+				gaps = l.slowGap(gaps, p, g, j, raw, clean+int64(len(dst)-start), base)
 				continue
 			}
 			j++
@@ -109,13 +126,51 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 				j++
 			}
 			l.state = lexText
-			gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+			gaps = l.slowGap(gaps, p, g, j, raw, clean+int64(len(dst)-start), base)
 		}
 	}
 	if l.state != lexText {
-		gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: int64(j - g)}, base)
+		gaps = l.slowGap(gaps, p, g, j, raw, clean+int64(len(dst)-start), base)
 	}
 	return dst, gaps
+}
+
+// slowGap adds the invisible run p[g:j], before clean offset c, that the
+// state machine found (it may continue one of an earlier write), and
+// records its starts.
+func (l *lexer) slowGap(gaps []gap, p []byte, g, j int, raw, c, base int64) []gap {
+	if l.rec {
+		for x := g; x < j; x++ {
+			if p[x] != esc {
+				l.starts = append(l.starts, rawStart{raw + int64(x), c})
+			}
+		}
+	}
+	return addGap(gaps, gap{clean: c, raw: raw + int64(g), n: int64(j - g)}, base)
+}
+
+// record records the starts among the invisible bytes p[x:y] of a CSI
+// sequence (no ESC), before clean offset c. The pair test reads the byte
+// after each, which is in p but for the last one's at the end of p.
+func (l *lexer) record(p []byte, x, y int, raw, c int64) {
+	if l.pairs == nil {
+		for ; x < y; x++ {
+			l.starts = append(l.starts, rawStart{raw + int64(x), c})
+		}
+		return
+	}
+	pairs := l.pairs[:1<<16/64]
+	if y == len(p) {
+		y--
+		l.starts = append(l.starts, rawStart{raw + int64(y), c})
+	}
+	for ; x < y; x++ {
+		// Without a branch that mispredicts: most bytes of sequences
+		// begin no pattern.
+		if b := uint(p[x])<<8 | uint(p[x+1]); pairs[b/64]>>(b%64)&1 != 0 {
+			l.starts = append(l.starts, rawStart{raw + int64(x), c})
+		}
+	}
 }
 
 // nextEsc returns the index of the first ESC at or after j in the input

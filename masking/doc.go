@@ -66,7 +66,13 @@
 // Unless Options.NoANSI is set, terminal escape sequences (ESC, and CSI
 // sequences such as colours) are invisible to matching, so a secret with
 // colour changes inside it is masked; the sequences inside a masked run
-// are written after its token, so the terminal's state is kept.
+// are written after its token, so the terminal's state is kept. An escape
+// sequence never hides a secret, though: what is masked is the union of
+// the matches in the visible bytes and those in the raw bytes, so a secret
+// that a stray "ESC [" swallows (its first byte read as the sequence's
+// final byte, or its digits as parameters) is masked too. Such a match's
+// token stands where it begins, and the sequence's bytes before and after
+// it are kept. (Detectors look at the visible bytes only.)
 //
 // # Workflow commands
 //

@@ -57,6 +57,13 @@ type matcher struct {
 	heads   []head
 	headMax int // longest suffix looked up in heads
 	kctx    int // bytes of context a trigger detection needs before a write
+
+	// starts is a blocked Bloom filter of the first four bytes of every
+	// pattern of four bytes or more (two bits in a 32-bit word), for the
+	// raw view's lookups at escape sequence bytes; startsShift is 64 -
+	// log2(len(starts)).
+	starts      []uint32
+	startsShift uint8
 }
 
 const (
@@ -173,6 +180,17 @@ func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
 		m.tinyStart[256] = uint32(len(m.tiny))
 	}
 
+	// Starts, sized for 16 bits per pattern, at most 256 KiB.
+	lg := min(max(8, bits.Len(uint(len(pats)/2))), 16)
+	m.starts = make([]uint32, 1<<lg)
+	m.startsShift = uint8(64 - lg)
+	for _, p := range pats {
+		if len(p.s) >= shortWin {
+			h := startsHash(binary.LittleEndian.Uint32([]byte(p.s)))
+			m.starts[h>>m.startsShift] |= startsMask(h)
+		}
+	}
+
 	// Heads, for the pending partial matches shorter than the long filter
 	// finds.
 	m.heads = make([]head, len(pats))
@@ -240,6 +258,20 @@ func (m *matcher) properPrefix(s []byte) bool {
 	}
 	sh := 64 - 8*(n-8)
 	return h.hi == key.hi && h.lo>>sh == key.lo>>sh
+}
+
+func startsHash(x uint32) uint64 { return uint64(x) * k64 }
+
+// startsMask returns the two bits of a start's word: bits of h below the
+// word index, which takes at most 16.
+func startsMask(h uint64) uint32 { return 1<<(h>>43&31) | 1<<(h>>38&31) }
+
+// mayStart reports whether a pattern of four bytes or more may start with
+// the four bytes x.
+func (m *matcher) mayStart(x uint32) bool {
+	h := startsHash(x)
+	b := startsMask(h)
+	return m.starts[h>>m.startsShift]&b == b
 }
 
 // probe returns the offset in t's shape of its first registered window.
@@ -421,7 +453,7 @@ func (f *filter) candidates(h uint64, fp uint32) iter.Seq[cand] {
 
 // size returns the bytes the matcher's tables take, roughly.
 func (m *matcher) size() int {
-	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4 + len(m.pairs)*8
+	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4 + len(m.pairs)*8 + len(m.starts)*4
 	for _, f := range []*filter{&m.long, &m.short} {
 		n += len(f.cands) * 12
 	}

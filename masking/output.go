@@ -79,12 +79,18 @@ func (w *Writer) release(e int64, p []byte) {
 }
 
 // plainTo passes on the input up to clean offset y unchanged, with the
-// escape sequences just before y.
+// escape sequences just before y, but not from the first byte a raw match
+// drops on (where the token of the interval at y goes) nor from one a
+// pending raw match holds.
 func (w *Writer) plainTo(y int64, p []byte) {
 	if y < w.cdone {
 		return
 	}
-	if r := w.rawOf(y); r > w.rawDone {
+	r := min(w.rawOf(y), w.rv.capR)
+	if rv := &w.rv; rv.dh < len(rv.drops) {
+		r = min(r, max(rv.drops[rv.dh].a, w.rawDone))
+	}
+	if r > w.rawDone {
 		w.plain(w.rawDone, r, p)
 		w.rawDone = r
 	}
@@ -92,22 +98,49 @@ func (w *Writer) plainTo(y int64, p []byte) {
 }
 
 // coverTo drops the visible input bytes up to clean offset t (they are
-// masked); the escape sequences among them are passed on.
+// masked), and those of raw matches among the escape sequences; the other
+// escape sequence bytes are passed on. A pending raw match stops it.
 func (w *Writer) coverTo(t int64, p []byte) {
+	t = min(t, w.rv.capC)
 	if t < w.cdone {
 		return
 	}
-	r := w.rawOf(t)
+	r := min(w.rawOf(t), w.rv.capR)
 	for i := w.gh; i < len(w.gaps); i++ {
 		g := &w.gaps[i]
 		if g.raw >= r {
 			break
 		}
 		if g.raw+g.n > w.rawDone {
-			w.plain(max(g.raw, w.rawDone), min(g.raw+g.n, r), p)
+			w.keptTo(max(g.raw, w.rawDone), min(g.raw+g.n, r), p)
 		}
 	}
 	w.rawDone, w.cdone = r, t
+	rv := &w.rv
+	for rv.dh < len(rv.drops) && rv.drops[rv.dh].b <= r {
+		rv.dh++
+	}
+	if rv.dh == len(rv.drops) {
+		rv.drops, rv.dh = rv.drops[:0], 0
+	}
+}
+
+// keptTo passes on the escape sequence bytes [x, y) that no raw match
+// drops.
+func (w *Writer) keptTo(x, y int64, p []byte) {
+	rv := &w.rv
+	for i := rv.dh; i < len(rv.drops) && x < y; i++ {
+		d := rv.drops[i]
+		if d.b <= x {
+			continue
+		}
+		if d.a >= y {
+			break
+		}
+		w.plain(x, d.a, p)
+		x = d.b
+	}
+	w.plain(x, y, p)
 }
 
 // rawOf returns the input offset of the visible byte at clean offset c

@@ -101,22 +101,115 @@ func lexInput(raw string, ansi bool) lexed {
 // replaced by one mask token (at its first visible byte); invisible bytes
 // are always written.
 func renderLexed(l lexed, covered []bool, mask string) string {
+	return renderView(l, covered, nil, mask)
+}
+
+// renderView writes raw without the covered visible bytes and the dropped
+// invisible ones (drop, by raw offset, may be nil), with one mask token at
+// the first byte of each run of them: invisible bytes that are written do
+// not end a run, visible ones do.
+func renderView(l lexed, covered, drop []bool, mask string) string {
 	var b strings.Builder
-	c := 0
+	c, run := 0, false
 	for i := 0; i < len(l.raw); i++ {
-		if !l.visible[i] {
-			b.WriteByte(l.raw[i])
-			continue
+		gone := drop != nil && drop[i]
+		if l.visible[i] {
+			gone = covered[c]
+			c++
 		}
 		switch {
-		case !covered[c]:
-			b.WriteByte(l.raw[i])
-		case c == 0 || !covered[c-1]:
+		case gone && !run:
 			b.WriteString(mask)
+			run = true
+		case gone:
+		case l.visible[i]:
+			b.WriteByte(l.raw[i])
+			run = false
+		default:
+			b.WriteByte(l.raw[i])
 		}
-		c++
 	}
 	return b.String()
+}
+
+// cleanIndex returns, for each raw offset i (and len(raw)), the number of
+// visible bytes before it.
+func (l lexed) cleanIndex() []int {
+	out := make([]int, len(l.raw)+1)
+	c := 0
+	for i := range l.raw {
+		out[i] = c
+		if l.visible[i] {
+			c++
+		}
+	}
+	out[len(l.raw)] = c
+	return out
+}
+
+// refRawView marks what the raw view masks: every occurrence of a pattern
+// in the raw bytes that starts at an invisible byte other than ESC, at raw
+// offset from or later. Its invisible bytes are marked in drop (by raw
+// offset), its visible ones, and the pattern's tail after it (if set is
+// not nil), in covered (by clean offset).
+func refRawView(set *Set, l lexed, pats []pattern, from int, covered, drop []bool) {
+	ci := l.cleanIndex()
+	for _, p := range pats {
+		for i := from; i+len(p.s) <= len(l.raw); i++ {
+			if l.visible[i] || l.raw[i] == esc || l.raw[i:i+len(p.s)] != p.s {
+				continue
+			}
+			for k := i; k < i+len(p.s); k++ {
+				if l.visible[k] {
+					covered[ci[k]] = true
+				} else {
+					drop[k] = true
+				}
+			}
+			if set != nil {
+				e := tailEnd(set.det.tails[p.tail], l.clean, ci[i+len(p.s)])
+				for k := ci[i+len(p.s)]; k < e; k++ {
+					covered[k] = true
+				}
+			}
+		}
+	}
+}
+
+// rawPending returns the raw offset of the earliest start of a pending raw
+// match at the end of l: an invisible byte other than ESC from which the
+// rest of the input, with no ESC in it, is a proper prefix of a pattern
+// that applies there (active). It returns len(raw) if there is none.
+func rawPending(l lexed, pats []string, active func(p string, s int) bool) int {
+	longest := 0
+	for _, p := range pats {
+		longest = max(longest, len(p))
+	}
+	// After the last ESC, and shorter than a pattern.
+	from := max(strings.LastIndexByte(l.raw, esc)+1, len(l.raw)-longest)
+	for s := from; s < len(l.raw); s++ {
+		if l.visible[s] {
+			continue
+		}
+		rest := l.raw[s:]
+		for _, p := range pats {
+			if len(rest) < len(p) && strings.HasPrefix(p, rest) && active(p, s) {
+				return s
+			}
+		}
+	}
+	return len(l.raw)
+}
+
+// tailEnd returns where the tail t of a match ending at e ends in clean.
+func tailEnd(t tailSpec, clean string, e int) int {
+	for n := 0; t.c1 != nil && e < len(clean) && t.c1[clean[e]] && (t.n1 == 0 || n < t.n1); n++ {
+		e++
+	}
+	for n := 0; t.c2 != nil && e < len(clean) && t.c2[clean[e]] && (t.n2 == 0 || n < t.n2); n++ {
+		e++
+	}
+	return e
 }
 
 // refCover marks what the Set's patterns (with their tails) and detectors
@@ -136,14 +229,7 @@ func refCover(set *Set, clean string, pats []pattern, from int, covered []bool) 
 			if clean[i:i+len(p.s)] != p.s {
 				continue
 			}
-			e := i + len(p.s)
-			for n := 0; t.c1 != nil && e < len(clean) && t.c1[clean[e]] && (t.n1 == 0 || n < t.n1); n++ {
-				e++
-			}
-			for n := 0; t.c2 != nil && e < len(clean) && t.c2[clean[e]] && (t.n2 == 0 || n < t.n2); n++ {
-				e++
-			}
-			mark(i, e)
+			mark(i, tailEnd(t, clean, i+len(p.s)))
 		}
 	}
 	for ti := range set.det.triggers {
@@ -213,8 +299,35 @@ func refDetector(r *rule, s string, b int) (int, int) {
 // referenceSet is what a Writer of set must write for input, given in one
 // piece with no secrets added while it runs.
 func referenceSet(set *Set, input string) string {
-	l := lexInput(input, set.ansi)
-	return renderLexed(l, refCover(set, l.clean, set.allPatterns(), 0, nil), set.opts.Mask)
+	l, covered, drop := referenceView(set, input)
+	return renderView(l, covered, drop, set.opts.Mask)
+}
+
+// referenceView returns input lexed, what the Set covers in its visible
+// bytes (by clean offset), and, with escape sequences handled, the
+// invisible bytes it drops (by raw offset; nil without).
+func referenceView(set *Set, input string) (l lexed, covered, drop []bool) {
+	l = lexInput(input, set.ansi)
+	pats := set.allPatterns()
+	covered = refCover(set, l.clean, pats, 0, nil)
+	if set.ansi {
+		drop = make([]bool, len(l.raw))
+		refRawView(set, l, pats, 0, covered, drop)
+	}
+	return l, covered, drop
+}
+
+// referenceRawCover is what the Set masks in input, by raw offset.
+func referenceRawCover(set *Set, input string) []bool {
+	l, covered, drop := referenceView(set, input)
+	out := make([]bool, len(l.raw))
+	for i := range out {
+		out[i] = drop != nil && drop[i]
+	}
+	for c, cov := range covered {
+		out[l.at[c]] = out[l.at[c]] || cov
+	}
+	return out
 }
 
 func (s *Set) allPatterns() []pattern {
@@ -393,6 +506,10 @@ func checkHoldback(t testing.TB, set *Set, w *Writer, written string) {
 	l := lexInput(written, set.ansi)
 	pend := max(longestProperPrefixSuffix(l.clean, pats), detectorPending(set, l.clean))
 	allowed := len(written) - l.at[len(l.clean)-pend]
+	if set.ansi {
+		// A pending raw match: from an invisible byte on.
+		allowed = max(allowed, len(written)-rawPending(l, pats, func(string, int) bool { return true }))
+	}
 	if held > allowed {
 		t.Fatalf("after %q: %d bytes held, but the longest pending partial match holds %d", written, held, allowed)
 	}

@@ -83,8 +83,7 @@ func TestVectors(t *testing.T) {
 					t.Fatalf("%s\nwrites %q\n got %q\nwant %q (reference)", v.Source, sp, got, want)
 				}
 			}
-			l := lexInput(v.Input, set.ansi)
-			ours := rawCover(l, refCover(set, l.clean, set.allPatterns(), 0, nil))
+			ours := referenceRawCover(set, v.Input)
 			if !anchorWithin(v.Input, v.Expected, v.Mask, ours) {
 				t.Fatalf("%s (%s)\nopts %+v\ninput    %q\nanchor   %q\nchaperone %q\nsomething the anchor masks is visible",
 					v.Source, v.Note, opts, v.Input, v.Expected, want)
@@ -126,15 +125,6 @@ func vectorSet(t *testing.T, v vector) (*Set, Options) {
 		set.Add(v.Secrets...)
 	}
 	return set, opts
-}
-
-// rawCover maps a clean cover to the visible raw bytes.
-func rawCover(l lexed, clean []bool) []bool {
-	out := make([]bool, len(l.raw))
-	for c, cov := range clean {
-		out[l.at[c]] = cov
-	}
-	return out
 }
 
 // anchorWithin reports whether expected can be read as input with some

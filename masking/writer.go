@@ -34,7 +34,10 @@ const maxRetained = 1 << 20
 // Escape sequences (colours, cursor movement) are invisible to matching
 // unless Options.NoANSI is set: a secret with colour changes inside it is
 // masked, and the sequences inside a masked run are written after its
-// mask token, so the terminal's colour state is kept.
+// mask token, so the terminal's colour state is kept. A pattern's
+// occurrences in the raw bytes are masked as well, so a secret that an
+// escape sequence swallows (printed after a stray "ESC [") is masked; a
+// partial one is held back from its first byte, inside the sequence.
 //
 // A secret added to the Set mid-stream masks every occurrence that starts
 // in bytes the Writer has not passed on (including bytes it holds back,
@@ -74,6 +77,8 @@ type Writer struct {
 	lo, hi int
 	seg    []byte // with add-mask handling: the segment of input lo and hi index
 
+	rv rawView // matches in the raw bytes that escape sequences hide
+
 	cmd *commands // ::add-mask:: handling, if enabled
 
 	err        error // sticky error of the underlying writer
@@ -89,6 +94,7 @@ type WriterOption func(*Writer)
 // own Writer; they share the Set.
 func (s *Set) NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 	wr := &Writer{set: s, dst: w, m: s.matcher()}
+	wr.rawCaps()
 	for _, o := range opts {
 		o(wr)
 	}
@@ -180,12 +186,17 @@ func (w *Writer) flush() {
 // feed masks p, appending what can be passed on to the call's output. With
 // final, the stream ends after p.
 func (w *Writer) feed(p []byte, final bool) {
+	w.base = w.pos
 	w.refresh()
 	m := w.m
-	w.base = w.pos
 	w.pruneGaps()
 	q := p
+	w.lex.starts = w.lex.starts[:0]
 	if w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0) {
+		w.lex.rec, w.lex.pairs = len(m.pats) > 0, m.pairs
+		if len(m.tiny) > 0 {
+			w.lex.pairs = nil // patterns of one byte are not in it
+		}
 		w.clean, w.gaps = w.lex.lex(w.clean[:0], w.gaps, p, w.pos, w.cpos, w.lastCum())
 		q = w.clean
 	}
@@ -196,21 +207,30 @@ func (w *Writer) feed(p []byte, final bool) {
 	sc := &w.sc
 	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, q, prev, end, final, 0
 	sc.run()
+	if len(w.lex.starts) > 0 || len(w.rv.insts) > 0 {
+		w.rawScan(p, final)
+	}
 	for _, mt := range sc.matches {
 		w.add(mt.st, mt.en)
 		w.set.hits[m.pats[mt.ref].hit].Add(1)
 	}
 	hold := w.instances(q, prev, final)
 	if !final {
-		hold = min(hold, end-int64(sc.pend))
+		hold = min(hold, end-int64(sc.pend), w.rv.capC)
 	}
 	w.release(hold, p)
 	if final {
 		w.iv, w.head = w.iv[:0], 0
 		w.insts = w.insts[:0]
+		w.rv.drops, w.rv.dh = w.rv.drops[:0], 0
 		sc.ctx, sc.lo = sc.ctx[:0], end
 	} else {
 		look := max(sc.pend, sc.endMatch)
+		if w.rv.capC < end {
+			// The visible bytes a raw match holds back are matched
+			// against secrets added later too.
+			look = max(look, int(end-w.rv.capC))
+		}
 		sc.lo = end - int64(look)
 		sc.retain(max(look, m.kctx))
 	}
@@ -304,12 +324,15 @@ func (w *Writer) refresh() {
 	}
 	old := w.m
 	w.m = m
-	if len(w.sc.ctx) == 0 {
-		return
-	}
 	sc := &w.sc
-	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, nil, w.cpos, w.cpos, false, old.gen+1
-	sc.run()
+	sc.matches = sc.matches[:0]
+	if len(w.sc.ctx) > 0 {
+		sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, nil, w.cpos, w.cpos, false, old.gen+1
+		sc.run()
+	}
+	if w.set.ansi && w.rawDone < w.pos {
+		w.rawRescan(old.gen + 1)
+	}
 	for _, mt := range sc.matches {
 		w.add(mt.st, mt.en)
 		w.set.hits[m.pats[mt.ref].hit].Add(1)
