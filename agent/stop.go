@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/oci"
 	"github.com/chaperone-ci/chaperone/attest/sign"
 )
 
@@ -284,7 +285,7 @@ func (s *Session) attest(ctx context.Context, pred *attest.JobPredicate) (string
 	}
 	if s.cfg.Attest.OCI != "" {
 		for _, img := range images {
-			ref, err := attest.AttachToImage(ctx, bundle, img, attest.PredicateTypeJob)
+			ref, err := oci.Attach(ctx, bundle, img, attest.PredicateTypeJob)
 			if err != nil {
 				return out, fmt.Errorf("attaching to %s: %w", img, err)
 			}
@@ -346,7 +347,7 @@ func (s *Session) subjects(ctx context.Context, runURI string) ([]attest.Subject
 			patterns = append(patterns, sc.Path)
 			continue
 		}
-		sub, err := attest.ResolveImage(ctx, sc.Image)
+		sub, err := oci.Resolve(ctx, sc.Image)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -8,10 +8,7 @@
 // Subjects are the job itself (JobSubject: name = run URI, digest =
 // SHA-256 of the run URI) plus any declared artifacts (FileSubjects); a
 // Digest names one subject digest (ParseDigest reads "alg:hex").
-// WriteBundle and ReadBundleFile store bundles in files; ResolveImage,
-// AttachToImage and FetchFromImage store them in OCI registries as
-// referrers of the images they attest, in the shape cosign reads (with the
-// sha256-<hex> tag fallback).
+// WriteBundle and ReadBundleFile store bundles in files.
 //
 // The packages below it do the work:
 //
@@ -20,6 +17,8 @@
 //   - attest/verify checks them: a verify.Verifier checks the signature,
 //     signer, time evidence, predicate type, subject, the job predicate
 //     and a verify.Policy, and reports each check in a verify.Result;
+//   - attest/oci stores them in OCI registries as referrers of the images
+//     they attest, in the shape cosign reads (oci.Attach, oci.Fetch);
 //   - attest/report says what each identity did across many verified
 //     attestations;
 //   - attest/kmsproviders links the KMS providers into a program.

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/oci"
 	"github.com/chaperone-ci/chaperone/attest/sign"
 )
 
@@ -36,7 +37,7 @@ func TestOCIAttachVerifiesWithCosign(t *testing.T) {
 
 	// A small image, pushed by tag and attested by digest.
 	tag, img := pushRandomImage(t, ctx, host+"/test/app:v1")
-	subject, err := attest.ResolveImage(ctx, tag.String())
+	subject, err := oci.Resolve(ctx, tag.String())
 	if err != nil {
 		t.Fatalf("ResolveImage: %v", err)
 	}
@@ -60,7 +61,7 @@ func TestOCIAttachVerifiesWithCosign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	referrer, err := attest.AttachToImage(ctx, bundle, imageRef, attest.PredicateTypeJob)
+	referrer, err := oci.Attach(ctx, bundle, imageRef, attest.PredicateTypeJob)
 	if err != nil {
 		t.Fatalf("AttachToImage: %v", err)
 	}
@@ -86,7 +87,7 @@ func TestOCIAttachVerifiesWithCosign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := attest.AttachToImage(ctx, otherBundle, imageRef, ""); err == nil || !strings.Contains(err.Error(), "no subject with the image's digest") {
+	if _, err := oci.Attach(ctx, otherBundle, imageRef, ""); err == nil || !strings.Contains(err.Error(), "no subject with the image's digest") {
 		t.Errorf("attaching a bundle that does not name the image: %v", err)
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/agent"
 	"github.com/chaperone-ci/chaperone/attest"
+	"github.com/chaperone-ci/chaperone/attest/oci"
 	"github.com/chaperone-ci/chaperone/attest/verify"
 	"github.com/chaperone-ci/chaperone/internal/regularfile"
 	// KMS key references (--key awskms://…), and the KMS signers the agent
@@ -111,20 +112,20 @@ type verifyOutcome struct {
 }
 
 func runVerify(c *cli.Context) error {
-	oci := c.String("oci")
+	image := c.String("oci")
 	switch {
-	case oci == "" && c.NArg() == 0:
+	case image == "" && c.NArg() == 0:
 		return usagef("verify: no BUNDLE given: want exactly one BUNDLE file, several, or --oci IMAGE")
-	case oci != "" && c.NArg() > 0:
+	case image != "" && c.NArg() > 0:
 		return usagef("verify: give BUNDLE files or --oci IMAGE, not both")
 	}
 	if err := checkSigner(c); err != nil {
 		return err
 	}
 	switch {
-	case oci != "" && (c.IsSet("artifact") || c.IsSet("digest")):
+	case image != "" && (c.IsSet("artifact") || c.IsSet("digest")):
 		return usagef("verify: with --oci the subject is the image's digest; drop --artifact/--digest")
-	case oci == "" && c.IsSet("artifact") == c.IsSet("digest"):
+	case image == "" && c.IsSet("artifact") == c.IsSet("digest"):
 		return usagef("verify: set exactly one of --artifact and --digest")
 	}
 	if format := c.String("format"); format != "text" && format != "json" {
@@ -137,8 +138,8 @@ func runVerify(c *cli.Context) error {
 	defer closeArtifact()
 
 	var outcomes []verifyOutcome
-	if oci != "" {
-		outcomes, err = verifyImage(c.Context, oci, opts)
+	if image != "" {
+		outcomes, err = verifyImage(c.Context, image, opts)
 		if err != nil {
 			return err
 		}
@@ -155,7 +156,7 @@ func runVerify(c *cli.Context) error {
 			outcomes = append(outcomes, outcome(path, "", v, data))
 		}
 	}
-	return reportVerify(c, oci, outcomes)
+	return reportVerify(c, image, outcomes)
 }
 
 // verifyOptions turns the flags into verify.Options. The returned
@@ -206,7 +207,7 @@ func verifyOptions(c *cli.Context) (verify.Options, func(), error) {
 // verifyImage fetches the bundles attached to an image and verifies each
 // against the image digest.
 func verifyImage(ctx context.Context, image string, opts verify.Options) ([]verifyOutcome, error) {
-	subject, atts, err := attest.FetchFromImage(ctx, image)
+	subject, atts, err := oci.Fetch(ctx, image)
 	if err != nil {
 		return nil, checkFailed{fmt.Errorf("verify --oci %s: %w", image, err)}
 	}

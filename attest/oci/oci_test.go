@@ -1,4 +1,4 @@
-package attest_test
+package oci_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaperone-ci/chaperone/attest"
 	"github.com/chaperone-ci/chaperone/attest/internal/attesttest"
+	"github.com/chaperone-ci/chaperone/attest/oci"
 	"github.com/chaperone-ci/chaperone/attest/sign"
 	"github.com/chaperone-ci/chaperone/attest/verify"
 )
@@ -35,7 +36,7 @@ func TestAttachAndFetch(t *testing.T) {
 		if err := remote.Write(tag, img); err != nil {
 			t.Fatal(err)
 		}
-		subject, err := attest.ResolveImage(ctx, tag.String())
+		subject, err := oci.Resolve(ctx, tag.String())
 		if err != nil {
 			t.Fatalf("ResolveImage: %v", err)
 		}
@@ -55,17 +56,17 @@ func TestAttachAndFetch(t *testing.T) {
 			t.Fatal(err)
 		}
 		image := subject.Name + "@sha256:" + d.Hex
-		if _, err := attest.AttachToImage(ctx, b, tag.String(), ""); err == nil || !strings.Contains(err.Error(), "by digest") {
+		if _, err := oci.Attach(ctx, b, tag.String(), ""); err == nil || !strings.Contains(err.Error(), "by digest") {
 			t.Errorf("attaching by tag: %v", err)
 		}
-		if _, err := attest.AttachToImage(ctx, b, image, "https://example.com/other"); err == nil || !strings.Contains(err.Error(), "predicate type") {
+		if _, err := oci.Attach(ctx, b, image, "https://example.com/other"); err == nil || !strings.Contains(err.Error(), "predicate type") {
 			t.Errorf("attaching with a different predicate type: %v", err)
 		}
-		ref, err := attest.AttachToImage(ctx, b, image, "")
+		ref, err := oci.Attach(ctx, b, image, "")
 		if err != nil {
 			t.Fatalf("referrers API %v: AttachToImage: %v", referrersAPI, err)
 		}
-		got, atts, err := attest.FetchFromImage(ctx, tag.String())
+		got, atts, err := oci.Fetch(ctx, tag.String())
 		if err != nil {
 			t.Fatalf("referrers API %v: FetchFromImage: %v", referrersAPI, err)
 		}

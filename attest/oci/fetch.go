@@ -1,4 +1,4 @@
-package attest
+package oci
 
 import (
 	"context"
@@ -10,11 +10,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/chaperone-ci/chaperone/attest"
 )
 
-// ImageAttestation is one bundle found attached to an image. Nothing in it
+// Attestation is one bundle found attached to an image. Nothing in it
 // is verified: PredicateType is what the referrer's annotation claims.
-type ImageAttestation struct {
+type Attestation struct {
 	Referrer      string `json:"referrer"` // repo@sha256:… of the referrer manifest
 	PredicateType string `json:"predicateType,omitempty"`
 	Bundle        []byte `json:"-"`
@@ -23,21 +25,21 @@ type ImageAttestation struct {
 // maxReferrers bounds how many referrers of one image are examined.
 const maxReferrers = 256
 
-// FetchFromImage resolves an image (by tag or digest) and returns it as a
+// Fetch resolves an image (by tag or digest) and returns it as a
 // subject, with every Sigstore bundle attached to it as an OCI referrer
 // (through the referrers API, or the sha256-<hex> fallback tag). As cosign
 // does, it takes every referrer whose manifest has exactly one layer of a
 // Sigstore bundle media type, whatever its artifactType; verify each and
 // accept the image if one verifies. No bundles is not an error.
-func FetchFromImage(ctx context.Context, image string, opts ...OCIOption) (Subject, []ImageAttestation, error) {
-	o := newOCIOptions(opts)
+func Fetch(ctx context.Context, image string, opts ...Option) (attest.Subject, []Attestation, error) {
+	o := newOptions(opts)
 	r, err := o.parse(image)
 	if err != nil {
-		return Subject{}, nil, err
+		return attest.Subject{}, nil, err
 	}
 	desc, err := headImage(ctx, r, o)
 	if err != nil {
-		return Subject{}, nil, err
+		return attest.Subject{}, nil, err
 	}
 	subject := imageSubject(r, desc)
 	d := r.Context().Digest(desc.Digest.String())
@@ -52,7 +54,7 @@ func FetchFromImage(ctx context.Context, image string, opts ...OCIOption) (Subje
 	if len(im.Manifests) > maxReferrers {
 		return subject, nil, fmt.Errorf("%s has %d referrers, more than the %d examined", d, len(im.Manifests), maxReferrers)
 	}
-	var out []ImageAttestation
+	var out []Attestation
 	for _, ref := range im.Manifests {
 		rd := r.Context().Digest(ref.Digest.String())
 		got, err := remote.Get(rd, o.remote(ctx)...)
@@ -66,21 +68,21 @@ func FetchFromImage(ctx context.Context, image string, opts ...OCIOption) (Subje
 		if len(m.Layers) != 1 || !strings.HasPrefix(string(m.Layers[0].MediaType), bundleMediaTypePrefixOCI) {
 			continue
 		}
-		if m.Layers[0].Size > MaxBundleSize {
-			return subject, nil, fmt.Errorf("referrer %s: bundle of %d bytes, more than the %d allowed", rd, m.Layers[0].Size, MaxBundleSize)
+		if m.Layers[0].Size > attest.MaxBundleSize {
+			return subject, nil, fmt.Errorf("referrer %s: bundle of %d bytes, more than the %d allowed", rd, m.Layers[0].Size, attest.MaxBundleSize)
 		}
 		blob, err := fetchBlob(ctx, r.Context().Digest(m.Layers[0].Digest.String()), o)
 		if err != nil {
 			return subject, nil, fmt.Errorf("referrer %s: %w", rd, err)
 		}
-		out = append(out, ImageAttestation{Referrer: rd.String(), PredicateType: m.Annotations[annotationPredicateType], Bundle: blob})
+		out = append(out, Attestation{Referrer: rd.String(), PredicateType: m.Annotations[annotationPredicateType], Bundle: blob})
 	}
 	return subject, out, nil
 }
 
-// fetchBlob reads a blob of at most MaxBundleSize bytes; ggcr checks its
-// digest as it is read.
-func fetchBlob(ctx context.Context, d name.Digest, o ociOptions) ([]byte, error) {
+// fetchBlob reads a blob of at most attest.MaxBundleSize bytes; ggcr
+// checks its digest as it is read.
+func fetchBlob(ctx context.Context, d name.Digest, o options) ([]byte, error) {
 	l, err := remote.Layer(d, o.remote(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching blob %s: %w", d, err)
@@ -90,12 +92,12 @@ func fetchBlob(ctx context.Context, d name.Digest, o ociOptions) ([]byte, error)
 		return nil, fmt.Errorf("fetching blob %s: %w", d, err)
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, MaxBundleSize+1))
+	data, err := io.ReadAll(io.LimitReader(rc, attest.MaxBundleSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("fetching blob %s: %w", d, err)
 	}
-	if len(data) > MaxBundleSize {
-		return nil, fmt.Errorf("blob %s is larger than %d bytes", d, MaxBundleSize)
+	if len(data) > attest.MaxBundleSize {
+		return nil, fmt.Errorf("blob %s is larger than %d bytes", d, attest.MaxBundleSize)
 	}
 	return data, nil
 }

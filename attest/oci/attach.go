@@ -1,4 +1,4 @@
-package attest
+package oci
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/chaperone-ci/chaperone/attest"
 )
 
 // OCI 1.1 referrer shape of a Sigstore bundle, as cosign writes and reads
@@ -27,23 +29,23 @@ const (
 	bundleMediaTypePrefixOCI = "application/vnd.dev.sigstore.bundle"
 )
 
-// AttachToImage stores a bundle in the registry as an OCI 1.1 referrer of
-// the image (repo@sha256:…): a manifest whose subject is the image, whose
+// Attach stores a bundle in the registry as an OCI 1.1 referrer of the
+// image (repo@sha256:…): a manifest whose subject is the image, whose
 // artifactType and only layer are application/vnd.dev.sigstore.bundle.v0.3+json,
 // with a {} config of type application/vnd.oci.empty.v1+json and the
 // annotations dev.sigstore.bundle.content=dsse-envelope and
 // dev.sigstore.bundle.predicateType. On a registry without the referrers
 // API, the referrer is also listed in the image index tagged
 // sha256-<hex of the image digest> (the OCI fallback tag scheme).
-// `cosign verify-attestation --new-bundle-format` and FetchFromImage find it
+// `cosign verify-attestation --new-bundle-format` and Fetch find it
 // either way.
 //
 // The bundle's statement must name the image digest as a subject: an
 // attestation attached to an image it does not describe would never
 // verify. predicateType empty means the statement's own. It returns the
 // referrer manifest's reference (repo@sha256:…).
-func AttachToImage(ctx context.Context, bundleJSON []byte, image, predicateType string, opts ...OCIOption) (string, error) {
-	o := newOCIOptions(opts)
+func Attach(ctx context.Context, bundleJSON []byte, image, predicateType string, opts ...Option) (string, error) {
+	o := newOptions(opts)
 	r, err := o.parse(image)
 	if err != nil {
 		return "", err
@@ -70,7 +72,7 @@ func AttachToImage(ctx context.Context, bundleJSON []byte, image, predicateType 
 	}
 
 	repo := d.Context()
-	layer := static.NewLayer(bundleJSON, types.MediaType(BundleMediaType))
+	layer := static.NewLayer(bundleJSON, types.MediaType(attest.BundleMediaType))
 	config := static.NewLayer([]byte("{}"), ociEmptyMediaType)
 	var descs [2]v1.Descriptor
 	for i, l := range []v1.Layer{config, layer} {
@@ -84,7 +86,7 @@ func AttachToImage(ctx context.Context, bundleJSON []byte, image, predicateType 
 	m := v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  BundleMediaType,
+		ArtifactType:  attest.BundleMediaType,
 		Config:        descs[0],
 		Layers:        []v1.Descriptor{descs[1]},
 		Subject:       &v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
@@ -136,7 +138,7 @@ func layerDescriptor(l v1.Layer) (v1.Descriptor, error) {
 
 // bundleStatement reads the (unverified) statement of a bundle, to check
 // what is being attached.
-func bundleStatement(bundleJSON []byte) (*Statement, error) {
+func bundleStatement(bundleJSON []byte) (*attest.Statement, error) {
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(bundleJSON); err != nil {
 		return nil, fmt.Errorf("not a valid Sigstore bundle: %w", err)
@@ -145,12 +147,12 @@ func bundleStatement(bundleJSON []byte) (*Statement, error) {
 	if env == nil {
 		return nil, errors.New("the bundle holds no DSSE envelope")
 	}
-	return ParseStatement(env.GetPayload())
+	return attest.ParseStatement(env.GetPayload())
 }
 
 // namesDigest reports whether a subject has the digest "alg:hex".
-func namesDigest(subjects []Subject, digest string) bool {
-	d, err := ParseDigest(digest)
+func namesDigest(subjects []attest.Subject, digest string) bool {
+	d, err := attest.ParseDigest(digest)
 	if err != nil {
 		return false
 	}
