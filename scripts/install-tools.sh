@@ -28,6 +28,12 @@ install_go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint v1.7.12
 # Runs a real workflow against the action on a local Docker engine (about
 # 8 minutes to build on two cores, the first time).
 install_go_tool act github.com/nektos/act v0.2.89
+# MinIO, a real STS server for the aws provider (e2e/minio_test.go runs
+# it on loopback; it is a peer binary, never linked into chaperone). MinIO
+# tags no Go module versions, so the module proxy serves this commit of
+# 2026-02-12 as a pseudo-version. About 5 minutes to build on two cores,
+# the first time (docs/peers.md).
+install_go_tool minio github.com/minio/minio v0.0.0-20260212201848-7aac2a2c5b7c
 
 # Debian packages: shellcheck (lint) and docker-registry (distribution
 # 2.8.2, the OCI registry of e2e/oci_test.go, which writes its own
