@@ -3,10 +3,17 @@
 //
 //   - an OIDC issuer with discovery and JWKS, plus a GitHub Actions style
 //     ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL);
-//   - Vault: JWT login with bound audiences and bound claims, KV v2 reads,
-//     token lookup-self and revoke-self;
-//   - an octo-sts compatible GitHub token exchange together with the part of
-//     the GitHub API that revokes and uses installation tokens;
+//   - Vault: JWT login with bound audiences and bound claims, KV v2 reads
+//     under ACL policies, child tokens with a subset of their parent's
+//     policies (auth/token/create), token lookup-self and revoke-self
+//     (which revokes the children too), and, with the root token
+//     (Stack.VaultRootToken), the writes that configure it: JWT roles,
+//     the JWT mount's issuer and ACL policies, as the vault CLI sends them;
+//   - an octo-sts compatible GitHub token exchange, whose trust policies
+//     can be replaced (PUT <URL>/devstack/octo-sts/trust-policy, or
+//     Stack.SetGitHubTrustPolicy) and whose requests may narrow a token's
+//     permissions and repositories, never widen them; together with the
+//     part of the GitHub API that revokes and uses installation tokens;
 //   - AWS STS AssumeRoleWithWebIdentity and GetCallerIdentity (SigV4);
 //   - Google STS token exchange (workload identity federation with an
 //     attribute condition), IAM Credentials generateAccessToken
@@ -25,7 +32,8 @@
 // the repository and shares none of the client's assumptions.
 //
 // Every credential a stand-in issues is recorded in a ledger (provider, id,
-// SHA-256 fingerprint, issue and expiry time, revocation) that is served at
+// SHA-256 fingerprint, issue and expiry time, revocation, and what
+// narrowed it below its role or trust policy) that is served at
 // GET <URL>/devstack/credentials: the server-side proof that revocation
 // happened. The ledger never holds a credential value.
 //

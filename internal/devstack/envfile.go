@@ -57,12 +57,15 @@ func (s *Stack) Env() []string {
 // (Assignments are not glob-expanded, but "~" after "=" or ":" is.)
 const shellSpecial = " \t\r\n'\"\\$`;&|<>()~"
 
-// WriteEnvFile writes Env as plain NAME=value lines (no quotes, no export),
+// WriteEnvFile writes Env, and the Vault stand-in's root token as
+// CHAPERONE_DEVSTACK_VAULT_TOKEN (which configures its roles and
+// policies, as VAULT_TOKEN does for the vault CLI; it is not part of the
+// job's environment), as plain NAME=value lines (no quotes, no export),
 // readable by `set -a; . FILE` and by --env-file readers, with mode 0600
-// because it holds the token-request secret. An existing file is replaced.
+// because it holds secrets. An existing file is replaced.
 func (s *Stack) WriteEnvFile(path string) error {
 	var b strings.Builder
-	for _, kv := range s.Env() {
+	for _, kv := range append(s.Env(), "CHAPERONE_DEVSTACK_VAULT_TOKEN="+s.vault.rootToken) {
 		// Paths come from Options.Dir. Without quoting, a value a shell
 		// would split or expand cannot be written faithfully.
 		if name, value, _ := strings.Cut(kv, "="); strings.ContainsAny(value, shellSpecial) {

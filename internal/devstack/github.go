@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,15 +29,6 @@ const (
 	grpcUnauthenticated  = 16
 )
 
-// octoTrustPolicy is an octo-sts trust policy (.github/chainguard/<id>.sts.yaml):
-// issuer exact, subject and audience as anchored patterns.
-type octoTrustPolicy struct {
-	issuer          string
-	subjectPattern  *regexp.Regexp
-	audiencePattern *regexp.Regexp
-	permissions     map[string]string
-}
-
 // githubServer stands in for octo-sts (the exchange) and for the part of the
 // GitHub REST API that uses and revokes installation tokens. They are two
 // hosts, as in reality: exchangeRoutes and apiRoutes are served on
@@ -44,14 +36,15 @@ type octoTrustPolicy struct {
 // fails as it would against octo-sts.
 type githubServer struct {
 	apiURL   string
+	domain   string // the exchange's host, its default audience
 	verifier *tokenVerifier
 	ledger   *ledger
 	ttl      time.Duration
 	job      *job
-	policies map[string]octoTrustPolicy // by repository "/" identity
 
-	mu     sync.Mutex
-	issued int
+	mu       sync.Mutex
+	policies map[string]*octoTrustPolicy // by OWNER/REPO/IDENTITY (REPO .github for an organisation's)
+	issued   int
 }
 
 // newGitHubServer returns the stand-ins of the exchange at stsURL (whose
@@ -63,21 +56,64 @@ func newGitHubServer(stsURL, apiURL, issuerURL string, v *tokenVerifier, l *ledg
 		return nil, err
 	}
 	repo := regexp.QuoteMeta(Repository)
-	policy := octoTrustPolicy{
-		issuer: issuerURL,
+	policy := &octoTrustPolicy{
+		Issuer: issuerURL,
 		// The GitHub and the GitLab subject of the devstack repository.
-		subjectPattern:  regexp.MustCompile(`^(?:repo:` + repo + `:.+|project_path:` + repo + `:.+)$`),
-		audiencePattern: regexp.MustCompile(`^(?:` + regexp.QuoteMeta(u.Host) + `|` + regexp.QuoteMeta(Audience) + `)$`),
-		permissions:     map[string]string{"contents": "read", "metadata": "read"},
+		SubjectPattern:  `repo:` + repo + `:.+|project_path:` + repo + `:.+`,
+		AudiencePattern: regexp.QuoteMeta(u.Host) + `|` + regexp.QuoteMeta(Audience),
+		Permissions:     map[string]string{"contents": "read", "metadata": "read"},
+	}
+	if err := policy.compile(); err != nil {
+		return nil, err
 	}
 	return &githubServer{
 		apiURL:   apiURL,
+		domain:   u.Host,
 		verifier: v,
 		ledger:   l,
 		ttl:      ttl,
 		job:      j,
-		policies: map[string]octoTrustPolicy{Repository + "/" + GitHubIdentity: policy},
+		policies: map[string]*octoTrustPolicy{Repository + "/" + GitHubIdentity: policy},
 	}, nil
+}
+
+// setPolicy parses a trust policy as octo-sts reads it from
+// .github/chainguard/IDENTITY.sts.yaml in scope's repository (an
+// organisation scope: its .github repository) and serves it from now on.
+func (g *githubServer) setPolicy(scope, identity string, src []byte) error {
+	owner, repo := path.Dir(scope), path.Base(scope)
+	org := owner == "."
+	if org {
+		owner, repo = scope, ".github"
+	}
+	if owner != RepositoryOwner || (!org && repo != repositoryName) {
+		return fmt.Errorf("no installation found for %q: the stand-in's app is installed on %s only", scope, Repository)
+	}
+	if !githubIdentityName.MatchString(identity) {
+		return fmt.Errorf("identity %q is not a policy name", identity)
+	}
+	p, err := parseOctoPolicy(src, org)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.policies[owner+"/"+repo+"/"+identity] = p
+	g.mu.Unlock()
+	return nil
+}
+
+var githubIdentityName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
+
+// requestedPermissions reads the permissions[NAME]=LEVEL parameters of an
+// exchange request.
+func requestedPermissions(form url.Values) map[string]string {
+	out := map[string]string{}
+	for k, vs := range form {
+		if name, ok := strings.CutPrefix(k, "permissions["); ok && strings.HasSuffix(name, "]") && len(vs) > 0 {
+			out[strings.TrimSuffix(name, "]")] = vs[len(vs)-1]
+		}
+	}
+	return out
 }
 
 // exchangeRoutes is octo-sts: /sts/exchange and nothing else.
@@ -154,14 +190,41 @@ func (g *githubServer) exchange(w http.ResponseWriter, r *http.Request) {
 		octoError(w, http.StatusNotFound, grpcNotFound, "no installation found for %q", owner)
 		return
 	}
+	g.mu.Lock()
 	policy, ok := g.policies[owner+"/"+repo+"/"+identity]
+	g.mu.Unlock()
 	if !ok {
 		octoError(w, http.StatusNotFound, grpcNotFound, "unable to find trust policy for %q", identity)
 		return
 	}
-	if msg := policy.check(tok); msg != "" {
+	if msg := policy.check(tok, g.domain); msg != "" {
 		octoError(w, http.StatusForbidden, grpcPermissionDenied, "%s", msg)
 		return
+	}
+	// A request may narrow the token below what the policy grants (the
+	// installation token API's permissions and repositories), never widen
+	// it: more is refused with the reason.
+	permissions, msg := policy.narrow(requestedPermissions(r.Form))
+	if msg != "" {
+		octoError(w, http.StatusForbidden, grpcPermissionDenied, "%s", msg)
+		return
+	}
+	reachable := []string{repo}
+	if repo == ".github" {
+		reachable = policy.Repositories
+		if len(reachable) == 0 {
+			reachable = []string{repositoryName} // every repository the app is installed on
+		}
+	}
+	repositories := reachable
+	if asked := r.Form["repositories"]; len(asked) > 0 {
+		for _, name := range asked {
+			if !slices.Contains(reachable, name) {
+				octoError(w, http.StatusForbidden, grpcPermissionDenied, "trust policy: repository %q is not among those the trust policy reaches (%s)", name, strings.Join(reachable, ", "))
+				return
+			}
+		}
+		repositories = slices.Compact(slices.Sorted(slices.Values(asked)))
 	}
 
 	token := "ghs_" + randomString(36, alnumChars)
@@ -170,23 +233,8 @@ func (g *githubServer) exchange(w http.ResponseWriter, r *http.Request) {
 	g.issued++
 	id := "installation-token-" + strconv.Itoa(g.issued)
 	g.mu.Unlock()
-	g.ledger.record(ProviderGitHub, id, token, now, now.Add(g.ttl))
+	g.ledger.recordRestricted(ProviderGitHub, id, token, now, now.Add(g.ttl), map[string]any{"permissions": permissions, "repositories": repositories})
 	writeJSON(w, http.StatusOK, map[string]string{"token": token})
-}
-
-// check returns octo-sts's refusal message, or "" if the token satisfies
-// the policy.
-func (p octoTrustPolicy) check(tok *verifiedToken) string {
-	if tok.issuer != p.issuer {
-		return fmt.Sprintf("trust policy: issuer %q did not match %q", tok.issuer, p.issuer)
-	}
-	if !p.subjectPattern.MatchString(tok.subject) {
-		return fmt.Sprintf("trust policy: subject %q did not match pattern %q", tok.subject, p.subjectPattern.String())
-	}
-	if !slices.ContainsFunc(tok.audience, p.audiencePattern.MatchString) {
-		return fmt.Sprintf("trust policy: audience_pattern %q did not match any of %q", p.audiencePattern.String(), tok.audience)
-	}
-	return ""
 }
 
 // installationToken resolves the request's installation token; GitHub

@@ -38,6 +38,13 @@ type Credential struct {
 	Revoked     bool      `json:"revoked"`
 	// RevokedAt is null until the credential is revoked.
 	RevokedAt *time.Time `json:"revokedAt"`
+	// Restrictions is what narrowed the credential below its role or
+	// trust policy, as the stand-in granted it: "permissions" (name →
+	// level) and "repositories" for GitHub; "policies" for Vault;
+	// "policy" (the inline session policy) and "policyArns" for AWS;
+	// "scopes" for GCP; "scope", "resource" and "audience" for the token
+	// exchange. Absent when nothing narrowed it.
+	Restrictions map[string]any `json:"restrictions,omitempty"`
 }
 
 // credentialState is what a stand-in needs to know about a presented
@@ -72,12 +79,19 @@ func newLedger() *ledger {
 
 // record adds a freshly issued credential.
 func (l *ledger) record(provider, id, value string, issuedAt, expiresAt time.Time) {
+	l.recordRestricted(provider, id, value, issuedAt, expiresAt, nil)
+}
+
+// recordRestricted adds a freshly issued credential with what narrowed it
+// (see Credential.Restrictions).
+func (l *ledger) recordRestricted(provider, id, value string, issuedAt, expiresAt time.Time, restrictions map[string]any) {
 	c := &Credential{
-		Provider:    provider,
-		ID:          id,
-		Fingerprint: fingerprint(value),
-		IssuedAt:    issuedAt.UTC(),
-		ExpiresAt:   expiresAt.UTC(),
+		Provider:     provider,
+		ID:           id,
+		Fingerprint:  fingerprint(value),
+		IssuedAt:     issuedAt.UTC(),
+		ExpiresAt:    expiresAt.UTC(),
+		Restrictions: restrictions,
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -106,9 +120,14 @@ func (l *ledger) check(provider, value string, now time.Time) (Credential, crede
 // revoke marks a valid credential revoked at now and reports whether it
 // was valid until then.
 func (l *ledger) revoke(provider, value string, now time.Time) bool {
+	return l.revokeFingerprint(provider, fingerprint(value), now)
+}
+
+// revokeFingerprint is revoke for the credential whose fingerprint is fp.
+func (l *ledger) revokeFingerprint(provider, fp string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c, ok := l.byPrint[fingerprint(value)]
+	c, ok := l.byPrint[fp]
 	if !ok || c.Provider != provider || c.Revoked || !now.Before(c.ExpiresAt) {
 		return false
 	}

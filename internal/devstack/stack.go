@@ -106,6 +106,7 @@ type Stack struct {
 	ledger        *ledger
 	issuer        *issuer
 	vault         *vaultServer
+	github        *githubServer
 	oauth         *oauthServer
 	faults        *faults
 	gitlabIDToken string
@@ -183,11 +184,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	verifier := s.issuer.verifier()
-	s.vault = newVaultServer(s.VaultAddr, s.platform, verifier, s.ledger, opts.VaultTokenTTL)
+	s.vault = newVaultServer(s.VaultAddr, s.IssuerURL, s.platform, verifier, s.ledger, opts.VaultTokenTTL)
 	github, err := newGitHubServer(s.GitHubSTSURL, s.GitHubAPIURL, s.IssuerURL, verifier, s.ledger, opts.GitHubTokenTTL, s.job)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
+	s.github = github
 	sts := newSTSServer(s.IssuerURL, verifier, s.ledger, opts.CredentialTTL)
 	gcp := newGCPServer(s.IssuerURL, verifier, s.ledger, opts.CredentialTTL)
 	s.oauth = newOAuthServer(oauthURL, verifier, s.ledger, opts.CredentialTTL)
@@ -286,6 +288,7 @@ func (s *Stack) issuerRoutes() http.Handler {
 	mux.HandleFunc(actionsTokenPath, s.issuer.actionsToken)
 	mux.HandleFunc("/devstack/token", s.mintHandler)
 	mux.HandleFunc("/devstack/credentials", s.credentialsHandler)
+	mux.HandleFunc("/devstack/octo-sts/trust-policy", s.trustPolicyHandler)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "not found"})
 	})
@@ -310,6 +313,37 @@ func (s *Stack) mintHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"value": token})
+}
+
+// trustPolicyHandler is PUT /devstack/octo-sts/trust-policy?scope=S&identity=I
+// with a trust policy's YAML as the body → 204, or 400 with why it was
+// refused: it stands in for committing .github/chainguard/I.sts.yaml to
+// the repository (or organisation) S.
+func (s *Stack) trustPolicyHandler(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodPut) {
+		return
+	}
+	body, err := readBody(w, r)
+	if err == nil {
+		err = s.SetGitHubTrustPolicy(r.URL.Query().Get("scope"), r.URL.Query().Get("identity"), body)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// SetGitHubTrustPolicy makes the octo-sts stand-in serve policy (the YAML
+// of a trust policy, checked as octo-sts checks it) for exchanges with
+// scope (Repository, or RepositoryOwner for an organisation policy) and
+// identity, as if it were committed as .github/chainguard/IDENTITY.sts.yaml.
+// It replaces the policy of that name, the built-in GitHubIdentity's too.
+func (s *Stack) SetGitHubTrustPolicy(scope, identity string, policy []byte) error {
+	if err := s.github.setPolicy(scope, identity, policy); err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	return nil
 }
 
 // credentialsHandler is GET /devstack/credentials.
@@ -362,10 +396,13 @@ func (s *Stack) MintTokenWith(req TokenRequest) (string, error) {
 func (s *Stack) TokenExchangeClientSecret() string { return s.oauth.clientSecret }
 
 // Secrets returns every secret value seeded into the stand-ins (the Vault
-// KV fields, the string leaves of JSON-valued fields, and the token
-// exchange's client secret), for tests that prove none of them leaked.
+// KV fields, the string leaves of JSON-valued fields, the token exchange's
+// client secret and the Vault root token), for tests that prove none of
+// them leaked.
 // Values are random per Start.
-func (s *Stack) Secrets() []string { return append(s.vault.secrets(), s.oauth.clientSecret) }
+func (s *Stack) Secrets() []string {
+	return append(s.vault.secrets(), s.oauth.clientSecret, s.vault.rootToken)
+}
 
 // Credentials returns the ledger of issued credentials, the same data as
 // GET URL/devstack/credentials, in issue order.

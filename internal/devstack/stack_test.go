@@ -96,6 +96,7 @@ var commonEnvNames = []string{
 	"CHAPERONE_DEVSTACK_REGISTRY", "CHAPERONE_DEVSTACK_SIGNING_KEY", "CHAPERONE_DEVSTACK_PUBLIC_KEY",
 	"CHAPERONE_DEVSTACK_GCP_STS_URL", "CHAPERONE_DEVSTACK_GCP_IAM_URL", "CHAPERONE_DEVSTACK_TOKEN_URL",
 	"CHAPERONE_DEVSTACK_TOKEN_REVOCATION_URL", "CHAPERONE_DEVSTACK_TOKEN_RESOURCE_URL", "CHAPERONE_DEVSTACK_AZURE_AUTHORITY_URL",
+	"CHAPERONE_DEVSTACK_VAULT_TOKEN",
 }
 
 func TestEnvFileGitHub(t *testing.T) {
@@ -151,8 +152,13 @@ func TestEnvFileGitHub(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, env[k], v)
 		}
 	}
-	if !slices.Equal(s.Env(), fileLines(t, path)) {
-		t.Errorf("env file differs from Env()")
+	// The file is the job's environment plus the Vault root token, which
+	// the job's environment never holds.
+	if !slices.Equal(append(s.Env(), "CHAPERONE_DEVSTACK_VAULT_TOKEN="+s.VaultRootToken()), fileLines(t, path)) {
+		t.Errorf("env file differs from Env() and the root token")
+	}
+	if slices.ContainsFunc(s.Env(), func(kv string) bool { return strings.Contains(kv, s.VaultRootToken()) }) {
+		t.Errorf("Env() holds the Vault root token")
 	}
 
 	// The variables describe the same job as the token claims.

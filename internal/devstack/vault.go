@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,20 +22,26 @@ const (
 	// platform each, whatever the stack's platform.
 	VaultRole = "ci"
 
-	vaultKVMount     = "secret"
-	vaultReadPolicy  = "ci-read"
-	vaultReadPrefix  = vaultKVMount + "/data/ci/"
-	vaultJWTLeeway   = jwt.DefaultLeeway // Vault's default clock_skew_leeway
-	vaultVersion     = "1.17.0+devstack"
-	vaultTokenPrefix = "hvs."
+	vaultKVMount    = "secret"
+	vaultReadPolicy = "ci-read"
+	// VaultReadDBPolicy is a policy of the devstack's roles that reads
+	// secret/data/ci/db only: a scope narrows its token to it with
+	// policies: [read-db].
+	VaultReadDBPolicy = "read-db"
+	vaultJWTLeeway    = jwt.DefaultLeeway // Vault's default clock_skew_leeway
+	vaultVersion      = "1.17.0+devstack"
+	vaultTokenPrefix  = "hvs."
 )
 
 // vaultRole is a JWT auth role: who may log in and what the token may do.
 type vaultRole struct {
 	boundAudiences []string
+	boundSubject   string
 	boundClaims    map[string][]string // claim → accepted values (any of)
+	globClaims     bool                // bound_claims_type glob: '*' matches anything
 	userClaim      string
 	policies       []string
+	ttl            time.Duration // token_ttl; 0: the server's default
 }
 
 // vaultToken is the server-side state of a client token; validity
@@ -43,27 +50,40 @@ type vaultToken struct {
 	accessor    string
 	role        string
 	displayName string
-	policies    []string // including "default", sorted
+	policies    []string // including "default" unless left out, sorted
 	issuedAt    time.Time
 	ttl         time.Duration
+	path        string   // the auth path that created it
+	children    []string // fingerprints of the tokens it created
 }
 
 // vaultServer is a Vault stand-in with JWT auth at auth/jwt and a KV v2
 // engine at secret/.
+//
+// A root token (rootToken, random per start) configures it through
+// Vault's own API, as `vault write` and `vault policy write` do: JWT roles
+// (auth/jwt/role/NAME), the mount's issuer (auth/jwt/config) and ACL
+// policies (sys/policies/acl/NAME). Client tokens create child tokens
+// with a subset of their policies (auth/token/create), which revoke-self
+// of the parent revokes too.
 type vaultServer struct {
-	addr     string
-	verifier *tokenVerifier
-	ledger   *ledger
-	ttl      time.Duration
-	roles    map[string]vaultRole
-	kv       map[string]map[string]string // path under the mount → fields
-	seededAt time.Time
+	addr      string
+	issuer    string
+	verifier  *tokenVerifier
+	ledger    *ledger
+	ttl       time.Duration
+	rootToken string
+	kv        map[string]map[string]string // path under the mount → fields
+	seededAt  time.Time
 
-	mu     sync.Mutex
-	tokens map[string]*vaultToken // by fingerprint of the client token
+	mu          sync.Mutex
+	roles       map[string]vaultRole
+	policies    map[string]vaultPolicy
+	boundIssuer string                 // auth/jwt/config's bound_issuer ("" until set)
+	tokens      map[string]*vaultToken // by fingerprint of the client token
 }
 
-func newVaultServer(addr, platform string, v *tokenVerifier, l *ledger, ttl time.Duration) *vaultServer {
+func newVaultServer(addr, issuerURL, platform string, v *tokenVerifier, l *ledger, ttl time.Duration) *vaultServer {
 	audiences := []string{addr, Audience}
 	github := map[string][]string{"repository": {Repository}}
 	gitlab := map[string][]string{"project_path": {Repository}}
@@ -72,7 +92,7 @@ func newVaultServer(addr, platform string, v *tokenVerifier, l *ledger, ttl time
 		ci = gitlab
 	}
 	role := func(bound map[string][]string) vaultRole {
-		return vaultRole{boundAudiences: audiences, boundClaims: bound, userClaim: "sub", policies: []string{vaultReadPolicy}}
+		return vaultRole{boundAudiences: audiences, boundClaims: bound, userClaim: "sub", policies: []string{vaultReadPolicy, VaultReadDBPolicy}}
 	}
 	clientSecret := randomString(32, alnumChars)
 	apiJSON, _ := json.Marshal(map[string]string{
@@ -80,11 +100,22 @@ func newVaultServer(addr, platform string, v *tokenVerifier, l *ledger, ttl time
 		"client_secret": clientSecret,
 	})
 	return &vaultServer{
-		addr:     addr,
-		verifier: v,
-		ledger:   l,
-		ttl:      ttl,
-		roles:    map[string]vaultRole{VaultRole: role(ci), "ci-github": role(github), "ci-gitlab": role(gitlab)},
+		addr:      addr,
+		issuer:    issuerURL,
+		verifier:  v,
+		ledger:    l,
+		ttl:       ttl,
+		rootToken: vaultTokenPrefix + randomString(24, alnumChars),
+		roles:     map[string]vaultRole{VaultRole: role(ci), "ci-github": role(github), "ci-gitlab": role(gitlab)},
+		policies: map[string]vaultPolicy{
+			"default": vaultDefaultPolicy,
+			vaultReadPolicy: {
+				{path: vaultKVMount + "/data/ci/", prefix: true, capabilities: []string{"read"}},
+				// Lets a job narrow its token to a subset of its policies.
+				{path: "auth/token/create", capabilities: []string{"update"}},
+			},
+			VaultReadDBPolicy: {{path: vaultKVMount + "/data/ci/db", capabilities: []string{"read"}}},
+		},
 		kv: map[string]map[string]string{
 			"ci/db":  {"username": "ci-" + randomString(8, lowerChars+digitChars), "password": randomPassword(24)},
 			"ci/api": {"token": randomString(40, alnumChars), "json": string(apiJSON)},
@@ -157,6 +188,14 @@ func (v *vaultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v.health(w)
 	case path == "auth/jwt/login" && update:
 		v.login(w, r)
+	case strings.HasPrefix(path, "auth/jwt/role/") && update:
+		v.writeRole(w, r, strings.TrimPrefix(path, "auth/jwt/role/"))
+	case path == "auth/jwt/config" && update:
+		v.writeConfig(w, r)
+	case strings.HasPrefix(path, "sys/policies/acl/") && update:
+		v.writePolicy(w, r, strings.TrimPrefix(path, "sys/policies/acl/"))
+	case path == "auth/token/create" && update:
+		v.createToken(w, r)
 	case path == "auth/token/lookup-self" && (read || update):
 		v.lookupSelf(w, r)
 	case path == "auth/token/revoke-self" && update:
@@ -212,7 +251,10 @@ func (v *vaultServer) login(w http.ResponseWriter, r *http.Request) {
 		vaultError(w, http.StatusBadRequest, "missing role")
 		return
 	}
+	v.mu.Lock()
 	role, ok := v.roles[roleName]
+	boundIssuer := v.boundIssuer
+	v.mu.Unlock()
 	if !ok {
 		vaultError(w, http.StatusBadRequest, fmt.Sprintf("role %q could not be found", roleName))
 		return
@@ -237,11 +279,23 @@ func (v *vaultServer) login(w http.ResponseWriter, r *http.Request) {
 		vaultError(w, http.StatusBadRequest, "error validating claims: "+err.Error())
 		return
 	}
-	if !anyCommon(tok.audience, role.boundAudiences) {
+	if boundIssuer != "" && tok.issuer != boundIssuer {
+		vaultError(w, http.StatusBadRequest, "error validating claims: validation failed, invalid issuer claim (iss)")
+		return
+	}
+	switch {
+	case len(role.boundAudiences) == 0 && len(tok.audience) > 0:
+		vaultError(w, http.StatusBadRequest, "error validating claims: audience claim found in JWT but no audiences bound to the role")
+		return
+	case len(role.boundAudiences) > 0 && !anyCommon(tok.audience, role.boundAudiences):
 		vaultError(w, http.StatusBadRequest, "error validating claims: aud claim does not match any bound audience")
 		return
 	}
-	if err := checkBoundClaims(role.boundClaims, tok.claims); err != nil {
+	if role.boundSubject != "" && tok.subject != role.boundSubject {
+		vaultError(w, http.StatusBadRequest, "error validating claims: sub claim does not match bound subject")
+		return
+	}
+	if err := checkBoundClaims(role.boundClaims, role.globClaims, tok.claims); err != nil {
 		vaultError(w, http.StatusBadRequest, "error validating claims: "+err.Error())
 		return
 	}
@@ -251,40 +305,60 @@ func (v *vaultServer) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	clientToken := vaultTokenPrefix + randomString(24, alnumChars)
-	policies := slices.Sorted(slices.Values(append([]string{"default"}, role.policies...)))
+	ttl := v.ttl
+	if role.ttl > 0 {
+		ttl = role.ttl
+	}
+	policies := slices.Compact(slices.Sorted(slices.Values(append([]string{"default"}, role.policies...))))
 	state := &vaultToken{
 		accessor:    randomString(24, alnumChars),
 		role:        roleName,
 		displayName: "jwt-" + user,
 		policies:    policies,
 		issuedAt:    now.UTC(),
-		ttl:         v.ttl,
+		ttl:         ttl,
+		path:        "auth/jwt/login",
 	}
+	clientToken := v.issue(state)
+	writeJSON(w, http.StatusOK, vaultEnvelope(nil, v.authBlock(clientToken, state, true)))
+}
+
+// issue mints a client token for state and records it.
+func (v *vaultServer) issue(state *vaultToken) string {
+	clientToken := vaultTokenPrefix + randomString(24, alnumChars)
 	v.mu.Lock()
 	v.tokens[fingerprint(clientToken)] = state
 	v.mu.Unlock()
-	v.ledger.record(ProviderVault, state.accessor, clientToken, now, now.Add(v.ttl))
+	v.ledger.record(ProviderVault, state.accessor, clientToken, state.issuedAt, state.issuedAt.Add(state.ttl))
+	return clientToken
+}
 
-	writeJSON(w, http.StatusOK, vaultEnvelope(nil, map[string]any{
+// authBlock is the "auth" object of a response that issued a token.
+func (v *vaultServer) authBlock(clientToken string, t *vaultToken, orphan bool) map[string]any {
+	var meta map[string]string
+	if t.role != "" {
+		meta = map[string]string{"role": t.role}
+	}
+	return map[string]any{
 		"client_token":    clientToken,
-		"accessor":        state.accessor,
-		"policies":        policies,
-		"token_policies":  policies,
-		"metadata":        map[string]string{"role": roleName},
-		"lease_duration":  int(v.ttl.Seconds()),
+		"accessor":        t.accessor,
+		"policies":        t.policies,
+		"token_policies":  t.policies,
+		"metadata":        meta,
+		"lease_duration":  int(t.ttl.Seconds()),
 		"renewable":       true,
 		"entity_id":       "",
 		"token_type":      "service",
-		"orphan":          true,
+		"orphan":          orphan,
 		"mfa_requirement": nil,
 		"num_uses":        0,
-	}))
+	}
 }
 
-// checkBoundClaims enforces a role's bound_claims like Vault (string
-// type): every bound claim must be present and equal one of its values.
-func checkBoundClaims(bound map[string][]string, claims map[string]any) error {
+// checkBoundClaims enforces a role's bound_claims like Vault: every bound
+// claim must be present and equal one of its values (glob: match one of
+// them, '*' matching any run of characters).
+func checkBoundClaims(bound map[string][]string, glob bool, claims map[string]any) error {
 	for _, name := range slices.Sorted(maps.Keys(bound)) {
 		raw, ok := claims[name]
 		if !ok || raw == nil {
@@ -305,7 +379,13 @@ func checkBoundClaims(bound map[string][]string, claims map[string]any) error {
 		default:
 			return fmt.Errorf("received claim is not a string or list: %v", raw)
 		}
-		if !anyCommon(actual, bound[name]) {
+		match := anyCommon(actual, bound[name])
+		if glob {
+			match = slices.ContainsFunc(actual, func(a string) bool {
+				return slices.ContainsFunc(bound[name], func(pattern string) bool { return globMatch(pattern, a) })
+			})
+		}
+		if !match {
 			return fmt.Errorf("claim %q does not match any associated bound claim values", name)
 		}
 	}
@@ -332,6 +412,9 @@ func (v *vaultServer) authenticate(r *http.Request) (string, *vaultToken, bool) 
 	if token == "" {
 		return "", nil, false
 	}
+	if hmac.Equal([]byte(token), []byte(v.rootToken)) {
+		return token, &vaultToken{accessor: "root", displayName: "root", policies: []string{"root"}, path: "auth/token/root"}, true
+	}
 	if _, state := v.ledger.check(ProviderVault, token, time.Now()); state != credentialValid {
 		return "", nil, false
 	}
@@ -345,7 +428,7 @@ func (v *vaultServer) authenticate(r *http.Request) (string, *vaultToken, bool) 
 // existence, as Vault's ACL does.
 func (v *vaultServer) readKV(w http.ResponseWriter, r *http.Request, path string) {
 	_, t, ok := v.authenticate(r)
-	if !ok || !slices.Contains(t.policies, vaultReadPolicy) || !strings.HasPrefix(path, vaultReadPrefix) {
+	if !ok || !v.allows(t, path, "read") {
 		vaultPermissionDenied(w)
 		return
 	}
@@ -389,7 +472,7 @@ func (v *vaultServer) mountInfo(w http.ResponseWriter, r *http.Request, path str
 
 func (v *vaultServer) lookupSelf(w http.ResponseWriter, r *http.Request) {
 	token, t, ok := v.authenticate(r)
-	if !ok {
+	if !ok || !v.allows(t, "auth/token/lookup-self", "read") {
 		vaultPermissionDenied(w)
 		return
 	}
@@ -407,8 +490,8 @@ func (v *vaultServer) lookupSelf(w http.ResponseWriter, r *http.Request) {
 		"issue_time":       t.issuedAt.Format(time.RFC3339Nano),
 		"meta":             map[string]string{"role": t.role},
 		"num_uses":         0,
-		"orphan":           true,
-		"path":             "auth/jwt/login",
+		"orphan":           t.path == "auth/jwt/login",
+		"path":             t.path,
 		"policies":         t.policies,
 		"renewable":        true,
 		"ttl":              int(expires.Sub(now).Seconds()),
@@ -419,10 +502,40 @@ func (v *vaultServer) lookupSelf(w http.ResponseWriter, r *http.Request) {
 // revokeSelf is POST /v1/auth/token/revoke-self → 204; the token stops
 // working at once and the ledger records when.
 func (v *vaultServer) revokeSelf(w http.ResponseWriter, r *http.Request) {
-	token, _, ok := v.authenticate(r)
-	if !ok || !v.ledger.revoke(ProviderVault, token, time.Now()) {
+	token, t, ok := v.authenticate(r)
+	if !ok || t.accessor == "root" || !v.allows(t, "auth/token/revoke-self", "update") {
 		vaultPermissionDenied(w)
 		return
 	}
+	now := time.Now()
+	if !v.ledger.revoke(ProviderVault, token, now) {
+		vaultPermissionDenied(w)
+		return
+	}
+	v.revokeChildren(t, now)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// revokeChildren revokes, depth first, every token t created, as Vault
+// revokes a token's children with it.
+func (v *vaultServer) revokeChildren(t *vaultToken, now time.Time) {
+	v.mu.Lock()
+	children := slices.Clone(t.children)
+	v.mu.Unlock()
+	for _, fp := range children {
+		v.ledger.revokeFingerprint(ProviderVault, fp, now)
+		v.mu.Lock()
+		child := v.tokens[fp]
+		v.mu.Unlock()
+		if child != nil {
+			v.revokeChildren(child, now)
+		}
+	}
+}
+
+// allows reports whether t's policies grant capability on path.
+func (v *vaultServer) allows(t *vaultToken, path, capability string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return allowed(v.policies, t.policies, path, capability)
 }
