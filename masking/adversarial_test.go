@@ -391,3 +391,40 @@ func TestAddedSecretAppliesToHeldRawBytes(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// Split invariance: a value read from a file with its trailing newline (or
+// other trailing white space), printed as its padded base64 and a newline,
+// comes out the same whole, byte by byte and at every split, and no
+// character carrying bits of the value is visible. Generated values of
+// every length modulo 3 (long enough for their encodings to be registered,
+// MinEncodedLength), both alphabets, with a few bytes before them.
+func TestBase64OfValueWithTrailingNewline(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 2))
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!"
+	for L := 6; L <= 30; L++ {
+		b := make([]byte, L)
+		for i := range b {
+			b[i] = chars[r.IntN(len(chars))]
+		}
+		for _, trail := range []string{"\n", "\r\n", " ", "\n\n", "\t\n"} {
+			secret := string(b) + trail
+			set := newSet(t, Options{Mask: "#"}, secret)
+			for _, pre := range []string{"", "u:", "x"} {
+				p := len(pre)
+				for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+					e := enc.EncodeToString([]byte(pre + secret))
+					in := "value: " + e + "\n"
+					checkSplits(t, set, in)
+					cov := referenceRawCover(set, in)
+					off := len("value: ")
+					first, last := (8*p+5)/6, (8*(p+len(secret))+5)/6
+					for c := first; c < last; c++ {
+						if !cov[off+c] {
+							t.Fatalf("%q (%q before it) as %q: character %d is visible", secret, pre, e, c)
+						}
+					}
+				}
+			}
+		}
+	}
+}

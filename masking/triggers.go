@@ -94,3 +94,8 @@ type tailSpec struct {
 	c1, c2 *class
 	n1, n2 int
 }
+
+// bounded reports whether the run of t has a maximum length.
+func (t *tailSpec) bounded() bool {
+	return (t.c1 == nil || t.n1 > 0) && (t.c2 == nil || t.n2 > 0)
+}

@@ -304,11 +304,24 @@ func (w *Writer) start(in inst, q []byte, prev int64) {
 }
 
 // covered reports whether an instance of the same kind and rule (or tail)
-// masks, or is masking, the byte at st: a later match of the same rule
-// there is inside its run.
+// already masks what a new one starting at st would: one that masks, or is
+// masking, the byte at st, when their runs end at the same byte whatever
+// follows (a later match of a run rule is inside its run); for a tail
+// whose run is bounded, only one that starts at st.
+//
+// A bounded tail that is waiting for the byte at st does not cover a new
+// one from st: it may stop short of where the new one would (a base64
+// core's tail that has read its character and waits for padding, when a
+// longer core ends there), and whether it is still waiting depends on how
+// the input was split.
 func (w *Writer) covered(kind ruleKind, idx int32, st int64) bool {
+	bounded := kind == kindTail && w.m.det.tails[idx].bounded()
 	for i := range w.insts {
-		if in := &w.insts[i]; in.kind == kind && in.idx == idx && in.covers(st) {
+		in := &w.insts[i]
+		if in.kind != kind || in.idx != idx {
+			continue
+		}
+		if bounded && in.start == st || !bounded && in.covers(st) {
 			return true
 		}
 	}
