@@ -182,3 +182,39 @@ func TestRenderTrustRefusesOpenPolicies(t *testing.T) {
 		}
 	}
 }
+
+// AWS evaluates GitHub's id claims and gitlab.com's as condition keys;
+// a self-managed GitLab's tokens only on aud and sub.
+func TestRenderAWSConditionKeys(t *testing.T) {
+	var doc struct {
+		Statement []struct{ Condition map[string]map[string]string }
+	}
+	_ = json.Unmarshal(renderOne(t, "aws", ghBinding("repository_id", "1", "ref", "refs/heads/main"))[0].Content, &doc)
+	eq := doc.Statement[0].Condition["StringEquals"]
+	if eq["token.actions.githubusercontent.com:repository_id"] != "1" || eq["token.actions.githubusercontent.com:ref"] != "refs/heads/main" || eq["token.actions.githubusercontent.com:sub"] != "" {
+		t.Errorf("github ids: %v", doc.Statement[0].Condition)
+	}
+	doc.Statement = nil
+	gl := provider.Binding{Platform: PlatformGitLab, Issuer: "https://gitlab.com", Claims: map[string]string{"project_id": "7", "ref_protected": "true"}}
+	_ = json.Unmarshal(renderOne(t, "aws", gl)[0].Content, &doc)
+	if eq := doc.Statement[0].Condition["StringEquals"]; eq["gitlab.com:project_id"] != "7" || eq["gitlab.com:ref_protected"] != "true" {
+		t.Errorf("gitlab.com ids: %v", doc.Statement[0].Condition)
+	}
+	cfg, _ := ParseConfig([]byte(trustConfig), "trust.yml")
+	gl.Issuer = "https://gitlab.example.com"
+	if _, err := RenderTrust(cfg, "aws", gl); err == nil || !strings.Contains(err.Error(), "claim project_id cannot be bound") {
+		t.Errorf("self-managed GitLab ids: %v", err)
+	}
+	// From the job's own token, the same binding falls back to the
+	// project's path in the subject, and says so.
+	gl.FromJob, gl.Job = true, map[string]string{"project_path": "g/p"}
+	out, err := RenderTrust(cfg, "aws", gl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Statement = nil
+	_ = json.Unmarshal(out[0].Documents[0].Content, &doc)
+	if like := doc.Statement[0].Condition["StringLike"]; like["gitlab.example.com:sub"] != "project_path:g/p:*" || len(out[0].Notes) != 3 {
+		t.Errorf("fallback: %v, notes %q", doc.Statement[0].Condition, out[0].Notes)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,8 +15,17 @@ import (
 // exact value it must have.
 type Binding struct {
 	Platform string // "github" or "gitlab"
-	Issuer   string // the tokens' iss, an https URL
+	Issuer   string // the tokens' iss: an https URL (http on a loopback host for local stand-ins)
 	Claims   map[string]string
+	// FromJob is set when Claims are the immutable claims of a job's own
+	// token rather than ones a user chose: a claim the target cannot
+	// condition on is then left out, with a note saying so, instead of
+	// failing the render, as long as the repository or project stays
+	// bound. Job holds every claim of that token, so a target that can
+	// condition on no id binds the repository or project by what it can
+	// (its name in the subject).
+	FromJob bool
+	Job     map[string]string
 }
 
 // A TrustDocument is issuer-side configuration for one scope: an IAM role's
@@ -26,10 +36,18 @@ type TrustDocument struct {
 	Content   []byte
 }
 
+// Trust is the issuer-side configuration of one scope: its documents, and
+// notes for the person who applies them (claims the target cannot
+// condition on, and what was bound instead).
+type Trust struct {
+	Documents []TrustDocument
+	Notes     []string
+}
+
 // A TrustRenderer writes the issuer-side trust configuration under which
 // its scope's exchange succeeds for the bound identity, and for no other.
 type TrustRenderer interface {
-	RenderTrust(b Binding) ([]TrustDocument, error)
+	RenderTrust(b Binding) (Trust, error)
 }
 
 // ClaimNames returns the bound claims' names, sorted.
@@ -45,7 +63,31 @@ func (b Binding) ClaimNames() []string {
 // IssuerHost is the issuer URL without its scheme, as AWS names OIDC
 // providers and their condition keys.
 func (b Binding) IssuerHost() string {
-	return strings.TrimSuffix(strings.TrimPrefix(b.Issuer, "https://"), "/")
+	host := strings.TrimPrefix(strings.TrimPrefix(b.Issuer, "https://"), "http://")
+	return strings.TrimSuffix(host, "/")
+}
+
+// Without returns a copy of b without the named claims.
+func (b Binding) Without(names ...string) Binding {
+	claims := make(map[string]string, len(b.Claims))
+	for k, v := range b.Claims {
+		if !slices.Contains(names, k) {
+			claims[k] = v
+		}
+	}
+	b.Claims = claims
+	return b
+}
+
+// With returns a copy of b that also binds name to value.
+func (b Binding) With(name, value string) Binding {
+	claims := make(map[string]string, len(b.Claims)+1)
+	for k, v := range b.Claims {
+		claims[k] = v
+	}
+	claims[name] = value
+	b.Claims = claims
+	return b
 }
 
 // RequireProject checks that the binding names the repository (GitHub) or

@@ -15,16 +15,17 @@ var attributeName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,99}$`)
 // pool provider (the REST resource's body: issuer, audience, an attribute
 // for each bound claim and a condition requiring their values), and, with a
 // service account, the IAM binding that lets the bound identity
-// impersonate it.
-func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
+// impersonate it. The attribute condition is CEL over assertion.*, so
+// every claim of the token can be bound.
+func (p *Provider) RenderTrust(b provider.Binding) (provider.Trust, error) {
 	if err := b.RequireProject(); err != nil {
-		return nil, err
+		return provider.Trust{}, err
 	}
 	mapping := map[string]string{"google.subject": "assertion.sub"}
 	var cond []string
 	for _, name := range b.ClaimNames() {
 		if !attributeName.MatchString(name) {
-			return nil, fmt.Errorf("claim %s cannot be an attribute name (lower case letters, digits, _)", name)
+			return provider.Trust{}, fmt.Errorf("claim %s cannot be an attribute name (lower case letters, digits, _)", name)
 		}
 		mapping["attribute."+name] = "assertion." + name
 		cond = append(cond, fmt.Sprintf("assertion.%s == %s", name, celString(b.Claims[name])))
@@ -42,7 +43,7 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 	base := pool[strings.LastIndexByte(pool, '/')+1:]
 	providerDoc, err := provider.JSONDocument(base+".provider.json", doc)
 	if err != nil {
-		return nil, err
+		return provider.Trust{}, err
 	}
 	docs := []provider.TrustDocument{providerDoc}
 	if p.cfg.ServiceAccount != "" {
@@ -60,11 +61,11 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 			"member":         fmt.Sprintf("principalSet://iam.googleapis.com/%s/attribute.%s/%s", pool, attr, b.Claims[attr]),
 		})
 		if err != nil {
-			return nil, err
+			return provider.Trust{}, err
 		}
 		docs = append(docs, binding)
 	}
-	return docs, nil
+	return provider.Trust{Documents: docs}, nil
 }
 
 // celString quotes s as a CEL string literal.

@@ -28,18 +28,31 @@ type octoSTSPolicy struct {
 // .github/chainguard/IDENTITY.sts.yaml in the scope's repository (or in
 // the organisation's .github repository for an organisation scope). The
 // subject carries what it can of the binding; other claims become exact
-// claim patterns. The permissions are a least-privilege start (contents:
-// read): octo-sts grants what the policy lists.
-func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
-	sub, exact, covered, err := b.Subject()
-	if err != nil {
-		return nil, err
-	}
+// claim patterns (octo-sts matches any claim). A binding with no sub,
+// repository or project path (the job's ids only) matches any subject
+// and binds the job by its claim patterns. The permissions are a
+// least-privilege start (contents: read): octo-sts grants what the policy
+// lists.
+func (p *Provider) RenderTrust(b provider.Binding) (provider.Trust, error) {
 	pol := octoSTSPolicy{Issuer: b.Issuer, Permissions: map[string]string{"contents": "read"}}
-	if exact {
-		pol.Subject = sub
+	var covered []string
+	_, hasSub := b.Claims["sub"]
+	if hasSub || b.Claims["repository"] != "" || b.Claims["project_path"] != "" {
+		sub, exact, c, err := b.Subject()
+		if err != nil {
+			return provider.Trust{}, err
+		}
+		covered = c
+		if exact {
+			pol.Subject = sub
+		} else {
+			pol.SubjectPattern = regexp.QuoteMeta(strings.TrimSuffix(sub, "*")) + ".*"
+		}
 	} else {
-		pol.SubjectPattern = regexp.QuoteMeta(strings.TrimSuffix(sub, "*")) + ".*"
+		if err := b.RequireProject(); err != nil {
+			return provider.Trust{}, err
+		}
+		pol.SubjectPattern = ".+"
 	}
 	if u, err := url.Parse(p.cfg.Address); err == nil && p.cfg.Audience != u.Hostname() {
 		pol.Audience = p.cfg.Audience
@@ -58,10 +71,13 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 		where = "the .github repository of organisation " + p.cfg.Scope
 	}
 	fmt.Fprintf(&buf, "# octo-sts trust policy %q: commit it as .github/chainguard/%s.sts.yaml in %s.\n", p.cfg.Identity, p.cfg.Identity, where)
+	if pol.SubjectPattern == ".+" {
+		buf.WriteString("# Any subject: the claim patterns bind the job by its immutable ids.\n")
+	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(pol); err != nil {
-		return nil, err
+		return provider.Trust{}, err
 	}
-	return []provider.TrustDocument{{Name: p.cfg.Identity + ".sts.yaml", MediaType: "application/yaml", Content: buf.Bytes()}}, nil
+	return provider.Trust{Documents: []provider.TrustDocument{{Name: p.cfg.Identity + ".sts.yaml", MediaType: "application/yaml", Content: buf.Bytes()}}}, nil
 }

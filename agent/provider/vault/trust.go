@@ -14,10 +14,11 @@ import (
 // write auth/MOUNT/role/ROLE @file`), bound to the audience and the bound
 // claims, issuing service tokens (batch tokens cannot be revoked), and an
 // ACL policy that reads exactly the scope's secret paths (`vault policy
-// write ROLE file`).
-func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, error) {
+// write ROLE file`). Vault's bound_claims can bind every claim of the
+// token.
+func (p *Provider) RenderTrust(b provider.Binding) (provider.Trust, error) {
 	if err := b.RequireProject(); err != nil {
-		return nil, err
+		return provider.Trust{}, err
 	}
 	role := map[string]any{
 		"role_type":         "jwt",
@@ -32,7 +33,7 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 	}
 	roleDoc, err := provider.JSONDocument(p.cfg.Role+".role.json", role)
 	if err != nil {
-		return nil, err
+		return provider.Trust{}, err
 	}
 	var paths []string
 	for _, s := range p.cfg.Secrets {
@@ -51,11 +52,11 @@ func (p *Provider) RenderTrust(b provider.Binding) ([]provider.TrustDocument, er
 		"bound_issuer":       b.Issuer,
 	})
 	if err != nil {
-		return nil, err
+		return provider.Trust{}, err
 	}
-	return []provider.TrustDocument{
+	return provider.Trust{Documents: []provider.TrustDocument{
 		mountDoc,
 		roleDoc,
 		{Name: p.cfg.Role + ".policy.hcl", MediaType: "text/x-hcl", Content: []byte(acl.String())},
-	}, nil
+	}}, nil
 }
