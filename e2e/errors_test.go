@@ -87,15 +87,23 @@ func TestExpiredGitLabToken(t *testing.T) {
 func TestGitLabRun(t *testing.T) {
 	ds := startDevstack(t, "gitlab")
 	dir := t.TempDir()
-	r := chaperone(t, dir, ds.environ(), "run", "--", "sh", "-c", `printf 'token=%s pw=%s\n' "$CHAPERONE_ID_TOKEN" "$DB_PASSWORD"`)
+	const script = `printf 'token=%s pw=%s\n' "$CHAPERONE_ID_TOKEN" "$DB_PASSWORD"`
+	r := chaperone(t, dir, ds.environ(), "run", "--", "sh", "-c", script)
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
-	// GitLab's mask token, as its own runner writes.
-	if strings.TrimSpace(r.stdout) != "token=[MASKED] pw=[MASKED]" {
+	// GitLab's mask token, as its own runner writes; the ID token chaperone
+	// consumed is not the job's.
+	if strings.TrimSpace(r.stdout) != "token= pw=[MASKED]" {
 		t.Errorf("job output %q", r.stdout)
 	}
 	assertRevoked(t, ds, 0)
+	// Kept for the job, the ID token is masked too.
+	cfg := editedConfig(t, ds, "attest:", "keep-env: [CHAPERONE_ID_TOKEN]\nattest:")
+	r = chaperone(t, t.TempDir(), ds.environ(), "run", "--config", cfg, "--", "sh", "-c", script)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "token=[MASKED] pw=[MASKED]" {
+		t.Errorf("with keep-env: exit %d, job output %q", r.code, r.stdout)
+	}
 }
 
 func readFile(t *testing.T, path string) string {
