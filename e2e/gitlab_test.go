@@ -69,6 +69,12 @@ func (r *gitlabRunner) script(name, body string) string {
 // fileDeliveredAWS points the job's CHAPERONE_CONFIG at a copy of
 // devstack's config whose aws scope is delivered as files.
 func (r *gitlabRunner) fileDeliveredAWS() {
+	r.editConfig("    duration: 15m\n", "    duration: 15m\n    deliver: file\n")
+}
+
+// editConfig points the job's CHAPERONE_CONFIG at a copy of devstack's
+// config with each edit (old, new, old, new, …) made once.
+func (r *gitlabRunner) editConfig(edits ...string) {
 	r.t.Helper()
 	for i, kv := range r.env {
 		path, ok := strings.CutPrefix(kv, "CUSTOM_ENV_CHAPERONE_CONFIG=")
@@ -79,9 +85,12 @@ func (r *gitlabRunner) fileDeliveredAWS() {
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		edited := strings.Replace(string(data), "    duration: 15m\n", "    duration: 15m\n    deliver: file\n", 1)
-		if edited == string(data) {
-			r.t.Fatal("devstack's config has no aws scope to deliver as files")
+		edited := string(data)
+		for j := 0; j+1 < len(edits); j += 2 {
+			if !strings.Contains(edited, edits[j]) {
+				r.t.Fatalf("devstack's config has no %q", edits[j])
+			}
+			edited = strings.Replace(edited, edits[j], edits[j+1], 1)
 		}
 		cfg := filepath.Join(r.t.TempDir(), "chaperone.yml")
 		if err := os.WriteFile(cfg, []byte(edited), 0o600); err != nil {
@@ -307,11 +316,18 @@ func TestGitLabOwnerSettingsAreTheHosts(t *testing.T) {
 	runner.env = append(runner.env,
 		"CUSTOM_ENV_CHAPERONE_POLICY=version: 1\nrules:\n  - match: {iss: \".*\"}\n    allow: [{principal: \".*\"}]\n",
 		"CUSTOM_ENV_CHAPERONE_STATE_DIR="+jobState)
+	// The scopes the host's policy refuses are optional, so the job runs
+	// without them.
+	var optional []string
+	for _, name := range []string{"repo", "deploy", "gcloud", "api", "azure"} {
+		optional = append(optional, "  - name: "+name+"\n", "  - name: "+name+"\n    optional: true\n")
+	}
+	runner.editConfig(optional...)
 	res := runner.stage("prepare")
 	if res.code != 0 {
 		t.Fatalf("prepare exit %d:\n%s", res.code, res.stderr)
 	}
-	if !strings.Contains(res.stderr, "scope repo refused: policy "+strict) {
+	if !strings.Contains(res.stderr, "scope repo refused (optional: the job runs without it): policy "+strict) {
 		t.Errorf("the host's policy did not apply:\n%s", res.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(state, "session.json")); err != nil {
