@@ -73,3 +73,15 @@ func (c *Config) checkKeepEnv() error {
 	}
 	return nil
 }
+
+// droppedEnv lists the consumed variables the job's commands do not get:
+// consumedEnv without those keep-env keeps.
+func (c *Config) droppedEnv() []string {
+	var out []string
+	for _, name := range c.consumedEnv() {
+		if !slices.Contains(c.KeepEnv, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}

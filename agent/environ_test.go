@@ -92,3 +92,28 @@ func TestKeepEnvRefusesWhatIsNotConsumed(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestExportShellUnsetsConsumedVariables: in start/eval mode the shell
+// loses the consumed variables too, unless keep-env names them.
+func TestExportShellUnsetsConsumedVariables(t *testing.T) {
+	cfg, err := ParseConfig([]byte(consumingConfig+"keep-env: [TX_SECRET]\n"), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(Options{Config: cfg, Environ: []string{}, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := s.ExportShell(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"unset VAULT_ID_TOKEN\n", "unset SIGSTORE_ID_TOKEN\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("export lines lack %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "TX_SECRET") {
+		t.Errorf("a kept variable is unset:\n%s", out.String())
+	}
+}

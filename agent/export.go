@@ -9,11 +9,25 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/chaperone-ci/chaperone/agent/provider"
 )
 
-// ExportShell writes `export NAME='value'` lines of DeliveredEnv for a
-// POSIX shell to eval.
+// ExportShell writes, for a POSIX shell to eval, `unset NAME` for each
+// variable chaperone consumed (as Environ drops them) and `export
+// NAME='value'` lines of DeliveredEnv.
 func (s *Session) ExportShell(w io.Writer) error {
+	// The variables chaperone consumed (the job's ID tokens, a client
+	// secret) leave the shell, as they leave a wrapped command's
+	// environment.
+	for _, name := range s.cfg.droppedEnv() {
+		if provider.CheckEnvName("variable", name) != nil {
+			continue // never a shell word that is not a plain name
+		}
+		if _, err := fmt.Fprintf(w, "unset %s\n", name); err != nil {
+			return err
+		}
+	}
 	for _, kv := range s.DeliveredEnv() {
 		name, val, _ := strings.Cut(kv, "=")
 		if _, err := fmt.Fprintf(w, "export %s='%s'\n", name, strings.ReplaceAll(val, "'", `'\''`)); err != nil {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -306,10 +305,8 @@ func (s *Session) Environ() []string {
 		drop["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = true
 		drop["ACTIONS_ID_TOKEN_REQUEST_URL"] = true
 	}
-	for _, name := range s.cfg.consumedEnv() {
-		if !slices.Contains(s.cfg.KeepEnv, name) {
-			drop[name] = true
-		}
+	for _, name := range s.cfg.droppedEnv() {
+		drop[name] = true
 	}
 	add := s.DeliveredEnv()
 	epAdd, epDrop := s.endpointEnv(s.opts.Environ)
