@@ -183,7 +183,7 @@ func (s *Session) predicate() *attest.JobPredicate {
 			Scope: g.Scope, Provider: g.Provider, Principal: g.Grant.Principal,
 			SessionName: g.Grant.SessionName, Fingerprint: g.Grant.Fingerprint,
 			IssuedAt: g.Grant.IssuedAt, ExpiresAt: g.Grant.ExpiresAt, Delivery: g.Delivery,
-			Fetches: g.Fetches,
+			Fetches: g.Fetches, Restrictions: attestedRestrictions(g.Grant.Restrictions),
 		}
 		for _, r := range g.Replaced {
 			ag.Refreshes = append(ag.Refreshes, r.Refresh)

@@ -66,6 +66,34 @@ type Grant struct {
 	// Refreshes are the earlier credentials of this grant, replaced before
 	// they expired (endpoint delivery renews grants in long jobs).
 	Refreshes []Refresh `json:"refreshes,omitempty"`
+	// Restrictions narrow the credential below what its principal may do;
+	// nil when nothing did.
+	Restrictions *Restrictions `json:"restrictions,omitempty"`
+}
+
+// Restrictions narrow a grant below what its principal (role, trust
+// policy, service account) may do: what the scope asked the issuer for,
+// or, where the issuer states it, what it granted. Each field belongs to
+// the providers named; the credential's lifetime is its issuedAt to
+// expiresAt. They hold no secret.
+type Restrictions struct {
+	// SessionPolicy is the inline session policy passed to STS (aws),
+	// verbatim JSON.
+	SessionPolicy string `json:"sessionPolicy,omitempty"`
+	// PolicyARNs are the managed session policies passed to STS (aws).
+	PolicyARNs []string `json:"policyArns,omitempty"`
+	// Permissions are the installation token's permissions, name to
+	// read, write or admin (github).
+	Permissions map[string]string `json:"permissions,omitempty"`
+	// Repositories are the repositories the token reaches, by name
+	// (github).
+	Repositories []string `json:"repositories,omitempty"`
+	// Policies are the token's policies as the issuer states them (vault).
+	Policies []string `json:"policies,omitempty"`
+	// Scopes are the access token's OAuth scopes (gcp, token-exchange).
+	Scopes []string `json:"scopes,omitempty"`
+	// Resource is the URI of the service the token is for (token-exchange).
+	Resource string `json:"resource,omitempty"`
 }
 
 // Refresh is a credential of a grant that a renewal replaced.

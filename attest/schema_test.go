@@ -305,6 +305,10 @@ func TestSchemaRejects(t *testing.T) {
 		{"fractional exit code", func(m map[string]any) {
 			m["steps"].([]any)[0].(map[string]any)["exitCode"] = json.Number("1.5")
 		}, "predicate.steps[0].exitCode"},
+		{"unknown restriction", func(m map[string]any) { grant(m, 0)["restrictions"] = map[string]any{"token": "hvs.secret"} }, "predicate.grants[0].restrictions"},
+		{"bad permission level", func(m map[string]any) {
+			grant(m, 0)["restrictions"] = map[string]any{"permissions": map[string]any{"contents": "all"}}
+		}, "predicate.grants[0].restrictions.permissions"},
 		{"empty command", func(m map[string]any) { m["steps"].([]any)[0].(map[string]any)["command"] = []any{} }, "predicate.steps[0].command"},
 		{"empty runURI", func(m map[string]any) { m["job"].(map[string]any)["runURI"] = "" }, "predicate.job.runURI"},
 		{"claims not strings", func(m map[string]any) {

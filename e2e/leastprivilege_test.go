@@ -153,3 +153,80 @@ func TestPolicyRenderFromJob(t *testing.T) {
 		t.Errorf("octo-sts admitted another job's token: %d", resp.StatusCode)
 	}
 }
+
+// Narrowed grants, end to end: an AWS scope's inline session policy
+// reaches STS (the stand-in records it) and the attestation; a Vault scope
+// with policies: [read-db] gets a token with exactly that policy; a
+// GitHub scope asking contents: write where its trust policy allows read
+// fails the run with the exchange's reason, before the command runs.
+func TestNarrowedGrants(t *testing.T) {
+	ds := startDevstack(t, "github")
+	secrets := ds.seededSecrets(t)
+	dir := t.TempDir()
+	cfg, err := os.ReadFile(ds.env["CHAPERONE_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::releases/*"}]}`
+	text := strings.NewReplacer(
+		"    role: ci\n", "    role: ci\n    policies: [read-db]\n    token-env: VAULT_TOKEN\n",
+		"      - {path: secret/data/ci/api, field: token, env: API_TOKEN}\n", "",
+		"    duration: 15m\n", "    duration: 15m\n    inline-session-policy: '"+policy+"'\n",
+		"    identity: ci\n", "    identity: ci\n    permissions: {contents: read}\n",
+	).Replace(string(cfg))
+	path := filepath.Join(dir, "narrowed.yml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(ds.environ(), "CHAPERONE_CONFIG="+path)
+	lookup := `curl -sf -H "X-Vault-Token: $VAULT_TOKEN" "$CHAPERONE_DEVSTACK_VAULT_ADDR/v1/auth/token/lookup-self" >/dev/null && echo lookup-allowed || echo lookup-denied`
+	r := chaperone(t, dir, env, "run", "--", "sh", "-c", lookup)
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Exactly read-db: not even the default policy's lookup-self.
+	if strings.TrimSpace(r.stdout) != "lookup-denied" {
+		t.Errorf("the read-db token: %q", r.stdout)
+	}
+	assertNoSecrets(t, secrets, r.stdout, r.stderr)
+	pred := bundlePredicate(t, filepath.Join(dir, "chaperone.sigstore.json"))
+	for _, g := range pred.Grants {
+		var got string
+		if g.Restrictions != nil {
+			got = strings.Join(g.Restrictions.Policies, ",") + g.Restrictions.SessionPolicy + g.Restrictions.Permissions["contents"]
+		}
+		if want := map[string]string{"db": "read-db", "deploy": policy, "repo": "read"}[g.Scope]; want != "" && got != want {
+			t.Errorf("grant %s: restrictions %q, want %q", g.Scope, got, want)
+		}
+	}
+	var ledger struct {
+		Credentials []struct {
+			Provider     string         `json:"provider"`
+			Restrictions map[string]any `json:"restrictions"`
+		} `json:"credentials"`
+	}
+	getJSON(t, ds.env["CHAPERONE_DEVSTACK_URL"]+"/devstack/credentials", nil, &ledger)
+	var stsPolicy any
+	for _, c := range ledger.Credentials {
+		if c.Provider == "aws" {
+			stsPolicy = c.Restrictions["policy"]
+		}
+	}
+	if stsPolicy != policy {
+		t.Errorf("STS recorded session policy %v, want the scope's", stsPolicy)
+	}
+
+	// More than the trust policy allows: refused with the exchange's reason.
+	if err := os.WriteFile(path, []byte(strings.Replace(text, "permissions: {contents: read}", "permissions: {contents: write}", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "ran")
+	r = chaperone(t, dir, env, "run", "--", "touch", marker)
+	if r.code != 125 || !strings.Contains(r.stderr, `trust policy: permission "contents: write" exceeds "contents: read", which the trust policy grants`) {
+		t.Errorf("contents: write: exit %d, want 125 with the exchange's reason:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("the command ran without its GitHub scope")
+	}
+	assertNoSecrets(t, secrets, r.stdout, r.stderr)
+}

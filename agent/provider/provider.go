@@ -58,6 +58,23 @@ type Grant struct {
 	// Private holds what Revoke needs (tokens, accessors). It is secret,
 	// persisted only in the 0600 state file and never attested.
 	Private map[string]string
+	// Restrictions narrow the grant below its principal; nil when nothing
+	// does. They are attested.
+	Restrictions *Restrictions `json:",omitempty"`
+}
+
+// Restrictions narrow a grant below what its principal may do: what the
+// scope asked the issuer for, or, where the issuer states it, what it
+// granted. Each field belongs to the providers named. They are attested,
+// so they never hold a secret.
+type Restrictions struct {
+	SessionPolicy string            `json:",omitempty"` // aws: the inline session policy (JSON)
+	PolicyARNs    []string          `json:",omitempty"` // aws: managed session policies
+	Permissions   map[string]string `json:",omitempty"` // github: permission → read | write | admin
+	Repositories  []string          `json:",omitempty"` // github: repository names
+	Policies      []string          `json:",omitempty"` // vault: the token's policies
+	Scopes        []string          `json:",omitempty"` // gcp, token-exchange: OAuth scopes
+	Resource      string            `json:",omitempty"` // token-exchange: the target resource URI
 }
 
 // Value is one credential value with the name the job sees it under

@@ -281,7 +281,7 @@ func (g *gcpServer) exchange(w http.ResponseWriter, r *http.Request) {
 	id := "federated-token-" + strconv.Itoa(g.issued)
 	g.federated[fingerprint(token)] = gcpPrincipal{subject: tok.subject, repository: repository, scopes: scopes}
 	g.mu.Unlock()
-	g.ledger.record(ProviderGCP, id, token, now, now.Add(ttl))
+	g.ledger.recordRestricted(ProviderGCP, id, token, now, now.Add(ttl), map[string]any{"scopes": scopes})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token":      token,
 		"issued_token_type": gcpAccessTokenType,
@@ -364,7 +364,7 @@ func (g *gcpServer) generateAccessToken(w http.ResponseWriter, r *http.Request) 
 	id := "access-token-" + strconv.Itoa(g.issued)
 	g.saTokens[fingerprint(token)] = gcpAccessToken{email: email, scopes: req.Scope}
 	g.mu.Unlock()
-	g.ledger.record(ProviderGCP, id, token, now, expires)
+	g.ledger.recordRestricted(ProviderGCP, id, token, now, expires, map[string]any{"scopes": req.Scope})
 	writeJSON(w, http.StatusOK, map[string]string{"accessToken": token, "expireTime": expires.Format(time.RFC3339)})
 }
 

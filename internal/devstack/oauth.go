@@ -345,7 +345,14 @@ func (o *oauthServer) token(rw http.ResponseWriter, r *http.Request) {
 	id := "exchanged-token-" + strconv.Itoa(o.issued)
 	o.tokens[fingerprint(token)] = exchangedToken{subject: tok.subject, clientID: clientID, scope: scope}
 	o.mu.Unlock()
-	o.ledger.record(ProviderTokenExchange, id, token, now, now.Add(ttl))
+	restrictions := map[string]any{"scope": scope}
+	if res := f["resource"]; len(res) > 0 {
+		restrictions["resource"] = res
+	}
+	if aud := f["audience"]; len(aud) > 0 {
+		restrictions["audience"] = aud
+	}
+	o.ledger.recordRestricted(ProviderTokenExchange, id, token, now, now.Add(ttl), restrictions)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token":      token,
 		"issued_token_type": gcpAccessTokenType,

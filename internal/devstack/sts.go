@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"crypto/hmac"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -216,6 +217,11 @@ func (s *stsServer) assumeRoleWithWebIdentity(w http.ResponseWriter, p url.Value
 		duration = n
 	}
 
+	restrictions, ok := sessionPolicies(w, p)
+	if !ok {
+		return
+	}
+
 	now := time.Now()
 	tok, err := s.verifier.verify(token, now, 0)
 	var untrusted *issuerError
@@ -263,7 +269,7 @@ func (s *stsServer) assumeRoleWithWebIdentity(w http.ResponseWriter, p url.Value
 	s.mu.Lock()
 	s.sessions[accessKeyID] = sess
 	s.mu.Unlock()
-	s.ledger.record(ProviderAWS, accessKeyID, sess.secretAccessKey, now, expires)
+	s.ledger.recordRestricted(ProviderAWS, accessKeyID, sess.secretAccessKey, now, expires, restrictions)
 
 	var resp assumeRoleWithWebIdentityResponse
 	resp.Xmlns = stsNamespace
@@ -280,6 +286,62 @@ func (s *stsServer) assumeRoleWithWebIdentity(w http.ResponseWriter, p url.Value
 	resp.Result.Provider = s.provider
 	resp.Metadata.RequestID = randomUUID()
 	writeXML(w, http.StatusOK, resp)
+}
+
+// Session policy limits of AssumeRoleWithWebIdentity.
+const (
+	stsMaxPolicyLength = 2048
+	stsMaxPolicyARNs   = 10
+)
+
+var stsPolicyARN = regexp.MustCompile(`^arn:[\w+=/,.@-]+:iam::(\d{12}|aws):policy/[\w+=/,.@-]+$`)
+
+// sessionPolicies checks the request's session policies as STS does (an
+// inline Policy of at most 2,048 characters that is a JSON policy
+// document; at most 10 PolicyArns.member.N.arn) and returns them as the
+// ledger records them (nil for none); on a refusal it has answered.
+func sessionPolicies(w http.ResponseWriter, p url.Values) (map[string]any, bool) {
+	out := map[string]any{}
+	if policy, ok := p["Policy"]; ok {
+		doc := policy[0]
+		if len(doc) < 1 || len(doc) > stsMaxPolicyLength {
+			writeSTSError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", stsMaxPolicyLength)
+			return nil, false
+		}
+		var parsed map[string]any
+		if json.Unmarshal([]byte(doc), &parsed) != nil {
+			writeSTSError(w, http.StatusBadRequest, "MalformedPolicyDocument", "The policy is not in the valid JSON format.")
+			return nil, false
+		}
+		if _, ok := parsed["Statement"]; !ok {
+			writeSTSError(w, http.StatusBadRequest, "MalformedPolicyDocument", "Syntax errors in policy.")
+			return nil, false
+		}
+		out["policy"] = doc
+	}
+	var arns []string
+	for i := 1; ; i++ {
+		arn, ok := p[fmt.Sprintf("PolicyArns.member.%d.arn", i)]
+		if !ok {
+			break
+		}
+		if !stsPolicyARN.MatchString(arn[0]) {
+			writeSTSError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value '%s' at 'policyArns.%d.member.arn' failed to satisfy constraint: Member must satisfy the ARN pattern", arn[0], i)
+			return nil, false
+		}
+		arns = append(arns, arn[0])
+	}
+	if len(arns) > stsMaxPolicyARNs {
+		writeSTSError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", stsMaxPolicyARNs)
+		return nil, false
+	}
+	if len(arns) > 0 {
+		out["policyArns"] = arns
+	}
+	if len(out) == 0 {
+		return nil, true
+	}
+	return out, true
 }
 
 // trusts applies the role trust policy's StringLike condition on sub.

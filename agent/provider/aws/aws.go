@@ -298,18 +298,28 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 		return nil, errors.New("aws sts AssumeRoleWithWebIdentity: response has no credentials")
 	}
 	return &provider.Grant{
-		Principal:   p.cfg.RoleARN,
-		SessionName: p.cfg.SessionName,
-		Fingerprint: wire.SHA256Hex(*c.SecretAccessKey),
-		IssuedAt:    issuedAt,
-		ExpiresAt:   c.Expiration.UTC(),
-		Revocable:   false,
+		Principal:    p.cfg.RoleARN,
+		SessionName:  p.cfg.SessionName,
+		Fingerprint:  wire.SHA256Hex(*c.SecretAccessKey),
+		IssuedAt:     issuedAt,
+		ExpiresAt:    c.Expiration.UTC(),
+		Revocable:    false,
+		Restrictions: p.restrictions(),
 		Values: []provider.Value{
 			{Name: p.cfg.Env.AccessKeyID, Secret: *c.AccessKeyId, Kind: provider.KindAWSAccessKeyID},
 			{Name: p.cfg.Env.SecretAccessKey, Secret: *c.SecretAccessKey, Kind: provider.KindAWSSecretAccessKey},
 			{Name: p.cfg.Env.SessionToken, Secret: *c.SessionToken, Kind: provider.KindAWSSessionToken},
 		},
 	}, nil
+}
+
+// restrictions are the session policies passed to STS, which limit the
+// session to what both they and the role allow (nil without any).
+func (p *Provider) restrictions() *provider.Restrictions {
+	if p.cfg.InlineSessionPolicy == "" && len(p.cfg.ManagedSessionPolicies) == 0 {
+		return nil
+	}
+	return &provider.Restrictions{SessionPolicy: p.cfg.InlineSessionPolicy, PolicyARNs: p.cfg.ManagedSessionPolicies}
 }
 
 // Revoke implements provider.Provider: STS has no revocation, so it

@@ -269,6 +269,8 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 		ExpiresAt:   expires,
 		Revocable:   false,
 		Values:      []provider.Value{{Name: p.cfg.Env, Secret: token, Kind: provider.KindAccessToken}},
+		// The token's scopes; its lifetime is IssuedAt to ExpiresAt.
+		Restrictions: &provider.Restrictions{Scopes: p.Scopes()},
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -36,7 +37,20 @@ type Config struct {
 	// TTL is how long the exchange's tokens live (GitHub: 1h). It is the
 	// exposure bound recorded if revocation fails.
 	TTL time.Duration `mapstructure:"ttl"`
+	// Permissions narrow the token to these permissions (name → read,
+	// write or admin), each at most what the trust policy grants: the
+	// exchange refuses more. Default: the trust policy's.
+	Permissions map[string]string `mapstructure:"permissions"`
+	// Repositories narrow the token of an organisation scope to these
+	// repositories (names, without the owner), among those its trust
+	// policy reaches. Default: all of those.
+	Repositories []string `mapstructure:"repositories"`
 }
+
+var (
+	permissionName = regexp.MustCompile(`^[a-z][a-z_]{0,63}$`)
+	repositoryName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+)
 
 // DefaultAPI is the GitHub API of github.com.
 const DefaultAPI = "https://api.github.com"
@@ -101,6 +115,23 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 	if cfg.TTL <= 0 {
 		cfg.TTL = time.Hour
 	}
+	for name, level := range cfg.Permissions {
+		if !permissionName.MatchString(name) {
+			return nil, provider.KeyErrorf("permissions", "permissions: %q is not a GitHub App permission name (contents, issues, pull_requests, ...)", name)
+		}
+		if level != "read" && level != "write" && level != "admin" {
+			return nil, provider.KeyErrorf("permissions."+name, "permissions.%s: %q is not read, write or admin", name, level)
+		}
+	}
+	for i, name := range cfg.Repositories {
+		if !repositoryName.MatchString(name) {
+			key := fmt.Sprintf("repositories[%d]", i)
+			return nil, provider.KeyErrorf(key, "%s %q is not a repository name (without its owner)", key, name)
+		}
+	}
+	if len(cfg.Repositories) > 0 && strings.Contains(cfg.Scope, "/") {
+		return nil, provider.KeyErrorf("repositories", "repositories narrow an organisation scope; scope %s is one repository already", cfg.Scope)
+	}
 	set := provider.Apply(opts...)
 	return &Provider{cfg: cfg, opts: wire.Options{Client: set.Client, Deadline: set.RetryDeadline}}, nil
 }
@@ -116,13 +147,27 @@ func (p *Provider) Describe() provider.Description {
 // (default GITHUB_TOKEN).
 func (p *Provider) ValueNames() []string { return []string{p.cfg.Env} }
 
-// Issue exchanges the job's OIDC token for an installation token.
+// Issue exchanges the job's OIDC token for an installation token. With
+// permissions or repositories the request narrows the token
+// (permissions[NAME]=LEVEL and repositories=NAME parameters, as the
+// installation token API takes them); an exchange that cannot grant them
+// refuses with its reason, and the grant's Restrictions record them.
 func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*provider.Grant, error) {
 	jwt, err := tokens.Token(ctx, p.cfg.Audience)
 	if err != nil {
 		return nil, err
 	}
 	q := url.Values{"scope": {p.cfg.Scope}, "identity": {p.cfg.Identity}}
+	var restrictions *provider.Restrictions
+	if len(p.cfg.Permissions) > 0 || len(p.cfg.Repositories) > 0 {
+		restrictions = &provider.Restrictions{Permissions: p.cfg.Permissions, Repositories: p.cfg.Repositories}
+		for name, level := range p.cfg.Permissions {
+			q.Set("permissions["+name+"]", level)
+		}
+		for _, name := range p.cfg.Repositories {
+			q.Add("repositories", name)
+		}
+	}
 	var resp struct {
 		Token     string    `json:"token"`
 		ExpiresAt time.Time `json:"expires_at"`
@@ -148,8 +193,9 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 		IssuedAt:    issuedAt,
 		ExpiresAt:   expires.UTC(),
 		Revocable:   true,
-		Values:      []provider.Value{{Name: p.cfg.Env, Secret: resp.Token, Kind: provider.KindGitHubToken}},
-		Private:     map[string]string{"token": resp.Token},
+		Values:       []provider.Value{{Name: p.cfg.Env, Secret: resp.Token, Kind: provider.KindGitHubToken}},
+		Private:      map[string]string{"token": resp.Token},
+		Restrictions: restrictions,
 	}, nil
 }
 

@@ -198,3 +198,57 @@ func TestExchangeRefusals(t *testing.T) {
 		t.Errorf("refused exchanges issued %d tokens", n)
 	}
 }
+
+// permissions narrow the token below the trust policy's; a permission
+// beyond it is refused with the exchange's reason, and nothing is issued.
+func TestNarrowedPermissions(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	cfg := github.Config{Address: st.GitHubSTSURL, API: st.GitHubAPIURL, Audience: devstack.Audience, Scope: devstack.Repository, Identity: devstack.GitHubIdentity,
+		Permissions: map[string]string{"contents": "read"}}
+	p, err := github.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub})
+	g, err := p.Issue(context.Background(), tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Restrictions == nil || len(g.Restrictions.Permissions) != 1 || g.Restrictions.Permissions["contents"] != "read" {
+		t.Errorf("grant restrictions %+v", g.Restrictions)
+	}
+	creds := st.Credentials()
+	if perms, _ := creds[len(creds)-1].Restrictions["permissions"].(map[string]string); len(perms) != 1 || perms["contents"] != "read" {
+		t.Errorf("the exchange granted %v, want contents: read only (the policy also grants metadata: read)", creds[len(creds)-1].Restrictions)
+	}
+
+	cfg.Permissions = map[string]string{"contents": "write"}
+	p, _ = github.New(cfg)
+	before := len(st.Credentials())
+	_, err = p.Issue(context.Background(), tokens)
+	if err == nil || !strings.Contains(err.Error(), `trust policy: permission "contents: write" exceeds "contents: read", which the trust policy grants`) {
+		t.Errorf("contents: write: %v", err)
+	}
+	if n := len(st.Credentials()) - before; n != 0 {
+		t.Errorf("%d tokens issued for a refused request", n)
+	}
+}
+
+func TestPermissionsConfig(t *testing.T) {
+	base := github.Config{Address: "https://octo-sts.dev", API: github.DefaultAPI, Scope: "acme/widgets", Identity: "ci"}
+	for _, c := range []struct {
+		edit func(*github.Config)
+		want string
+	}{
+		{func(c *github.Config) { c.Permissions = map[string]string{"contents": "all"} }, `permissions.contents: "all" is not read, write or admin`},
+		{func(c *github.Config) { c.Permissions = map[string]string{"Contents": "read"} }, `"Contents" is not a GitHub App permission name`},
+		{func(c *github.Config) { c.Repositories = []string{"widgets"} }, "repositories narrow an organisation scope"},
+		{func(c *github.Config) { c.Scope, c.Repositories = "acme", []string{"acme/widgets"} }, `repositories[0] "acme/widgets" is not a repository name`},
+	} {
+		cfg := base
+		c.edit(&cfg)
+		if _, err := github.New(cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", cfg, err, c.want)
+		}
+	}
+}

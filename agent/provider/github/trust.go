@@ -21,6 +21,7 @@ type octoSTSPolicy struct {
 	Audience       string            `yaml:"audience,omitempty"`
 	ClaimPattern   map[string]string `yaml:"claim_pattern,omitempty"`
 	Permissions    map[string]string `yaml:"permissions"`
+	Repositories   []string          `yaml:"repositories,omitempty"`
 }
 
 // RenderTrust implements provider.TrustRenderer: the octo-sts trust policy
@@ -30,11 +31,15 @@ type octoSTSPolicy struct {
 // subject carries what it can of the binding; other claims become exact
 // claim patterns (octo-sts matches any claim). A binding with no sub,
 // repository or project path (the job's ids only) matches any subject
-// and binds the job by its claim patterns. The permissions are a
-// least-privilege start (contents: read): octo-sts grants what the policy
-// lists.
+// and binds the job by its claim patterns. The permissions are the scope's
+// (octo-sts grants what the policy lists, whatever the request asks), or a
+// least-privilege start (contents: read); an organisation policy reaches
+// the scope's repositories.
 func (p *Provider) RenderTrust(b provider.Binding) (provider.Trust, error) {
-	pol := octoSTSPolicy{Issuer: b.Issuer, Permissions: map[string]string{"contents": "read"}}
+	pol := octoSTSPolicy{Issuer: b.Issuer, Permissions: map[string]string{"contents": "read"}, Repositories: p.cfg.Repositories}
+	if len(p.cfg.Permissions) > 0 {
+		pol.Permissions = p.cfg.Permissions
+	}
 	var covered []string
 	_, hasSub := b.Claims["sub"]
 	if hasSub || b.Claims["repository"] != "" || b.Claims["project_path"] != "" {

@@ -348,6 +348,7 @@ type tokenResponse struct {
 	AccessToken     string `json:"access_token"`
 	IssuedTokenType string `json:"issued_token_type"`
 	ExpiresIn       int64  `json:"expires_in"`
+	Scope           string `json:"scope"`
 }
 
 // Issue exchanges a token for the configured audience. Server errors are
@@ -410,7 +411,23 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 	if g.Revocable {
 		g.Private = map[string]string{"token": resp.AccessToken}
 	}
+	g.Restrictions = p.restrictions(resp.Scope)
 	return g, nil
+}
+
+// restrictions are the token's scopes (the server's, which RFC 8693
+// requires in the response when they differ from the request's, else the
+// requested ones) and resource; nil when the request named neither and
+// the server stated no scope.
+func (p *Provider) restrictions(granted string) *provider.Restrictions {
+	r := &provider.Restrictions{Scopes: p.cfg.Scopes, Resource: p.cfg.Resource}
+	if granted != "" {
+		r.Scopes = strings.Fields(granted)
+	}
+	if len(r.Scopes) == 0 && r.Resource == "" {
+		return nil
+	}
+	return r
 }
 
 // Revoke posts the token to the RFC 7009 revocation endpoint (a 200 means

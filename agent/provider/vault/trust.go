@@ -14,7 +14,9 @@ import (
 // write auth/MOUNT/role/ROLE @file`), bound to the audience and the bound
 // claims, issuing service tokens (batch tokens cannot be revoked), and an
 // ACL policy that reads exactly the scope's secret paths (`vault policy
-// write ROLE file`). Vault's bound_claims can bind every claim of the
+// write ROLE file`). A scope that narrows its token (policies, ttl) gets
+// its policies among the role's, and the ACL lets the login token create
+// the narrowed child. Vault's bound_claims can bind every claim of the
 // token.
 func (p *Provider) RenderTrust(b provider.Binding) (provider.Trust, error) {
 	if err := b.RequireProject(); err != nil {
@@ -29,7 +31,7 @@ func (p *Provider) RenderTrust(b provider.Binding) (provider.Trust, error) {
 		"token_type":        "service",
 		"token_ttl":         "15m",
 		"token_max_ttl":     "1h",
-		"token_policies":    []string{p.cfg.Role},
+		"token_policies":    append([]string{p.cfg.Role}, p.cfg.Policies...),
 	}
 	roleDoc, err := provider.JSONDocument(p.cfg.Role+".role.json", role)
 	if err != nil {
@@ -45,6 +47,9 @@ func (p *Provider) RenderTrust(b provider.Binding) (provider.Trust, error) {
 	fmt.Fprintf(&acl, "# The secrets of chaperone scope role %q; nothing else.\n", p.cfg.Role)
 	for _, path := range paths {
 		fmt.Fprintf(&acl, "path %q {\n  capabilities = [\"read\"]\n}\n", path)
+	}
+	if len(p.cfg.Policies) > 0 || p.cfg.TTL > 0 {
+		fmt.Fprintf(&acl, "# The job narrows its token to a child with a subset of these policies.\npath \"auth/token/create\" {\n  capabilities = [\"update\"]\n}\n")
 	}
 	// The issuer is the auth mount's setting, shared by its roles.
 	mountDoc, err := provider.JSONDocument(p.cfg.Mount+".config.json", map[string]string{

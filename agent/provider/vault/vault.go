@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +30,14 @@ type Config struct {
 	// TokenEnv, when set, also hands the Vault token itself to the job
 	// under that name (for jobs that talk to Vault directly).
 	TokenEnv string `mapstructure:"token-env"`
+	// Policies narrow the job's token to these policies, a subset of the
+	// role's (Vault refuses others): the login token creates a child token
+	// with exactly them (plus "default" only if listed), which reads the
+	// secrets and is the one handed to the job. Its policies need update
+	// on auth/token/create. TTL, likewise, shortens the token's life
+	// below the role's. Either one makes the child token.
+	Policies []string      `mapstructure:"policies"`
+	TTL      time.Duration `mapstructure:"ttl"`
 }
 
 // Secret is one KV v2 field handed to the job as Env.
@@ -65,6 +75,14 @@ func New(cfg Config, opts ...provider.Option) (*Provider, error) {
 		if err := provider.CheckEnvName("token-env", cfg.TokenEnv); err != nil {
 			return nil, err
 		}
+	}
+	for i, name := range cfg.Policies {
+		if name == "" || name == "root" || strings.ContainsAny(name, " ,\t\r\n") {
+			return nil, fmt.Errorf("policies[%d] %q is not a policy a child token can have", i, name)
+		}
+	}
+	if cfg.TTL < 0 || cfg.TTL%time.Second != 0 {
+		return nil, fmt.Errorf("ttl %v must be whole seconds", cfg.TTL)
 	}
 	if len(cfg.Secrets) == 0 && cfg.TokenEnv == "" {
 		return nil, errors.New("secrets (or token-env) is required: the scope would hand nothing to the job")
@@ -106,9 +124,10 @@ func (p *Provider) ValueNames() []string {
 
 type loginResponse struct {
 	Auth struct {
-		ClientToken   string `json:"client_token"`
-		Accessor      string `json:"accessor"`
-		LeaseDuration int64  `json:"lease_duration"`
+		ClientToken   string   `json:"client_token"`
+		Accessor      string   `json:"accessor"`
+		LeaseDuration int64    `json:"lease_duration"`
+		TokenPolicies []string `json:"token_policies"`
 	} `json:"auth"`
 }
 
@@ -135,20 +154,35 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 	}, &login, p.opts); err != nil {
 		return nil, err
 	}
-	token := login.Auth.ClientToken
-	if token == "" {
+	if login.Auth.ClientToken == "" {
 		return nil, errors.New("vault login: response has no client_token")
 	}
+	// The login token is what Revoke revokes: revoke-self revokes the
+	// narrowed child with it.
 	g := &provider.Grant{
-		Principal:   p.cfg.Role,
-		SessionName: login.Auth.Accessor,
-		Fingerprint: wire.SHA256Hex(token),
-		IssuedAt:    issuedAt,
-		Revocable:   true,
-		Private:     map[string]string{"token": token},
+		Principal:    p.cfg.Role,
+		SessionName:  login.Auth.Accessor,
+		IssuedAt:     issuedAt,
+		Revocable:    true,
+		Private:      map[string]string{"token": login.Auth.ClientToken},
+		Restrictions: &provider.Restrictions{Policies: login.Auth.TokenPolicies},
 	}
-	if login.Auth.LeaseDuration > 0 {
-		g.ExpiresAt = issuedAt.Add(time.Duration(login.Auth.LeaseDuration) * time.Second)
+	token, lease := login.Auth.ClientToken, login.Auth.LeaseDuration
+	if len(p.cfg.Policies) > 0 || p.cfg.TTL > 0 {
+		child, err := p.narrow(ctx, token)
+		if err != nil {
+			_ = p.Revoke(ctx, g)
+			return nil, err
+		}
+		token, lease = child.Auth.ClientToken, child.Auth.LeaseDuration
+		g.Restrictions.Policies = child.Auth.TokenPolicies
+	}
+	if len(g.Restrictions.Policies) == 0 {
+		g.Restrictions = nil
+	}
+	g.Fingerprint = wire.SHA256Hex(token)
+	if lease > 0 {
+		g.ExpiresAt = issuedAt.Add(time.Duration(lease) * time.Second)
 	}
 	if p.cfg.TokenEnv != "" {
 		g.Values = append(g.Values, provider.Value{Name: p.cfg.TokenEnv, Secret: token, Kind: provider.KindVaultToken})
@@ -160,6 +194,31 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 	}
 	g.Values = append(g.Values, values...)
 	return g, nil
+}
+
+// narrow creates the child of token that the scope's policies and ttl
+// describe (auth/token/create); Vault refuses policies the parent lacks.
+func (p *Provider) narrow(ctx context.Context, token string) (*loginResponse, error) {
+	req := map[string]any{"display_name": "chaperone-" + p.cfg.Role}
+	if len(p.cfg.Policies) > 0 {
+		req["policies"] = p.cfg.Policies
+		req["no_default_policy"] = !slices.Contains(p.cfg.Policies, "default")
+	}
+	if p.cfg.TTL > 0 {
+		req["ttl"] = strconv.FormatInt(int64(p.cfg.TTL/time.Second), 10) + "s"
+	}
+	body, _ := json.Marshal(req)
+	var child loginResponse
+	if _, err := wire.Do(ctx, wire.Request{
+		Op: "vault token create (narrowing to policies " + strings.Join(p.cfg.Policies, ", ") + ")", Method: http.MethodPost,
+		URL: p.url("auth", "token", "create"), Header: p.header(token), Body: body,
+	}, &child, p.opts); err != nil {
+		return nil, err
+	}
+	if child.Auth.ClientToken == "" {
+		return nil, errors.New("vault token create: response has no client_token")
+	}
+	return &child, nil
 }
 
 func (p *Provider) read(ctx context.Context, token string) ([]provider.Value, error) {

@@ -2,6 +2,8 @@ package vault_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -171,3 +173,70 @@ func TestReadRefusalKeepsReasonAndHints(t *testing.T) {
 type staticToken string
 
 func (s staticToken) Token(context.Context, string) (string, error) { return string(s), nil }
+
+// policies narrow the job's token to a child with exactly those policies,
+// which is what the job gets and what reads; a policy outside the role's
+// is refused by Vault, with nothing left valid; revoking the grant
+// revokes the login token and the child.
+func TestNarrowedPolicies(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	tokens := devstacktest.Tokens(st, devstack.TokenRequest{Platform: devstack.PlatformGitHub})
+	cfg := vault.Config{
+		Address: st.VaultAddr, Role: devstack.VaultRole, Audience: devstack.Audience, TokenEnv: "VAULT_TOKEN",
+		Policies: []string{devstack.VaultReadDBPolicy}, TTL: 10 * time.Minute,
+		Secrets: []vault.Secret{{Path: "secret/data/ci/db", Field: "password", Env: "DB_PASSWORD"}},
+	}
+	p, err := vault.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Restrictions == nil || strings.Join(g.Restrictions.Policies, ",") != devstack.VaultReadDBPolicy {
+		t.Errorf("restrictions %+v, want exactly read-db", g.Restrictions)
+	}
+	if d := time.Until(g.ExpiresAt); d > 10*time.Minute || d < 9*time.Minute {
+		t.Errorf("expires in %v, want the 10m ttl", d)
+	}
+	// The handed-out token is the child: it reads ci/db and nothing else.
+	child := g.Values[0].Secret
+	sum := sha256.Sum256([]byte(child))
+	if g.Fingerprint != hex.EncodeToString(sum[:]) || g.Private["token"] == child {
+		t.Errorf("the fingerprint is not the child's, or the child is what revocation uses")
+	}
+	req, _ := http.NewRequest(http.MethodGet, st.VaultAddr+"/v1/secret/data/ci/api", nil)
+	req.Header.Set("X-Vault-Token", child)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code := resp.StatusCode; code != http.StatusForbidden {
+		t.Errorf("the read-db token read ci/api: %d", code)
+	}
+	if err := p.Revoke(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	revoked := 0
+	for _, c := range st.Credentials() {
+		if c.Provider == devstack.ProviderVault && c.Revoked {
+			revoked++
+		}
+	}
+	if revoked != 2 {
+		t.Errorf("%d vault tokens revoked, want the login token and its child", revoked)
+	}
+
+	cfg.Policies = []string{"admin"}
+	p, _ = vault.New(cfg)
+	if _, err := p.Issue(context.Background(), tokens); err == nil || !strings.Contains(err.Error(), "child policies must be subset of parent") {
+		t.Errorf("a policy outside the role's: %v", err)
+	}
+	for _, c := range st.Credentials() {
+		if c.Provider == devstack.ProviderVault && !c.Revoked {
+			t.Errorf("a refused narrowing left token %s valid", c.ID)
+		}
+	}
+}
