@@ -188,11 +188,11 @@ func (p *Provider) Issue(ctx context.Context, tokens provider.TokenSource) (*pro
 		expires = issuedAt.Add(p.cfg.TTL)
 	}
 	return &provider.Grant{
-		Principal:   p.cfg.Scope + "/" + p.cfg.Identity,
-		Fingerprint: wire.SHA256Hex(resp.Token),
-		IssuedAt:    issuedAt,
-		ExpiresAt:   expires.UTC(),
-		Revocable:   true,
+		Principal:    p.cfg.Scope + "/" + p.cfg.Identity,
+		Fingerprint:  wire.SHA256Hex(resp.Token),
+		IssuedAt:     issuedAt,
+		ExpiresAt:    expires.UTC(),
+		Revocable:    true,
 		Values:       []provider.Value{{Name: p.cfg.Env, Secret: resp.Token, Kind: provider.KindGitHubToken}},
 		Private:      map[string]string{"token": resp.Token},
 		Restrictions: restrictions,
