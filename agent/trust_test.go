@@ -218,3 +218,52 @@ func TestRenderAWSConditionKeys(t *testing.T) {
 		t.Errorf("fallback: %v, notes %q", doc.Statement[0].Condition, out[0].Notes)
 	}
 }
+
+// A scope's narrowing shapes what render writes: the Vault role carries
+// the scope's policies and lets the login token create the narrowed
+// child; the octo-sts policy grants the scope's permissions, and an
+// organisation policy its repositories.
+func TestRenderNarrowedScopes(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`version: 1
+scopes:
+  - name: db
+    provider: vault
+    address: https://vault.example.com
+    role: ci-deploy
+    policies: [read-db]
+    secrets: [{path: secret/data/ci/db, field: password, env: DB_PASSWORD}]
+  - name: org
+    provider: github
+    address: https://octo-sts.dev
+    scope: acme
+    identity: release
+    permissions: {contents: write, issues: read}
+    repositories: [widgets]
+`), "narrowed.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ghBinding("repository_id", "1")
+	vault, err := RenderTrust(cfg, "vault", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role struct {
+		TokenPolicies []string `json:"token_policies"`
+	}
+	_ = json.Unmarshal(vault[0].Documents[1].Content, &role)
+	if strings.Join(role.TokenPolicies, ",") != "ci-deploy,read-db" || !strings.Contains(string(vault[0].Documents[2].Content), `path "auth/token/create"`) {
+		t.Errorf("vault role %v, policy:\n%s", role.TokenPolicies, vault[0].Documents[2].Content)
+	}
+	octo, err := RenderTrust(cfg, "octo-sts", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pol struct {
+		Permissions  map[string]string `yaml:"permissions"`
+		Repositories []string          `yaml:"repositories"`
+	}
+	if err := yaml.Unmarshal(octo[0].Documents[0].Content, &pol); err != nil || pol.Permissions["contents"] != "write" || pol.Permissions["issues"] != "read" || len(pol.Permissions) != 2 || strings.Join(pol.Repositories, ",") != "widgets" {
+		t.Errorf("octo-sts policy (%v):\n%s", err, octo[0].Documents[0].Content)
+	}
+}
