@@ -188,3 +188,30 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// The access token's scopes are the grant's restrictions, and Google's
+// stand-in granted exactly them.
+func TestScopesRestrictions(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	cfg := config(st)
+	cfg.Scopes = []string{"https://www.googleapis.com/auth/devstorage.read_only"}
+	p, err := gcp.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Restrictions == nil || strings.Join(g.Restrictions.Scopes, " ") != cfg.Scopes[0] {
+		t.Errorf("restrictions %+v", g.Restrictions)
+	}
+	creds := st.Credentials()
+	if got, _ := creds[len(creds)-1].Restrictions["scopes"].([]string); strings.Join(got, " ") != cfg.Scopes[0] {
+		t.Errorf("Google's stand-in granted %v", creds[len(creds)-1].Restrictions)
+	}
+	tok, _ := g.Find(provider.KindAccessToken)
+	if _, info := tokenInfo(t, st, tok.Secret); info["scope"] != cfg.Scopes[0] {
+		t.Errorf("tokeninfo scope %q", info["scope"])
+	}
+}

@@ -307,3 +307,31 @@ func TestParameters(t *testing.T) {
 		t.Errorf("issued token refused by the resource: %d", code)
 	}
 }
+
+// The token's scope and resource are the grant's restrictions, and the
+// server records the same; a scope the server does not grant is refused
+// with its reason.
+func TestScopeAndResourceRestrictions(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	cfg := config(st)
+	cfg.Scopes = []string{"read"}
+	p, err := tokenexchange.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Restrictions == nil || strings.Join(g.Restrictions.Scopes, " ") != "read" {
+		t.Errorf("restrictions %+v", g.Restrictions)
+	}
+	if r := st.Credentials()[0].Restrictions; r["scope"] != "read" {
+		t.Errorf("the server recorded %v", r)
+	}
+	cfg.Scopes = []string{"admin"}
+	p, _ = tokenexchange.New(cfg)
+	if _, err := p.Issue(context.Background(), devstacktest.Tokens(st, devstack.TokenRequest{})); err == nil || !strings.Contains(err.Error(), `unknown scope "admin"`) {
+		t.Errorf("a scope the server does not grant: %v", err)
+	}
+}
