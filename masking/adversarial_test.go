@@ -115,8 +115,10 @@ func TestBase64AnyAlignment(t *testing.T) {
 
 // §4: a JSON secret (a service account key) echoed unquoted loses its
 // quotes and its whitespace collapses; read with jq its values appear on
-// their own; in both, every string value is masked (and "{", "}" are not
-// registered).
+// their own; in both, every string value that is secret material is
+// masked (the key, each line of it), while its structure (the type, the
+// project id, the e-mail address, the key's id) is not registered, nor
+// are "{", "}".
 func TestJSONSecretEchoed(t *testing.T) {
 	key := map[string]string{
 		"type":           "service_account",
@@ -125,15 +127,16 @@ func TestJSONSecretEchoed(t *testing.T) {
 		"private_key":    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n",
 		"client_email":   "ci@acme-prod-42.iam.gserviceaccount.com",
 	}
+	material := []string{"private_key"}
 	doc, _ := json.MarshalIndent(key, "", "  ")
 	secret := string(doc)
 	set := newSet(t, Options{Mask: "#"}, secret)
 	unquoted := strings.Join(strings.Fields(strings.ReplaceAll(secret, `"`, "")), " ") // echo ${{ secrets.KEY }}
-	jq := key["private_key"] + key["private_key_id"] + "\n"                            // jq -r .private_key, .private_key_id
+	jq := key["private_key"] + "\n"                                                    // jq -r .private_key
 	for _, out := range []string{secret + "\n", unquoted + "\n", jq, "{ hello world }\n"} {
 		got := checkSplits(t, set, out)
-		for name, v := range key {
-			for _, line := range strings.Split(v, "\n") {
+		for _, name := range material {
+			for _, line := range strings.Split(key[name], "\n") {
 				if len(line) >= 8 && !isArmor(line) && strings.Contains(got, line) {
 					t.Errorf("value of %s (%q) survives in %q", name, line, got)
 				}
@@ -142,6 +145,12 @@ func TestJSONSecretEchoed(t *testing.T) {
 	}
 	if got := set.MaskString("{ hello world }"); got != "{ hello world }" {
 		t.Errorf("braces are masked: %q", got)
+	}
+	for _, name := range []string{"type", "project_id", "client_email", "private_key_id"} {
+		line := "gcloud: " + key[name] + "\n"
+		if got := set.MaskString(line); got != line {
+			t.Errorf("the %s of the key is masked in other output: %q", name, got)
+		}
 	}
 }
 

@@ -31,10 +31,13 @@
 // Add derives literal patterns from each secret (see variants in
 // patterns.go):
 //   - the value; its LF and CRLF forms; the value trimmed, unquoted, and
-//     with white space runs collapsed (`echo $S` unquoted); each line of a
-//     multi-line value (not lines without a letter or digit, nor PEM
-//     armor); each string leaf of a JSON object or array value, with all of
-//     the forms below; the parts PowerShell prints around colour codes;
+//     with white space runs collapsed (`echo $S` unquoted); the fragments
+//     of a multi-line or JSON value that are secret material, not
+//     structure (fragments.go): in a JSON object or a value of "key: value"
+//     lines (YAML, INI, .env), the values of keys that name a secret and
+//     the values that look generated, with all of the forms below; in
+//     other values each line (not lines without a letter or digit, nor
+//     PEM armor); the parts PowerShell prints around colour codes;
 //   - encodings: base64 "stable cores" in the standard and URL alphabets at
 //     the three alignments (the characters carrying only secret bits, which
 //     appear whatever precedes or follows the value; a match also covers

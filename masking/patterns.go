@@ -122,13 +122,14 @@ func (d *deriver) forms(v string, plain, top bool) {
 		for _, t := range texts[1:] {
 			d.add(t, hitSecret, tailNone, d.minLen)
 		}
-		d.lines(v)
+		leaves, object := jsonLeaves(v)
+		d.lines(v, object)
 		d.sections(v)
 		if top {
-			for _, leaf := range jsonLeaves(v) {
-				if len(leaf) >= d.minLen && strings.TrimSpace(leaf) != "" {
-					d.add(leaf, hitSecret, tailNone, d.minLen)
-					d.forms(leaf, true, false)
+			for _, leaf := range leaves {
+				if d.material(leaf.key, leaf.value, object) {
+					d.add(leaf.value, hitSecret, tailNone, d.minLen)
+					d.forms(leaf.value, true, false)
 				}
 			}
 		}
@@ -158,14 +159,21 @@ func (d *deriver) forms(v string, plain, top bool) {
 	}
 }
 
-// lines adds each line of a multi-line value, trimmed: what survives
-// `echo $S`, a YAML dump or a diff of the value. Lines with no letter or
-// digit ("{", "},", "-----") and PEM armor lines would mask unrelated
-// output and are not registered.
-func (d *deriver) lines(v string) {
+// lines adds the lines of a multi-line value that are secret material
+// (fragments.go): what survives `echo $S`, a YAML dump or a diff of the
+// value. In a structured value (object says it is a JSON object, or a line
+// is "key: value") those are the lines whose key names a secret, trimmed,
+// and their values, with their encoded forms (a JSON object's are its
+// leaves'), the values that look generated, and the lines without a key
+// that do; in any other value each line, trimmed, that has a letter or
+// digit and is not PEM armor. Lines with no letter or digit ("{", "},",
+// "-----") and armor lines would mask unrelated output.
+func (d *deriver) lines(v string, object bool) {
 	if !strings.ContainsAny(v, "\r\n") {
 		return
 	}
+	var lines []string
+	structured := object
 	for rest := v; rest != ""; {
 		line := rest
 		if i := strings.IndexAny(rest, "\r\n"); i >= 0 {
@@ -173,11 +181,51 @@ func (d *deriver) lines(v string) {
 		} else {
 			rest = ""
 		}
-		line = strings.TrimSpace(line)
-		if hasAlnum(line) && !isArmor(line) {
-			d.add(line, hitSecret, tailNone, d.minLen)
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+			if _, _, ok := keyedLine(line); ok {
+				structured = true
+			}
 		}
 	}
+	for _, line := range lines {
+		switch key, value, ok := keyedLine(line); {
+		case !structured:
+			if hasAlnum(line) && !isArmor(line) {
+				d.add(line, hitSecret, tailNone, d.minLen)
+			}
+		case !ok:
+			if looksGenerated(line) {
+				d.add(line, hitSecret, tailNone, d.minLen)
+			}
+		case !d.material(key, value, true):
+		case secretKey(key):
+			d.add(line, hitSecret, tailNone, d.minLen)
+			d.add(value, hitSecret, tailNone, d.minLen)
+			if !object {
+				d.forms(value, true, false)
+			}
+		default:
+			d.add(value, hitSecret, tailNone, d.minLen)
+		}
+	}
+}
+
+// material reports whether a fragment of a secret (a JSON leaf, the value
+// of a line), under key ("" if none), is registered: in a structured
+// value, if the key names a secret, or if the value looks generated and
+// the key does not name a public value nor locate or name something; in
+// any other, if it is at least minLen bytes and not white space.
+func (d *deriver) material(key, value string, structured bool) bool {
+	switch {
+	case !structured:
+		return len(value) >= d.minLen && strings.TrimSpace(value) != ""
+	case key != "" && secretKey(key):
+		return namedSecret(value, d.minLen)
+	case key != "" && publicKey(key):
+		return false
+	}
+	return looksGenerated(value)
 }
 
 // sections adds the parts of a value with '&' that PowerShell prints on
@@ -197,36 +245,40 @@ func (d *deriver) sections(v string) {
 	}
 }
 
+// A jsonLeaf is a string value of a JSON document and the key it is under
+// (an array's elements are under the array's key; "" at the top).
+type jsonLeaf struct{ key, value string }
+
 // jsonLeaves returns the string values in v if v is a JSON object or
-// array, in document order.
-func jsonLeaves(v string) []string {
+// array, in document order, and whether it has an object.
+func jsonLeaves(v string) (leaves []jsonLeaf, object bool) {
 	t := strings.TrimSpace(v)
 	if t == "" || (t[0] != '{' && t[0] != '[') || !json.Valid([]byte(t)) {
-		return nil
+		return nil, false
 	}
 	var doc any
 	if json.Unmarshal([]byte(t), &doc) != nil {
-		return nil
+		return nil, false
 	}
-	var out []string
-	var walk func(any)
-	walk = func(x any) {
+	var walk func(key string, x any)
+	walk = func(key string, x any) {
 		switch x := x.(type) {
 		case string:
-			out = append(out, x)
+			leaves = append(leaves, jsonLeaf{key, x})
 		case []any:
 			for _, e := range x {
-				walk(e)
+				walk(key, e)
 			}
 		case map[string]any:
 			// Keys are not secrets; values, in a stable order.
+			object = true
 			for _, k := range slices.Sorted(maps.Keys(x)) {
-				walk(x[k])
+				walk(k, x[k])
 			}
 		}
 	}
-	walk(doc)
-	return out
+	walk("", doc)
+	return leaves, object
 }
 
 // isArmor reports whether line is a PEM armor line such as
