@@ -160,7 +160,7 @@ func (s *Session) JobBinding(ctx context.Context, target, tokenFile string) (pro
 		}
 		id, err := s.identity()
 		if err != nil {
-			return provider.Binding{}, err
+			return provider.Binding{}, configErrorf("policy render: %v; outside the job, render for a token saved from it with --token-file F, or bind claims with --bind CLAIM=VALUE", err)
 		}
 		if t, err = id.token(ctx, s.cfg.Scopes[i], p.Describe().Audience); err != nil {
 			return provider.Binding{}, fmt.Errorf("policy render: the job's identity: %s", s.scrub(err.Error()))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -228,5 +229,22 @@ func TestRenderRoundTrip(t *testing.T) {
 	}
 	if got := exchange(other); got != http.StatusForbidden {
 		t.Errorf("octo-sts: another repository_id: %d", got)
+	}
+}
+
+// Outside a job, render without --bind says how to render instead.
+func TestRenderOutsideAJob(t *testing.T) {
+	cfg, err := ParseConfig([]byte(trustConfig), "trust.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(Options{Config: cfg, Getenv: func(string) string { return "" }, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.JobBinding(context.Background(), "aws", "")
+	var cfgErr *ConfigError
+	if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), "no OIDC identity found") || !strings.Contains(err.Error(), "--token-file F") {
+		t.Errorf("outside a job: %v", err)
 	}
 }
