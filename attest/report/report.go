@@ -1,11 +1,14 @@
 // Package report says what each non-human identity did across many job
-// attestations, each verified first: Build verifies bundle files with a
-// Verifier and counts the ones that pass; WriteTable and WriteHTML render
-// the result, and a Report encodes as JSON.
+// attestations, each verified first, and where an identity behaved unlike
+// itself. Build verifies bundle files in parallel with one Verifier and
+// counts the ones that pass; a Report keeps per-identity summaries, never
+// a bundle's bytes. WriteTable and WriteHTML render the result, and a
+// Report encodes as JSON.
 package report
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,15 +19,55 @@ import (
 	"github.com/chaperone-ci/chaperone/attest/verify"
 )
 
+// Options set the rules anomalies are judged by (docs/report.md). The
+// zero value means the defaults.
+type Options struct {
+	// StaleAfter is the longest silence before an identity's latest job
+	// that is not an anomaly; default 90 days.
+	StaleAfter time.Duration
+	// MinHistory is how many earlier jobs an identity needs before its
+	// usual hours and grant lifetimes are judged; default 5.
+	MinHistory int
+	// Workers is how many bundles Build verifies at once; default
+	// GOMAXPROCS.
+	Workers int
+}
+
+// Defaults of Options.
+const (
+	DefaultStaleAfter = 90 * 24 * time.Hour
+	DefaultMinHistory = 5
+)
+
+func (o Options) withDefaults() Options {
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = DefaultStaleAfter
+	}
+	if o.MinHistory <= 0 {
+		o.MinHistory = DefaultMinHistory
+	}
+	return o
+}
+
 // A Report says what each non-human identity did across many verified
 // job attestations: its jobs and their outcomes, the credentials it
 // obtained (by scope, provider and principal) and what became of them, the
-// scopes it was refused, and what the masker caught. Bundles that did not
-// verify are listed, never counted.
+// scopes it was refused, what the masker caught, and its anomalies.
+// Bundles that did not verify are listed, never counted.
+//
+// Make one with New, Add bundles in input order, then Finish; or Build.
 type Report struct {
-	Identities []*Identity       `json:"identities"`
-	Rejected   []Rejection       `json:"rejected"`
-	jobs       map[string]string // job key → the bundle counted for it
+	Identities []*Identity `json:"identities"`
+	Rejected   []Rejection `json:"rejected"`
+	// Anomalies counts the anomalies of every identity.
+	Anomalies int `json:"anomalies"`
+
+	opts    Options
+	jobs    map[[sha256.Size]byte]string // job key → the bundle counted for it
+	byKey   map[[2]string]*Identity
+	strs    map[string]string // interned names: scopes, providers, refs
+	span    [2]time.Time      // earliest and latest job of the report
+	counted int
 }
 
 // Identity is one identity's activity: an issuer and a subject.
@@ -39,6 +82,11 @@ type Identity struct {
 	Refused      map[string]int `json:"refused,omitempty"` // by scope
 	Redactions   int            `json:"redactions"`
 	DetectorHits map[string]int `json:"detectorHits,omitempty"`
+	// Anomalies are where the identity behaved unlike its own history,
+	// in the order of its jobs; never nil once the report is finished.
+	Anomalies []Anomaly `json:"anomalies"`
+
+	history []*job // one summary per counted job; sorted by Finish
 }
 
 // Grant counts the grants of one scope, provider and principal.
@@ -64,29 +112,44 @@ type Rejection struct {
 	Reason string `json:"reason"`
 }
 
-// Build verifies each bundle file with v, counts it (Add), and sorts the
-// report. A file that cannot be read is rejected, like a bundle that does
-// not verify. Identities and Rejected are never nil, so that they encode
-// as JSON arrays.
-func Build(v *verify.Verifier, paths []string) *Report {
-	r := &Report{Identities: []*Identity{}, Rejected: []Rejection{}}
-	for _, p := range paths {
-		data, err := attest.ReadBundleFile(p)
-		if err != nil {
-			r.Add(p, nil, err)
-			continue
-		}
-		res, err := v.Verify(data)
-		r.Add(p, res, err)
+// job is what the anomaly rules need of one counted job.
+type job struct {
+	order   int // the order Add counted it in: ties of start time
+	name    string
+	started time.Time
+	ref     string
+	runner  string
+	creds   []cred
+	flagged bool
+}
+
+// cred is one credential of a job: a grant's last, or a refreshed one.
+type cred struct {
+	scope, provider string
+	lifetime        time.Duration // 0: unknown (no expiry)
+	outcome         string        // revocation outcome; "" when none recorded
+}
+
+// New starts an empty report judged by opts.
+func New(opts Options) *Report {
+	return &Report{
+		Identities: []*Identity{},
+		Rejected:   []Rejection{},
+		opts:       opts.withDefaults(),
+		jobs:       map[[sha256.Size]byte]string{},
+		byKey:      map[[2]string]*Identity{},
+		strs:       map[string]string{},
 	}
-	r.Sort()
-	return r
 }
 
 // Add counts one bundle: res and err as a Verifier returned them. A job
 // attestation must also name its own job as a subject (attest.JobSubject
-// of its run URI), since a report verifies without a subject given.
+// of its run URI), since a report verifies without a subject given. Of
+// two bundles of the same job, the one added first counts.
 func (r *Report) Add(name string, res *verify.Result, err error) {
+	if r.jobs == nil { // a zero Report
+		*r = *New(r.opts)
+	}
 	switch {
 	case err != nil:
 		r.Rejected = append(r.Rejected, Rejection{name, err.Error()})
@@ -104,12 +167,9 @@ func (r *Report) Add(name string, res *verify.Result, err error) {
 		r.Rejected = append(r.Rejected, Rejection{name, why})
 		return
 	}
-	if r.jobs == nil {
-		r.jobs = map[string]string{}
-	}
 	// The jobs of one workflow run share its run URI: a job is its run,
 	// its job id, its start and its tokens.
-	key := strings.Join(append([]string{pred.Job.RunURI, pred.Job.JobID, pred.StartedAt.Format(time.RFC3339Nano)}, pred.Identity.TokenSHA256...), "|")
+	key := sha256.Sum256([]byte(strings.Join(append([]string{pred.Job.RunURI, pred.Job.JobID, pred.StartedAt.Format(time.RFC3339Nano)}, pred.Identity.TokenSHA256...), "\x00")))
 	if first, ok := r.jobs[key]; ok {
 		r.Rejected = append(r.Rejected, Rejection{name, fmt.Sprintf("a job of %s already counted, from %s", pred.Job.RunURI, first)})
 		return
@@ -117,7 +177,7 @@ func (r *Report) Add(name string, res *verify.Result, err error) {
 	r.jobs[key] = name
 	id := r.identity(pred.Identity.Issuer, pred.Identity.Subject)
 	id.Jobs++
-	id.Outcomes[pred.Outcome]++
+	id.Outcomes[r.intern(pred.Outcome)]++
 	if t := pred.StartedAt; !t.IsZero() {
 		if id.FirstJob.IsZero() || t.Before(id.FirstJob) {
 			id.FirstJob = t
@@ -125,30 +185,72 @@ func (r *Report) Add(name string, res *verify.Result, err error) {
 		if t.After(id.LastJob) {
 			id.LastJob = t
 		}
+		if r.span[0].IsZero() || t.Before(r.span[0]) {
+			r.span[0] = t
+		}
+		if t.After(r.span[1]) {
+			r.span[1] = t
+		}
 	}
+	j := &job{order: r.counted, name: name, started: pred.StartedAt, ref: r.intern(pred.Job.Ref), runner: r.intern(runnerEnvironment(pred))}
+	r.counted++
 	for _, g := range pred.Grants {
-		gr := id.grant(g.Scope, g.Provider, g.Principal)
+		gr := id.grant(r.intern(g.Scope), r.intern(g.Provider), r.intern(g.Principal))
 		gr.Issued++
 		gr.count(g.IssuedAt, g.ExpiresAt, &g.Revocation)
+		j.creds = append(j.creds, r.cred(g.Scope, g.Provider, g.IssuedAt, g.ExpiresAt, &g.Revocation))
 		gr.Refreshes += len(g.Refreshes)
 		gr.Fetches += len(g.Fetches)
 		for _, old := range g.Refreshes {
 			gr.count(old.IssuedAt, old.ExpiresAt, old.Revocation)
+			j.creds = append(j.creds, r.cred(g.Scope, g.Provider, old.IssuedAt, old.ExpiresAt, old.Revocation))
 		}
 	}
+	id.history = append(id.history, j)
 	for _, ref := range pred.Refused {
 		if id.Refused == nil {
 			id.Refused = map[string]int{}
 		}
-		id.Refused[ref.Scope]++
+		id.Refused[r.intern(ref.Scope)]++
 	}
 	id.Redactions += pred.Masking.Redactions
 	for rule, n := range pred.Masking.DetectorHits {
 		if id.DetectorHits == nil {
 			id.DetectorHits = map[string]int{}
 		}
-		id.DetectorHits[rule] += n
+		id.DetectorHits[r.intern(rule)] += n
 	}
+}
+
+// runnerEnvironment is the job's runner environment (github-hosted,
+// self-hosted, …): the job's field, else the identity's
+// runner_environment claim.
+func runnerEnvironment(pred *attest.JobPredicate) string {
+	if pred.Job.RunnerEnvironment != "" {
+		return pred.Job.RunnerEnvironment
+	}
+	return pred.Identity.Claims["runner_environment"]
+}
+
+func (r *Report) cred(scope, provider string, issued, expires time.Time, rev *attest.Revocation) cred {
+	c := cred{scope: r.intern(scope), provider: r.intern(provider)}
+	if !expires.IsZero() && !issued.IsZero() {
+		c.lifetime = expires.Sub(issued)
+	}
+	if rev != nil {
+		c.outcome = r.intern(rev.Outcome)
+	}
+	return c
+}
+
+// intern returns one copy of each distinct string, so that a report of
+// many jobs holds each scope, provider and ref once.
+func (r *Report) intern(s string) string {
+	if v, ok := r.strs[s]; ok {
+		return v
+	}
+	r.strs[s] = s
+	return s
 }
 
 // count records what became of one credential of the grant.
@@ -200,12 +302,12 @@ func hasSubject(subjects []attest.Subject, want attest.Subject) bool {
 }
 
 func (r *Report) identity(issuer, subject string) *Identity {
-	for _, id := range r.Identities {
-		if id.Issuer == issuer && id.Subject == subject {
-			return id
-		}
+	k := [2]string{issuer, subject}
+	if id, ok := r.byKey[k]; ok {
+		return id
 	}
 	id := &Identity{Issuer: issuer, Subject: subject, Outcomes: map[string]int{}}
+	r.byKey[k] = id
 	r.Identities = append(r.Identities, id)
 	return id
 }
@@ -221,17 +323,30 @@ func (id *Identity) grant(scope, provider, principal string) *Grant {
 	return g
 }
 
-// Sort orders identities by issuer and subject, and their grants by scope,
-// provider and principal, so that a report does not depend on the order
-// of its bundles.
-func (r *Report) Sort() {
+// Finish orders identities by issuer and subject, their grants by scope,
+// provider and principal, and the rejected bundles by name, then judges
+// each identity's jobs against its own history (anomalies). The report
+// then depends on which bundles were added, not on the order they were
+// added in, except for which of two bundles of one job counted.
+func (r *Report) Finish() {
+	if r.jobs == nil {
+		*r = *New(r.opts)
+	}
 	slices.SortFunc(r.Identities, func(a, b *Identity) int {
 		return cmp.Or(strings.Compare(a.Issuer, b.Issuer), strings.Compare(a.Subject, b.Subject))
 	})
+	r.Anomalies = 0
 	for _, id := range r.Identities {
 		slices.SortFunc(id.Grants, func(a, b *Grant) int {
 			return cmp.Or(strings.Compare(a.Scope, b.Scope), strings.Compare(a.Provider, b.Provider), strings.Compare(a.Principal, b.Principal))
 		})
+		slices.SortFunc(id.history, func(a, b *job) int {
+			return cmp.Or(a.started.Compare(b.started), strings.Compare(a.name, b.name), cmp.Compare(a.order, b.order))
+		})
+		id.Anomalies = judge(id.history, r.opts)
+		r.Anomalies += len(id.Anomalies)
 	}
-	slices.SortFunc(r.Rejected, func(a, b Rejection) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(r.Rejected, func(a, b Rejection) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Reason, b.Reason))
+	})
 }

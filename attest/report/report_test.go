@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestReport(t *testing.T) {
 		res, err := v.Verify(b)
 		rep.Add(string(rune('a'+i)), res, err)
 	}
-	rep.Sort()
+	rep.Finish()
 	var rejected []string
 	for _, r := range rep.Rejected {
 		rejected = append(rejected, r.Name+": "+r.Reason)
@@ -160,11 +161,11 @@ func TestBuild(t *testing.T) {
 		paths = append(paths, p)
 	}
 	missing := filepath.Join(dir, "missing.sigstore.json")
-	rep := Build(v, append([]string{missing}, paths...))
+	rep := Build(v, slices.Values(append([]string{missing}, paths...)), Options{})
 	if len(rep.Identities) != 1 || rep.Identities[0].Jobs != 2 || len(rep.Rejected) != 1 || rep.Rejected[0].Name != missing {
 		t.Fatalf("report: %+v, rejected %+v", rep.Identities, rep.Rejected)
 	}
-	out, err := json.Marshal(Build(v, nil))
+	out, err := json.Marshal(Build(v, slices.Values([]string(nil)), Options{}))
 	if err != nil || !strings.Contains(string(out), `"identities":[]`) || !strings.Contains(string(out), `"rejected":[]`) {
 		t.Errorf("empty report: %s, %v", out, err)
 	}

@@ -9,7 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,13 +28,22 @@ func reportCommand() *cli.Command {
 		Description: `Verifies every BUNDLE given, and every *.sigstore.json file under each DIR given,
 with the signer flags of verify, and reports, by identity (issuer and subject):
 jobs and outcomes, the credentials obtained per scope, provider and principal and
-what became of them, refused scopes, and redactions. A bundle that does not
-verify, or does not name its own job as a subject, is listed and not counted;
-then the exit status is 1.`,
+what became of them, refused scopes, and redactions; and anomalies, each job
+judged against its identity's earlier jobs: a scope, provider, ref or runner
+environment never used before, a start outside the usual hours, a silence
+longer than --stale-after before the latest job, a revocable credential not
+revoked, a credential living longer than usual (docs/report.md). Bundles are
+verified in parallel, one at a time per core. A bundle that does not verify,
+or does not name its own job as a subject, is listed and not counted; then
+the exit status is 1. Anomalies do not change the exit status.`,
 		ArgsUsage: "BUNDLE_OR_DIR...",
 		Flags: append(signerFlags(),
 			formatFlag("table", "table", "json", "html"),
 			&cli.StringFlag{Name: "out", Usage: "write the report to this file (default stdout)"},
+			&cli.StringFlag{Name: "stale-after", Value: "90d", EnvVars: []string{"CHAPERONE_STALE_AFTER"},
+				Usage: "an identity silent longer than this before its latest job is an anomaly: days (90d) or a Go duration (2160h)"},
+			&cli.IntFlag{Name: "min-history", Value: report.DefaultMinHistory, EnvVars: []string{"CHAPERONE_MIN_HISTORY"},
+				Usage: "earlier jobs an identity needs before its usual hours and grant lifetimes are judged"},
 		),
 		Action: func(c *cli.Context) error {
 			format := c.String("format")
@@ -40,6 +52,13 @@ then the exit status is 1.`,
 				return usagef("report: --format %q is not one of table, json, html", format)
 			case c.NArg() == 0:
 				return usagef("report: no BUNDLE or DIR given")
+			}
+			staleAfter, err := days(c.String("stale-after"))
+			if err != nil || staleAfter <= 0 {
+				return usagef("report: --stale-after %q is not a positive number of days (90d) or duration (2160h)", c.String("stale-after"))
+			}
+			if c.Int("min-history") < 1 {
+				return usagef("report: --min-history must be at least 1")
 			}
 			opts := verify.Options{WithoutArtifactUnsafe: true} // Report.Add checks the job subject
 			if err := signerOptions(c, &opts); err != nil {
@@ -53,7 +72,7 @@ then the exit status is 1.`,
 			if err != nil {
 				return usagef("report: %v", err)
 			}
-			rep := report.Build(v, paths)
+			rep := report.Build(v, slices.Values(paths), report.Options{StaleAfter: staleAfter, MinHistory: c.Int("min-history")})
 			var buf bytes.Buffer
 			var w io.Writer = &buf
 			switch format {
@@ -121,4 +140,16 @@ func bundlePaths(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// days parses "90d" as days, anything else as a Go duration.
+func days(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := strconv.Atoi(n)
+		if err != nil || d > 100000 {
+			return 0, fmt.Errorf("not a number of days: %q", s)
+		}
+		return time.Duration(d) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
