@@ -4,7 +4,8 @@
 //	genbundles -out DIR [-identities N] [-jobs N] [-min-history N]
 //	    writes DIR/key.pub, DIR/planted.json and DIR/bundles/*.sigstore.json
 //	genbundles -check REPORT.json -planted DIR/planted.json
-//	    prints "flagged F planted P matched M rejected R" and exits 1
+//	    prints "flagged F planted P matched M rejected R tampered-rejected T
+//	    identities I" and exits 1
 //	    unless every planted anomaly, and nothing else, was flagged
 package main
 
@@ -106,7 +107,7 @@ func checkReport(reportPath, plantedPath string) error {
 			tampered++
 		}
 	}
-	fmt.Printf("flagged %d planted %d matched %d rejected %d tampered-rejected %d\n", flagged, len(planted), matched, len(rep.Rejected), tampered)
+	fmt.Printf("flagged %d planted %d matched %d rejected %d tampered-rejected %d identities %d\n", flagged, len(planted), matched, len(rep.Rejected), tampered, len(rep.Identities))
 	if matched != len(planted) || len(extra) > 0 || tampered != 1 || len(rep.Rejected) != 1 {
 		return fmt.Errorf("the report does not flag exactly what was planted (unplanted: %v)", extra)
 	}
