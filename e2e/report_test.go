@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Two jobs' attestations make one identity's report; a tampered copy is
@@ -38,9 +39,11 @@ func TestReport(t *testing.T) {
 				Revoked int    `json:"revoked"`
 			} `json:"grants"`
 		} `json:"identities"`
-		Rejected []struct{ Name string } `json:"rejected"`
+		Rejected  []struct{ Name string } `json:"rejected"`
+		Anomalies *int                    `json:"anomalies"`
 	}
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || len(rep.Identities) != 1 || rep.Identities[0].Jobs != 2 {
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || len(rep.Identities) != 1 || rep.Identities[0].Jobs != 2 ||
+		rep.Anomalies == nil || *rep.Anomalies != 0 {
 		t.Fatalf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	revokedDB := 0
@@ -87,4 +90,35 @@ func TestReport(t *testing.T) {
 		t.Errorf("empty directory: exit %d\n%s", r.code, r.stderr)
 	}
 	assertOneLineError(t, chaperone(t, bundles, nil, "report", bundles), 2, "no signer given", nil)
+	assertOneLineError(t, chaperone(t, bundles, nil, "report", bundles, "--key", key, "--stale-after", "ninety"), 2, "--stale-after", nil)
+}
+
+// Two jobs of one identity, the second with --stale-after shorter than
+// the silence between them: the table marks the stale anomaly and names
+// the second job's bundle; the default tolerates it.
+func TestReportAnomalies(t *testing.T) {
+	ds := startDevstack(t, "github")
+	bundles := t.TempDir()
+	for i := range 2 {
+		dir := t.TempDir()
+		if r := chaperone(t, dir, ds.environ(), "run", "--", "true"); r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "chaperone.sigstore.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bundles, "job"+string(rune('1'+i))+".sigstore.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond)
+	}
+	key := ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"]
+	r := chaperone(t, bundles, nil, "report", bundles, "--key", key, "--stale-after", "1s")
+	if r.code != 0 || !regexp.MustCompile(`anomalies 1\n`).MatchString(r.stdout) || !regexp.MustCompile(`! stale +\S+ +\S*job2\.sigstore\.json +silent `).MatchString(r.stdout) {
+		t.Errorf("--stale-after 1s: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := chaperone(t, bundles, nil, "report", bundles, "--key", key); r.code != 0 || !strings.Contains(r.stdout, "anomalies 0\n") || strings.Contains(r.stdout, "! ") {
+		t.Errorf("default: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
