@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -21,7 +20,8 @@ import (
 const ExitCommandNotFound = 127
 
 // Run runs argv with the job's environment, its stdout and stderr streamed
-// separately through the masker, and records the step. It returns the
+// through the masker (as one stream when both reach one destination), and
+// records the step. It returns the
 // command's exit status (128+N when killed by signal N). A command that
 // cannot be started is the job's failure (127), not the agent's.
 func (s *Session) Run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -41,19 +41,23 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 	if len(argv) == 0 {
 		return 0, &ConfigError{Msg: "no command given (usage: chaperone run -- CMD ARGS...)"}
 	}
-	if sameWriter(stdout, stderr) {
-		// Two maskers feed one destination from two goroutines.
-		shared := &lockedWriter{w: stdout}
-		stdout, stderr = shared, shared
-	}
 	// Lines the job prints to register secrets (::add-mask::VALUE) extend
 	// the mask set for everything after them.
 	mode := masking.AddMaskRedact
 	if s.st.Platform == PlatformGitHub {
 		mode = masking.AddMaskForward // the runner consumes the command too
 	}
+	// When stdout and stderr reach one destination (one writer, or one
+	// pipe, file or terminal, as in most CI logs), the command gets one
+	// pipe for both and one masker reads it: the log is masked as the one
+	// stream it is, in write order, so a secret printed half to each is
+	// masked. Otherwise each stream is masked on its own.
+	merged := sameWriter(stdout, stderr) || sameFile(stdout, stderr)
 	outW := s.masks.NewWriter(stdout, masking.WithAddMask(mode))
-	errW := s.masks.NewWriter(stderr)
+	errW := outW
+	if !merged {
+		errW = s.masks.NewWriter(stderr)
+	}
 	grace := s.cfg.Timeouts.withDefaults().KillGrace
 
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -75,11 +79,13 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 		return 0, &AgentError{Err: err}
 	}
 	defer out.abort()
-	errOut, err := startCopy(errW)
-	if err != nil {
-		return 0, &AgentError{Err: err}
+	errOut := out
+	if !merged {
+		if errOut, err = startCopy(errW); err != nil {
+			return 0, &AgentError{Err: err}
+		}
+		defer errOut.abort()
 	}
-	defer errOut.abort()
 	cmd.Stdout, cmd.Stderr = out.w, errOut.w
 
 	step := attest.Step{Command: s.scrubArgs(argv), Stage: stage, StartedAt: time.Now().UTC()}
@@ -89,7 +95,9 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 	}
 	code, runErr := 0, cmd.Start()
 	out.startedChild()
-	errOut.startedChild()
+	if !merged {
+		errOut.startedChild()
+	}
 	if runErr == nil {
 		runErr = cmd.Wait()
 		if ownGroup {
@@ -99,7 +107,9 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 	// Every writer of the pipes has exited or been ended: drain what they
 	// wrote, bounded in case one escaped its group.
 	out.wait(grace)
-	errOut.wait(grace)
+	if !merged {
+		errOut.wait(grace)
+	}
 	_ = outW.Close()
 	_ = errW.Close()
 	step.EndedAt = time.Now().UTC()
@@ -118,7 +128,10 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 		code = exitStatus(cmd.ProcessState)
 	}
 	step.ExitCode = code
-	step.Redactions = outW.Redactions() + errW.Redactions()
+	step.Redactions = outW.Redactions()
+	if !merged {
+		step.Redactions += errW.Redactions()
+	}
 	s.mu.Lock()
 	s.st.Steps[idx] = step
 	s.st.Redactions += step.Redactions
@@ -240,14 +253,18 @@ func sameWriter(a, b io.Writer) (same bool) {
 	return a == b
 }
 
-// lockedWriter serialises writes from the stdout and stderr maskers.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+// sameFile reports whether a and b are open files (pipes, terminals) that
+// are the same file.
+func sameFile(a, b io.Writer) bool {
+	fa, ok := a.(*os.File)
+	fb, ok2 := b.(*os.File)
+	if !ok || !ok2 || fa == nil || fb == nil {
+		return false
+	}
+	sa, err := fa.Stat()
+	if err != nil {
+		return false
+	}
+	sb, err := fb.Stat()
+	return err == nil && os.SameFile(sa, sb)
 }
