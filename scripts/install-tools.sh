@@ -41,12 +41,14 @@ install_go_tool minio github.com/minio/minio v0.0.0-20260212201848-7aac2a2c5b7c
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+# chromium: e2e/report_browser_test.go renders report's HTML page headless.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]} > 0)); then
 	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
 		echo "install-tools: installing ${missing[*]} (Debian)"
 		apt-get update -qq >/dev/null
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	else
-		echo "install-tools: ${missing[*]} not found; install with apt-get (shellcheck lints scripts; docker-registry serves the OCI e2e tests)" >&2
+		echo "install-tools: ${missing[*]} not found; install with apt-get (shellcheck lints scripts; docker-registry serves the OCI e2e tests; chromium renders the report page)" >&2
 	fi
 fi
