@@ -15,6 +15,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 
 	"github.com/chaperone-ci/chaperone/agent/provider"
+	"github.com/chaperone-ci/chaperone/attest/oci"
 	"github.com/chaperone-ci/chaperone/internal/regularfile"
 	"github.com/chaperone-ci/chaperone/masking"
 	"gopkg.in/yaml.v3"
@@ -82,7 +83,7 @@ type AttestConfig struct {
 	TSAURL    string          `mapstructure:"tsa-url"`
 	RekorURL  string          `mapstructure:"rekor-url"`
 	Output    string          `mapstructure:"output"`
-	OCI       string          `mapstructure:"oci"` // "referrers": attach the bundle to every image subject
+	OCI       string          `mapstructure:"oci"` // "referrers": attach the bundle to every image subject; REGISTRY/REPO: store it there
 	Subjects  []SubjectConfig `mapstructure:"subjects"`
 	// TrustedRootOutput, when set, is where the trusted root that verifies
 	// the bundle (private Fulcio/TSA) is written.
@@ -300,7 +301,9 @@ func (c *Config) validate() error {
 	switch c.Attest.OCI {
 	case "", "referrers":
 	default:
-		return c.errAt("attest.oci", fmt.Sprintf("attest.oci %q: the only storage supported is referrers (the bundle is attached to each image subject in its own repository, where cosign finds it)", c.Attest.OCI))
+		if _, err := oci.ParseRepository(c.Attest.OCI); err != nil {
+			return c.errAt("attest.oci", "attest.oci: "+err.Error()+"; or referrers, to attach to each image in its own repository")
+		}
 	}
 	if key, ok := c.Timeouts.validate(); !ok {
 		return c.errAt(key, key+" must not be negative")

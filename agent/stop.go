@@ -249,8 +249,8 @@ func jobOutcome(steps []attest.Step, agentFailed, canceled bool, ciStatus string
 }
 
 // attest signs the predicate, writes the bundle (and the trusted root when
-// asked), attaches it to every image subject when attest.oci is set, and
-// returns the bundle's path.
+// asked), stores it in a registry when attest.oci is set, and returns the
+// bundle's path.
 func (s *Session) attest(ctx context.Context, pred *attest.JobPredicate) (string, error) {
 	if s.opts.Signer == nil && s.cfg.Attest.Signer == "none" {
 		s.logf("attest.signer is none: no attestation written")
@@ -283,16 +283,40 @@ func (s *Session) attest(ctx context.Context, pred *attest.JobPredicate) (string
 			}
 		}
 	}
-	if s.cfg.Attest.OCI != "" {
-		for _, img := range images {
-			ref, err := oci.Attach(ctx, bundle, img, attest.PredicateTypeJob)
-			if err != nil {
-				return out, fmt.Errorf("attaching to %s: %w", img, err)
-			}
-			s.logf("attestation attached to %s as %s", img, ref)
-		}
+	if err := s.storeOCI(ctx, bundle, pred.Job.RunURI, images); err != nil {
+		return out, err
 	}
 	return out, nil
+}
+
+// storeOCI stores the bundle in registries as attest.oci says: referrers
+// attaches it to every image subject in the image's own repository;
+// REGISTRY/REPO stores it there for every image subject and for the job
+// subject.
+func (s *Session) storeOCI(ctx context.Context, bundle []byte, runURI string, images []string) error {
+	var opts []oci.Option
+	switch s.cfg.Attest.OCI {
+	case "":
+		return nil
+	case "referrers":
+	default:
+		opts = append(opts, oci.WithRepository(s.cfg.Attest.OCI))
+	}
+	for _, img := range images {
+		ref, err := oci.Attach(ctx, bundle, img, attest.PredicateTypeJob, opts...)
+		if err != nil {
+			return fmt.Errorf("attaching to %s: %w", img, err)
+		}
+		s.logf("attestation attached to %s as %s", img, ref)
+	}
+	if len(opts) > 0 {
+		ref, err := oci.AttachJob(ctx, bundle, runURI, attest.PredicateTypeJob, opts...)
+		if err != nil {
+			return fmt.Errorf("storing in %s: %w", s.cfg.Attest.OCI, err)
+		}
+		s.logf("attestation stored for the job subject %s as %s", attest.JobSubjectDigest(runURI), ref)
+	}
+	return nil
 }
 
 // signer builds the configured signer (or returns Options.Signer). Keyless

@@ -40,6 +40,13 @@ const (
 // `cosign verify-attestation --new-bundle-format` and Fetch find it
 // either way.
 //
+// With WithRepository, the referrer (and its fallback tag) is written to
+// that repository instead of the image's, still with the image as its
+// subject, and the DSSE envelope is also appended to the image tagged
+// sha256-<hex>.att there: the shape cosign v2 reads with COSIGN_REPOSITORY
+// set (cosign verify-attestation without --new-bundle-format). The image
+// itself is only read.
+//
 // The bundle's statement must name the image digest as a subject: an
 // attestation attached to an image it does not describe would never
 // verify. predicateType empty means the statement's own. It returns the
@@ -54,17 +61,9 @@ func Attach(ctx context.Context, bundleJSON []byte, image, predicateType string,
 	if !ok {
 		return "", fmt.Errorf("attaching to %s: give the image by digest (REPO@sha256:…), as resolved when it was attested", image)
 	}
-	st, err := bundleStatement(bundleJSON)
+	predicateType, err = checkBundle(bundleJSON, "the image's digest", d.DigestStr(), predicateType)
 	if err != nil {
 		return "", fmt.Errorf("attaching to %s: %w", image, err)
-	}
-	if predicateType == "" {
-		predicateType = st.PredicateType
-	} else if predicateType != st.PredicateType {
-		return "", fmt.Errorf("attaching to %s: the statement's predicate type is %s, not %s", image, st.PredicateType, predicateType)
-	}
-	if !namesDigest(st.Subject, d.DigestStr()) {
-		return "", fmt.Errorf("attaching to %s: the statement has no subject with the image's digest %s", image, d.DigestStr())
 	}
 	desc, err := headImage(ctx, d, o)
 	if err != nil {
@@ -72,15 +71,39 @@ func Attach(ctx context.Context, bundleJSON []byte, image, predicateType string,
 	}
 
 	repo := d.Context()
+	if o.repository != "" {
+		if repo, err = o.repo(); err != nil {
+			return "", fmt.Errorf("attaching to %s: %w", image, err)
+		}
+	}
+	subject := v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	target, err := putReferrer(ctx, repo, bundleJSON, predicateType, subject, o)
+	if err != nil {
+		return "", fmt.Errorf("attaching to %s: %w", image, err)
+	}
+	if o.repository != "" {
+		if err := appendCosignAttestation(ctx, repo, desc.Digest, bundleJSON, predicateType, o); err != nil {
+			return "", fmt.Errorf("attaching to %s: %w", image, err)
+		}
+	}
+	return target.String(), nil
+}
+
+// putReferrer uploads the bundle and a referrer manifest of subject into
+// repo, and returns the manifest's reference. ggcr keeps the
+// sha256-<hex> fallback tag index of repo up to date when the registry
+// has no referrers API.
+func putReferrer(ctx context.Context, repo name.Repository, bundleJSON []byte, predicateType string, subject v1.Descriptor, o options) (name.Digest, error) {
 	layer := static.NewLayer(bundleJSON, types.MediaType(attest.BundleMediaType))
 	config := static.NewLayer([]byte("{}"), ociEmptyMediaType)
 	var descs [2]v1.Descriptor
 	for i, l := range []v1.Layer{config, layer} {
 		if err := remote.WriteLayer(repo, l, o.remote(ctx)...); err != nil {
-			return "", fmt.Errorf("attaching to %s: uploading a blob: %w", image, err)
+			return name.Digest{}, fmt.Errorf("uploading a blob to %s: %w", repo, err)
 		}
+		var err error
 		if descs[i], err = layerDescriptor(l); err != nil {
-			return "", fmt.Errorf("attaching to %s: %w", image, err)
+			return name.Digest{}, err
 		}
 	}
 	m := v1.Manifest{
@@ -89,7 +112,7 @@ func Attach(ctx context.Context, bundleJSON []byte, image, predicateType string,
 		ArtifactType:  attest.BundleMediaType,
 		Config:        descs[0],
 		Layers:        []v1.Descriptor{descs[1]},
-		Subject:       &v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
+		Subject:       &subject,
 		Annotations: map[string]string{
 			annotationBundleContent: bundleContentDSSE,
 			annotationPredicateType: predicateType,
@@ -98,17 +121,17 @@ func Attach(ctx context.Context, bundleJSON []byte, image, predicateType string,
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return "", fmt.Errorf("attaching to %s: encoding the manifest: %w", image, err)
+		return name.Digest{}, fmt.Errorf("encoding the manifest: %w", err)
 	}
 	h, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
-		return "", fmt.Errorf("attaching to %s: %w", image, err)
+		return name.Digest{}, err
 	}
 	target := repo.Digest(h.String())
 	if err := remote.Put(target, rawManifest{raw: raw, mediaType: types.OCIManifestSchema1}, o.remote(ctx)...); err != nil {
-		return "", fmt.Errorf("attaching to %s: pushing the referrer manifest: %w", image, err)
+		return name.Digest{}, fmt.Errorf("pushing the referrer manifest to %s: %w", repo, err)
 	}
-	return target.String(), nil
+	return target, nil
 }
 
 // rawManifest is a manifest to PUT as it is.

@@ -30,7 +30,9 @@ const maxReferrers = 256
 // (through the referrers API, or the sha256-<hex> fallback tag). As cosign
 // does, it takes every referrer whose manifest has exactly one layer of a
 // Sigstore bundle media type, whatever its artifactType; verify each and
-// accept the image if one verifies. No bundles is not an error.
+// accept the image if one verifies. No bundles is not an error. With
+// WithRepository, the referrers of the image digest are looked up in
+// that repository instead of the image's.
 func Fetch(ctx context.Context, image string, opts ...Option) (attest.Subject, []Attestation, error) {
 	o := newOptions(opts)
 	r, err := o.parse(image)
@@ -42,24 +44,36 @@ func Fetch(ctx context.Context, image string, opts ...Option) (attest.Subject, [
 		return attest.Subject{}, nil, err
 	}
 	subject := imageSubject(r, desc)
-	d := r.Context().Digest(desc.Digest.String())
+	repo := r.Context()
+	if o.repository != "" {
+		if repo, err = o.repo(); err != nil {
+			return subject, nil, err
+		}
+	}
+	out, err := fetchReferrers(ctx, repo.Digest(desc.Digest.String()), o)
+	return subject, out, err
+}
+
+// fetchReferrers returns the bundles among the referrers of d in d's
+// repository.
+func fetchReferrers(ctx context.Context, d name.Digest, o options) ([]Attestation, error) {
 	idx, err := remote.Referrers(d, o.remote(ctx)...)
 	if err != nil {
-		return subject, nil, fmt.Errorf("listing the referrers of %s: %w", d, err)
+		return nil, fmt.Errorf("listing the referrers of %s: %w", d, err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return subject, nil, fmt.Errorf("listing the referrers of %s: %w", d, err)
+		return nil, fmt.Errorf("listing the referrers of %s: %w", d, err)
 	}
 	if len(im.Manifests) > maxReferrers {
-		return subject, nil, fmt.Errorf("%s has %d referrers, more than the %d examined", d, len(im.Manifests), maxReferrers)
+		return nil, fmt.Errorf("%s has %d referrers, more than the %d examined", d, len(im.Manifests), maxReferrers)
 	}
 	var out []Attestation
 	for _, ref := range im.Manifests {
-		rd := r.Context().Digest(ref.Digest.String())
+		rd := d.Context().Digest(ref.Digest.String())
 		got, err := remote.Get(rd, o.remote(ctx)...)
 		if err != nil {
-			return subject, nil, fmt.Errorf("fetching referrer %s: %w", rd, err)
+			return nil, fmt.Errorf("fetching referrer %s: %w", rd, err)
 		}
 		var m v1.Manifest
 		if err := json.Unmarshal(got.Manifest, &m); err != nil {
@@ -69,15 +83,15 @@ func Fetch(ctx context.Context, image string, opts ...Option) (attest.Subject, [
 			continue
 		}
 		if m.Layers[0].Size > attest.MaxBundleSize {
-			return subject, nil, fmt.Errorf("referrer %s: bundle of %d bytes, more than the %d allowed", rd, m.Layers[0].Size, attest.MaxBundleSize)
+			return nil, fmt.Errorf("referrer %s: bundle of %d bytes, more than the %d allowed", rd, m.Layers[0].Size, attest.MaxBundleSize)
 		}
-		blob, err := fetchBlob(ctx, r.Context().Digest(m.Layers[0].Digest.String()), o)
+		blob, err := fetchBlob(ctx, d.Context().Digest(m.Layers[0].Digest.String()), o)
 		if err != nil {
-			return subject, nil, fmt.Errorf("referrer %s: %w", rd, err)
+			return nil, fmt.Errorf("referrer %s: %w", rd, err)
 		}
 		out = append(out, Attestation{Referrer: rd.String(), PredicateType: m.Annotations[annotationPredicateType], Bundle: blob})
 	}
-	return subject, out, nil
+	return out, nil
 }
 
 // fetchBlob reads a blob of at most attest.MaxBundleSize bytes; ggcr

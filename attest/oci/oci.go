@@ -4,7 +4,11 @@
 // image reference into an in-toto subject, Attach stores a bundle as a
 // referrer of an image (with the sha256-<hex> tag fallback for registries
 // without the referrers API), and Fetch lists the bundles attached to an
-// image. Nothing here verifies a bundle: that is attest/verify's work.
+// image. WithRepository keeps every bundle in one shared repository
+// instead (cosign's COSIGN_REPOSITORY model), where AttachJob also stores
+// the bundles of jobs that attested no image and FetchDigest finds
+// bundles by subject digest. Nothing here verifies a bundle: that is
+// attest/verify's work.
 package oci
 
 import (
@@ -24,9 +28,10 @@ import (
 type Option func(*options)
 
 type options struct {
-	keychain  authn.Keychain
-	transport http.RoundTripper
-	insecure  bool
+	keychain   authn.Keychain
+	transport  http.RoundTripper
+	insecure   bool
+	repository string
 }
 
 // WithKeychain sets where registry credentials come from (default
@@ -45,6 +50,17 @@ func WithTransport(rt http.RoundTripper) Option {
 // docker and cosign do.
 func WithInsecure() Option {
 	return func(o *options) { o.insecure = true }
+}
+
+// WithRepository stores (Attach, AttachJob) and looks up (Fetch,
+// FetchDigest) bundles in repo, a REGISTRY/REPO shared by every image,
+// instead of each image's own repository: cosign's COSIGN_REPOSITORY
+// model. The bundles are still referrers of the image digest (or of the
+// job subject's digest); only the repository they are written to
+// changes. Check repo with ParseRepository first; an invalid one fails
+// the call that uses it.
+func WithRepository(repo string) Option {
+	return func(o *options) { o.repository = repo }
 }
 
 func newOptions(opts []Option) options {

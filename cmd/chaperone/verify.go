@@ -79,7 +79,10 @@ func verifyCommand() *cli.Command {
 		Name:  "verify",
 		Usage: "verify attestation bundles: signature, signer, timestamp, predicate type, subject, and policy",
 		Description: `Verifies each BUNDLE file (all must pass), or with --oci the bundles attached
-to an image in its registry (one must pass). The signer is a public key (--key
+to an image in its registry (one must pass); with --oci-repository (or
+CHAPERONE_OCI_REPOSITORY, or COSIGN_REPOSITORY as cosign reads it) they are
+looked up in that shared attestation repository, by the image's digest or,
+without --oci, by --digest. The signer is a public key (--key
 FILE, or a KMS key URI), or a keyless identity: --certificate-identity[-regexp]
 and --certificate-oidc-issuer[-regexp] with --trusted-root. Keyless bundles must
 carry an RFC 3161 timestamp from a TSA of the trusted root (or, with
@@ -90,6 +93,7 @@ cosign: write ^…$. Exit status: 0 verified, 1 a check failed, 2 usage error.`,
 			&cli.StringFlag{Name: "artifact", Usage: "file the attestation must name as a subject"},
 			&cli.StringFlag{Name: "digest", Usage: "subject digest the attestation must name, ALG:HEX (e.g. sha256:…; the job subject is printed by run/stop)"},
 			&cli.StringFlag{Name: "oci", Usage: "verify the bundles attached to this image (REPO@sha256:… or REPO:TAG) in its registry; the subject is the image digest"},
+			&cli.StringFlag{Name: "oci-repository", EnvVars: []string{"CHAPERONE_OCI_REPOSITORY", "COSIGN_REPOSITORY"}, Usage: "look the bundles of --oci IMAGE (or, without BUNDLE files, of --digest) up in this REGISTRY/REPO, where attest.oci: REGISTRY/REPO stores them, instead of the image's own repository"},
 			&cli.StringFlag{Name: "type", Value: attest.PredicateTypeJob, Usage: "predicate type the statement must carry"},
 			&cli.BoolFlag{Name: "require-revoked", Usage: "policy: every revocable grant was revoked"},
 			&cli.DurationFlag{Name: "max-grant-ttl", Usage: "policy: longest lifetime a grant may have been issued for (e.g. 15m)"},
@@ -113,11 +117,22 @@ type verifyOutcome struct {
 
 func runVerify(c *cli.Context) error {
 	image := c.String("oci")
+	// The repository may come from the environment (COSIGN_REPOSITORY):
+	// it only matters when bundles are looked up in a registry.
+	repository := ""
+	if c.NArg() == 0 {
+		repository = c.String("oci-repository")
+	}
 	switch {
-	case image == "" && c.NArg() == 0:
+	case image == "" && c.NArg() == 0 && repository == "":
 		return usagef("verify: no BUNDLE given: want exactly one BUNDLE file, several, or --oci IMAGE")
 	case image != "" && c.NArg() > 0:
 		return usagef("verify: give BUNDLE files or --oci IMAGE, not both")
+	}
+	if repository != "" {
+		if _, err := oci.ParseRepository(repository); err != nil {
+			return usagef("verify: --oci-repository: %v", err)
+		}
 	}
 	if err := checkSigner(c); err != nil {
 		return err
@@ -125,6 +140,8 @@ func runVerify(c *cli.Context) error {
 	switch {
 	case image != "" && (c.IsSet("artifact") || c.IsSet("digest")):
 		return usagef("verify: with --oci the subject is the image's digest; drop --artifact/--digest")
+	case image == "" && c.NArg() == 0 && !c.IsSet("digest"):
+		return usagef("verify: with --oci-repository and no --oci IMAGE, give the subject's --digest (e.g. the job subject printed by run/stop)")
 	case image == "" && c.IsSet("artifact") == c.IsSet("digest"):
 		return usagef("verify: set exactly one of --artifact and --digest")
 	}
@@ -138,10 +155,13 @@ func runVerify(c *cli.Context) error {
 	defer closeArtifact()
 
 	var outcomes []verifyOutcome
-	if image != "" {
-		outcomes, err = verifyImage(c.Context, image, opts)
+	if image != "" || repository != "" {
+		outcomes, err = verifyImage(c.Context, image, repository, opts)
 		if err != nil {
 			return err
+		}
+		if image == "" {
+			image = opts.ArtifactDigest.String()
 		}
 	} else {
 		v, err := verify.NewVerifier(opts)
@@ -204,12 +224,31 @@ func verifyOptions(c *cli.Context) (verify.Options, func(), error) {
 	return opts, noop, nil
 }
 
-// verifyImage fetches the bundles attached to an image and verifies each
-// against the image digest.
-func verifyImage(ctx context.Context, image string, opts verify.Options) ([]verifyOutcome, error) {
-	subject, atts, err := oci.Fetch(ctx, image)
+// verifyImage fetches the bundles attached to an image (in its own
+// repository, or in repository when set) and verifies each against the
+// image digest; with no image, it fetches those of opts.ArtifactDigest
+// in repository.
+func verifyImage(ctx context.Context, image, repository string, opts verify.Options) ([]verifyOutcome, error) {
+	var ociOpts []oci.Option
+	where := ""
+	if repository != "" {
+		ociOpts = append(ociOpts, oci.WithRepository(repository))
+		where = " in " + repository
+	}
+	var subject attest.Subject
+	var atts []oci.Attestation
+	var err error
+	what := "--oci " + image
+	if image != "" {
+		subject, atts, err = oci.Fetch(ctx, image, ociOpts...)
+	} else {
+		what = "--digest " + opts.ArtifactDigest.String()
+		subject.Name = repository
+		subject.Digest = map[string]string{opts.ArtifactDigest.Algorithm: opts.ArtifactDigest.Hex}
+		atts, err = oci.FetchDigest(ctx, opts.ArtifactDigest.String(), ociOpts...)
+	}
 	if err != nil {
-		return nil, checkFailed{fmt.Errorf("verify --oci %s: %w", image, err)}
+		return nil, checkFailed{fmt.Errorf("verify %s: %w", what, err)}
 	}
 	d := attest.Digest{Algorithm: "sha256", Hex: subject.Digest["sha256"]}
 	opts.ArtifactDigest = &d
@@ -218,7 +257,7 @@ func verifyImage(ctx context.Context, image string, opts verify.Options) ([]veri
 		return nil, usagef("%v", err)
 	}
 	if len(atts) == 0 {
-		return nil, checkFailed{fmt.Errorf("verify --oci %s: no Sigstore bundle is attached to %s@%s", image, subject.Name, d)}
+		return nil, checkFailed{fmt.Errorf("verify %s: no Sigstore bundle is attached to %s@%s%s", what, subject.Name, d, where)}
 	}
 	var out []verifyOutcome
 	for _, a := range atts {
@@ -292,7 +331,7 @@ func reportVerify(c *cli.Context, image string, outcomes []verifyOutcome) error 
 		return nil
 	}
 	if image != "" {
-		return checkFailed{fmt.Errorf("verify --oci %s: none of the %d attached bundle(s) verified: %s", image, len(outcomes), failed[0])}
+		return checkFailed{fmt.Errorf("verify %s: none of the %d attached bundle(s) verified: %s", image, len(outcomes), failed[0])}
 	}
 	if len(outcomes) == 1 {
 		return checkFailed{fmt.Errorf("verify %s", failed[0])}
