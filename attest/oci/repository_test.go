@@ -1,10 +1,20 @@
 package oci_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -137,4 +147,75 @@ func mustTag(t *testing.T, ref string) name.Tag {
 		t.Fatal(err)
 	}
 	return tag
+}
+
+// TestAttestationRepositoryKeylessAnnotations: a keyless bundle's
+// certificate and RFC 3161 timestamp go into the .att layer's annotations,
+// where cosign v2 reads them.
+func TestAttestationRepositoryKeylessAnnotations(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(nullLogger())))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	img, _ := random.Image(64, 1)
+	tag, _ := name.ParseReference(host + "/org/app:1.0")
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	subject, err := oci.Resolve(ctx, tag.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM, _, _ := sign.GenerateKey()
+	kp, _ := sign.KeypairFromPEM(privPEM, nil)
+	st, _ := attest.NewStatement(attest.PredicateTypeJob, []attest.Subject{attest.JobSubject(attesttest.RunURI), subject}, attesttest.JobPredicate())
+	b, err := sign.Statement(ctx, st, kp, sign.StatementOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Attach does not verify: give the bundle a (self-signed) certificate
+	// and a timestamp in place of its key hint.
+	certDER := selfSignedCert(t)
+	tsDER := []byte("not a real TimeStampResp")
+	b = attesttest.EditBundle(t, b, func(m map[string]any) {
+		m["verificationMaterial"] = map[string]any{
+			"certificate":               map[string]any{"rawBytes": base64.StdEncoding.EncodeToString(certDER)},
+			"timestampVerificationData": map[string]any{"rfc3161Timestamps": []any{map[string]any{"signedTimestamp": base64.StdEncoding.EncodeToString(tsDER)}}},
+		}
+	})
+	d := subject.Digest["sha256"]
+	if _, err := oci.Attach(ctx, b, subject.Name+"@sha256:"+d, "", oci.WithRepository(host+"/org/attestations")); err != nil {
+		t.Fatal(err)
+	}
+	att, err := remote.Image(mustTag(t, host+"/org/attestations:sha256-"+d+".att"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := att.Manifest()
+	if err != nil || len(m.Layers) != 1 {
+		t.Fatalf(".att manifest %+v, %v", m, err)
+	}
+	ann := m.Layers[0].Annotations
+	if block, _ := pem.Decode([]byte(ann["dev.sigstore.cosign/certificate"])); block == nil || !bytes.Equal(block.Bytes, certDER) {
+		t.Errorf("certificate annotation %q, want the bundle's certificate as PEM", ann["dev.sigstore.cosign/certificate"])
+	}
+	var ts struct{ SignedRFC3161Timestamp []byte }
+	if err := json.Unmarshal([]byte(ann["dev.sigstore.cosign/rfc3161timestamp"]), &ts); err != nil || !bytes.Equal(ts.SignedRFC3161Timestamp, tsDER) {
+		t.Errorf("timestamp annotation %q (%v), want the bundle's timestamp", ann["dev.sigstore.cosign/rfc3161timestamp"], err)
+	}
+}
+
+func selfSignedCert(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, EmailAddresses: []string{"ci@example.com"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
