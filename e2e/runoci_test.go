@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,6 +110,20 @@ func TestRunStoresInOCIAttestationRepository(t *testing.T) {
 	}
 	if v := chaperone(t, dir, nil, "verify", "--oci", ref, "--oci-repository", "attestations", "--key", pub); v.code != 2 {
 		t.Errorf("verify --oci-repository without a registry: exit %d, want 2\n%s", v.code, v.stderr)
+	}
+
+	// report reads the whole attestation repository: the job, once (its
+	// bundle is attached to the image and to the job subject), verified.
+	var rep struct {
+		Identities []struct{ Jobs int } `json:"identities"`
+		Rejected   []struct{ Name, Reason string }
+	}
+	rr := chaperone(t, dir, nil, "report", "--oci", attRepo, "--key", pub, "--format", "json")
+	if err := json.Unmarshal([]byte(rr.stdout), &rep); rr.code != 0 || err != nil || len(rep.Identities) != 1 || rep.Identities[0].Jobs != 1 || len(rep.Rejected) != 0 {
+		t.Errorf("report --oci: exit %d (%v)\n%s%s", rr.code, err, rr.stdout, rr.stderr)
+	}
+	if rr := chaperone(t, dir, nil, "report", "--oci", attRepo, "--key", otherPub); rr.code != 1 || !strings.Contains(rr.stderr, "1 of 1 bundles rejected") {
+		t.Errorf("report --oci with another key: exit %d\n%s", rr.code, rr.stderr)
 	}
 
 	// Stock cosign v2 reads COSIGN_REPOSITORY from the sha256-<hex>.att

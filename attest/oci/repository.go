@@ -73,7 +73,9 @@ func (o options) repo() (name.Repository, error) {
 // FetchDigest). The referrer's subject descriptor has media type
 // text/plain and the run URI's length as size. The bundle's statement
 // must name the job subject; predicateType empty means the statement's
-// own. It returns the referrer manifest's reference (repo@sha256:…).
+// own. The referrer is also tagged chaperone-job-<hex of the job
+// subject's digest>, for List. It returns the referrer manifest's
+// reference (repo@sha256:…).
 func AttachJob(ctx context.Context, bundleJSON []byte, runURI, predicateType string, opts ...Option) (string, error) {
 	o := newOptions(opts)
 	d := attest.JobSubjectDigest(runURI)
@@ -96,6 +98,15 @@ func AttachJob(ctx context.Context, bundleJSON []byte, runURI, predicateType str
 	target, err := putReferrer(ctx, repo, bundleJSON, predicateType, subject, o)
 	if err != nil {
 		return "", fmt.Errorf("attaching to the job subject %s: %w", d, err)
+	}
+	// A tag per job, so that List finds every job's bundle whether or not
+	// the registry answers the referrers API.
+	desc, err := remote.Get(target, o.remote(ctx)...)
+	if err == nil {
+		err = remote.Tag(repo.Tag(jobTag(runURI)), desc, o.remote(ctx)...)
+	}
+	if err != nil {
+		return "", fmt.Errorf("tagging the job's referrer %s: %w", target, err)
 	}
 	return target.String(), nil
 }

@@ -118,6 +118,24 @@ func TestAttestationRepository(t *testing.T) {
 		if _, err := oci.AttachJob(ctx, b, attesttest.RunURI, ""); err == nil {
 			t.Error("AttachJob without a repository succeeded")
 		}
+
+		// List finds every job once, by its tag, whatever the registry.
+		var listed []string
+		for st := range oci.List(ctx, inRepo) {
+			data, err := st.Read()
+			if err != nil || string(data) != string(b) {
+				t.Errorf("referrers API %v: List yields %s: %v", referrersAPI, st.Name, err)
+			}
+			listed = append(listed, st.Name)
+		}
+		if len(listed) != 1 || !strings.HasSuffix(listed[0], ":chaperone-job-"+jd.Hex) {
+			t.Errorf("referrers API %v: listed %v, want the one job", referrersAPI, listed)
+		}
+		for st := range oci.List(ctx, oci.WithRepository(host+"/org/none")) {
+			if _, err := st.Read(); err == nil {
+				t.Errorf("listing a repository that does not exist yields %s", st.Name)
+			}
+		}
 		srv.Close()
 	}
 }

@@ -22,16 +22,41 @@ import (
 // (names, times, scopes), never a bundle. The report is the same for any
 // number of workers.
 func Build(v *verify.Verifier, paths iter.Seq[string], opts Options) *Report {
+	return BuildFrom(v, Files(paths), opts)
+}
+
+// An Input is one bundle to report on: Name says where it is (a file, a
+// registry tag), Read fetches it when a worker gets to it.
+type Input struct {
+	Name string
+	Read func() ([]byte, error)
+}
+
+// Files is the bundle files named by paths, as Inputs.
+func Files(paths iter.Seq[string]) iter.Seq[Input] {
+	return func(yield func(Input) bool) {
+		for p := range paths {
+			if !yield(Input{Name: p, Read: func() ([]byte, error) { return attest.ReadBundleFile(p) }}) {
+				return
+			}
+		}
+	}
+}
+
+// BuildFrom is Build over any bundles, such as those an attestation
+// repository holds: each Input is read, verified and added as Build does
+// with files.
+func BuildFrom(v *verify.Verifier, inputs iter.Seq[Input], opts Options) *Report {
 	r := New(opts)
 	workers := r.opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	type item struct {
-		seq  int
-		name string
-		res  *verify.Result
-		err  error
+		seq int
+		in  Input
+		res *verify.Result
+		err error
 	}
 	// window bounds how far the workers run ahead of the oldest bundle
 	// not yet added: results wait in pending only that long.
@@ -41,9 +66,9 @@ func Build(v *verify.Verifier, paths iter.Seq[string], opts Options) *Report {
 	go func() {
 		defer close(work)
 		seq := 0
-		for p := range paths {
+		for in := range inputs {
 			window <- struct{}{} // released once the bundle is added
-			work <- item{seq: seq, name: p}
+			work <- item{seq: seq, in: in}
 			seq++
 		}
 	}()
@@ -51,7 +76,8 @@ func Build(v *verify.Verifier, paths iter.Seq[string], opts Options) *Report {
 	for range workers {
 		wg.Go(func() {
 			for it := range work {
-				data, err := attest.ReadBundleFile(it.name)
+				data, err := it.in.Read()
+				it.in.Read = nil // the closure may hold what it read
 				if err == nil {
 					it.res, it.err = v.Verify(data)
 				} else {
@@ -75,7 +101,7 @@ func Build(v *verify.Verifier, paths iter.Seq[string], opts Options) *Report {
 				break
 			}
 			delete(pending, next)
-			r.Add(p.name, p.res, p.err)
+			r.Add(p.in.Name, p.res, p.err)
 			next++
 			<-window
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/chaperone-ci/chaperone/attest/oci"
 	"github.com/chaperone-ci/chaperone/attest/report"
 	"github.com/chaperone-ci/chaperone/attest/verify"
 	"github.com/chaperone-ci/chaperone/internal/atomicfile"
@@ -25,7 +27,8 @@ func reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "report",
 		Usage: "what each non-human identity did, across many job attestations (each verified first)",
-		Description: `Verifies every BUNDLE given, and every *.sigstore.json file under each DIR given,
+		Description: `Verifies every BUNDLE given, every *.sigstore.json file under each DIR given,
+and with --oci every job attestation stored in that REGISTRY/REPO,
 with the signer flags of verify, and reports, by identity (issuer and subject):
 jobs and outcomes, the credentials obtained per scope, provider and principal and
 what became of them, refused scopes, and redactions; and anomalies, each job
@@ -44,14 +47,21 @@ the exit status is 1. Anomalies do not change the exit status.`,
 				Usage: "an identity silent longer than this before its latest job is an anomaly: days (90d) or a Go duration (2160h)"},
 			&cli.IntFlag{Name: "min-history", Value: report.DefaultMinHistory, EnvVars: []string{"CHAPERONE_MIN_HISTORY"},
 				Usage: "earlier jobs an identity needs before its usual hours and grant lifetimes are judged"},
+			&cli.StringFlag{Name: "oci", EnvVars: []string{"CHAPERONE_REPORT_OCI"},
+				Usage: "also report every job attestation stored in this REGISTRY/REPO (attest.oci: REGISTRY/REPO)"},
 		),
 		Action: func(c *cli.Context) error {
 			format := c.String("format")
 			switch {
 			case format != "table" && format != "json" && format != "html":
 				return usagef("report: --format %q is not one of table, json, html", format)
-			case c.NArg() == 0:
-				return usagef("report: no BUNDLE or DIR given")
+			case c.NArg() == 0 && c.String("oci") == "":
+				return usagef("report: no BUNDLE, DIR or --oci REGISTRY/REPO given")
+			}
+			if repo := c.String("oci"); repo != "" {
+				if _, err := oci.ParseRepository(repo); err != nil {
+					return usagef("report: --oci: %v", err)
+				}
 			}
 			staleAfter, err := days(c.String("stale-after"))
 			if err != nil || staleAfter <= 0 {
@@ -72,7 +82,20 @@ the exit status is 1. Anomalies do not change the exit status.`,
 			if err != nil {
 				return usagef("report: %v", err)
 			}
-			rep := report.Build(v, slices.Values(paths), report.Options{StaleAfter: staleAfter, MinHistory: c.Int("min-history")})
+			inputs := report.Files(slices.Values(paths))
+			if repo := c.String("oci"); repo != "" {
+				inputs = concat(inputs, storedInputs(oci.List(c.Context, oci.WithRepository(repo))))
+			}
+			seen := 0
+			counted := func(yield func(report.Input) bool) {
+				for in := range inputs {
+					seen++
+					if !yield(in) {
+						return
+					}
+				}
+			}
+			rep := report.BuildFrom(v, counted, report.Options{StaleAfter: staleAfter, MinHistory: c.Int("min-history")})
 			var buf bytes.Buffer
 			var w io.Writer = &buf
 			switch format {
@@ -95,14 +118,41 @@ the exit status is 1. Anomalies do not change the exit status.`,
 			} else if _, err := c.App.Writer.Write(buf.Bytes()); err != nil {
 				return err
 			}
-			if len(paths) == 0 {
-				return checkFailed{errors.New("report: no bundle found (files given, or *.sigstore.json under the directories)")}
+			if seen == 0 {
+				return checkFailed{errors.New("report: no bundle found (files given, *.sigstore.json under the directories, or jobs in the --oci repository)")}
 			}
 			if n := len(rep.Rejected); n > 0 {
-				return checkFailed{fmt.Errorf("report: %d of %d bundles rejected; first: %s: %s", n, len(paths), rep.Rejected[0].Name, oneLine(rep.Rejected[0].Reason))}
+				return checkFailed{fmt.Errorf("report: %d of %d bundles rejected; first: %s: %s", n, seen, rep.Rejected[0].Name, oneLine(rep.Rejected[0].Reason))}
 			}
 			return nil
 		},
+	}
+}
+
+// storedInputs is an attestation repository's bundles as report inputs.
+func storedInputs(stored iter.Seq[oci.Stored]) iter.Seq[report.Input] {
+	return func(yield func(report.Input) bool) {
+		for st := range stored {
+			if !yield(report.Input{Name: st.Name, Read: st.Read}) {
+				return
+			}
+		}
+	}
+}
+
+// concat yields the inputs of a, then of b.
+func concat(a, b iter.Seq[report.Input]) iter.Seq[report.Input] {
+	return func(yield func(report.Input) bool) {
+		for in := range a {
+			if !yield(in) {
+				return
+			}
+		}
+		for in := range b {
+			if !yield(in) {
+				return
+			}
+		}
 	}
 }
 
