@@ -60,6 +60,7 @@ func endGroup(pgid int, grace time.Duration) []attest.EndedProcess {
 		if time.Now().After(deadline) {
 			note(members, "SIGKILL")
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			waitGone(pgid, killWait)
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -70,6 +71,19 @@ func endGroup(pgid int, grace time.Duration) []attest.EndedProcess {
 	}
 	slices.SortFunc(out, func(a, b attest.EndedProcess) int { return a.PID - b.PID })
 	return out
+}
+
+// killWait bounds the wait for SIGKILLed processes to be gone (the kernel
+// tears them down; it cannot be refused).
+const killWait = 2 * time.Second
+
+// waitGone waits up to d for the group's processes to be gone.
+func waitGone(pgid int, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if members, listed := groupMembers(pgid); !groupAlive(pgid, members, listed) {
+			return
+		}
+	}
 }
 
 // groupAlive reports whether any process of the group is alive. Where
