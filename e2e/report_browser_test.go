@@ -33,21 +33,7 @@ func chromiumPath(t *testing.T) string {
 func TestReportPageRenders(t *testing.T) {
 	browser := chromiumPath(t)
 	ds := startDevstack(t, "github")
-	bundles := t.TempDir()
-	for i := range 2 {
-		dir := t.TempDir()
-		if r := chaperone(t, dir, ds.environ(), "run", "--", "true"); r.code != 0 {
-			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
-		}
-		data, err := os.ReadFile(filepath.Join(dir, "chaperone.sigstore.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(bundles, "job"+string(rune('1'+i))+".sigstore.json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(1100 * time.Millisecond) // the second job comes after a silence
-	}
+	bundles := jobBundles(t, ds, 1100*time.Millisecond) // the second job after a silence
 	page := filepath.Join(t.TempDir(), "report.html")
 	if r := chaperone(t, bundles, nil, "report", bundles, "--key", ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"],
 		"--stale-after", "1s", "--format", "html", "--out", page); r.code != 0 {

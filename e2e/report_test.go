@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,19 +15,7 @@ import (
 // rejected, listed, and makes the exit status 1.
 func TestReport(t *testing.T) {
 	ds := startDevstack(t, "github")
-	bundles := t.TempDir()
-	for i, dir := range []string{t.TempDir(), t.TempDir()} {
-		if r := chaperone(t, dir, ds.environ(), "run", "--", "true"); r.code != 0 {
-			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
-		}
-		data, err := os.ReadFile(filepath.Join(dir, "chaperone.sigstore.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(bundles, "job"+string(rune('1'+i))+".sigstore.json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bundles := jobBundles(t, ds, 0)
 	key := ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"]
 	r := chaperone(t, bundles, nil, "report", bundles, "--key", key, "--format", "json")
 	var rep struct {
@@ -98,21 +87,7 @@ func TestReport(t *testing.T) {
 // the second job's bundle; the default tolerates it.
 func TestReportAnomalies(t *testing.T) {
 	ds := startDevstack(t, "github")
-	bundles := t.TempDir()
-	for i := range 2 {
-		dir := t.TempDir()
-		if r := chaperone(t, dir, ds.environ(), "run", "--", "true"); r.code != 0 {
-			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
-		}
-		data, err := os.ReadFile(filepath.Join(dir, "chaperone.sigstore.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(bundles, "job"+string(rune('1'+i))+".sigstore.json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(1100 * time.Millisecond)
-	}
+	bundles := jobBundles(t, ds, 1100*time.Millisecond)
 	key := ds.env["CHAPERONE_DEVSTACK_PUBLIC_KEY"]
 	r := chaperone(t, bundles, nil, "report", bundles, "--key", key, "--stale-after", "1s")
 	if r.code != 0 || !regexp.MustCompile(`anomalies 1\n`).MatchString(r.stdout) || !regexp.MustCompile(`! stale +\S+ +\S*job2\.sigstore\.json +silent `).MatchString(r.stdout) {
@@ -121,4 +96,28 @@ func TestReportAnomalies(t *testing.T) {
 	if r := chaperone(t, bundles, nil, "report", bundles, "--key", key); r.code != 0 || !strings.Contains(r.stdout, "anomalies 0\n") || strings.Contains(r.stdout, "! ") {
 		t.Errorf("default: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// jobBundles runs two jobs, pause apart, and returns a directory holding
+// their bundles as job1.sigstore.json and job2.sigstore.json.
+func jobBundles(t *testing.T, ds *devstack, pause time.Duration) string {
+	t.Helper()
+	bundles := t.TempDir()
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(pause)
+		}
+		dir := t.TempDir()
+		if r := chaperone(t, dir, ds.environ(), "run", "--", "true"); r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "chaperone.sigstore.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bundles, fmt.Sprintf("job%d.sigstore.json", i+1)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bundles
 }
