@@ -437,3 +437,54 @@ func TestBase64OfValueWithTrailingNewline(t *testing.T) {
 		}
 	}
 }
+
+// Progress redraws: a line redrawn with CR that shows a growing prefix of
+// a secret (a typing animation, a progress display of the value) leaves no
+// prefix of minRedrawPrefix(len) bytes or more in the log, whole, byte by
+// byte and at every split. Line ends (CRLF) after a prefix of a value's LF
+// form, and progress bars, are left alone.
+func TestProgressRedrawPrefixes(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 6))
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!"
+	for _, L := range []int{5, 6, 8, 9, 12, 15, 16, 17, 24, 40} {
+		b := make([]byte, L)
+		for i := range b {
+			b[i] = chars[r.IntN(len(chars))]
+		}
+		secret := string(b)
+		set := newSet(t, Options{Mask: "#"}, secret)
+		var in strings.Builder
+		for k := 1; k <= L; k++ {
+			in.WriteString("\rToken: " + secret[:k])
+			if k%3 == 0 {
+				in.WriteString("\x1b[K") // erase to the end of the line
+			}
+		}
+		in.WriteString("\n")
+		got := checkSplits(t, set, in.String())
+		for k := minRedrawPrefix(L); k < L; k++ {
+			if strings.Contains(got, secret[:k]) {
+				t.Fatalf("L=%d: a prefix of %d bytes survives: %q", L, k, got)
+			}
+		}
+		if n := strings.Count(got, "#"); n != L-minRedrawPrefix(L)+1 {
+			t.Errorf("L=%d: %d masks in %q", L, n, got)
+		}
+	}
+	set := newSet(t, Options{Mask: "#"}, "first-line-of-it\nsecond-line-of-it", "0123456789abcdef-token")
+	for in, want := range map[string]string{
+		// The value with other line endings: its LF form's prefix is not
+		// ended by the CR of a CRLF, its CRLF form goes on.
+		"first-line-of-it\r\nother\r\n":          "#\r\nother\r\n",
+		"first-line-of-it\r\nsecond-line-of-it!": "#!",
+		// A prefix at a CRLF line end is ended by a CR too.
+		"first-line\r\nnot the secret\r\n":              "#\r\nnot the secret\r\n",
+		"\r[=====>    ] 50%\r[=========>] 100%\n":       "\r[=====>    ] 50%\r[=========>] 100%\n",
+		"\r0123456\r01234567\r0123456789abcdef-tok\r\n": "\r0123456\r#\r#\r\n",
+		"\r0123456789abcdef-tok\n":                      "\r0123456789abcdef-tok\n", // a line end, not a redraw
+	} {
+		if got := checkSplits(t, set, in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}

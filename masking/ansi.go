@@ -43,9 +43,9 @@ type lexer struct {
 	escs  []uint64 // a bitmap of the ESC bytes of the input of lex
 
 	// With rec, lex also records in starts the invisible bytes other than
-	// ESC at which a pattern may begin (for the raw view): those whose
-	// pair with the next byte is in the bitmap pairs, or, with pairs nil,
-	// all of them.
+	// ESC at which a pattern may begin (for the raw view): those whose pair
+	// with the next byte is in the bitmap pairs (the first two bytes of the
+	// patterns), or, with pairs nil or no next byte yet, all of them.
 	rec    bool
 	pairs  []uint64
 	starts []rawStart
@@ -74,6 +74,10 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 		l.escs = nil // grown by an unusually large write
 	}
 	l.escs = byteBitmap(l.escs, p, esc)
+	var pairs *[1 << 16 / 64]uint64
+	if l.rec && l.pairs != nil {
+		pairs = (*[1 << 16 / 64]uint64)(l.pairs)
+	}
 	j, g := 0, 0 // g: start in p of the current invisible run
 	for j < len(p) {
 		switch l.state {
@@ -99,8 +103,17 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 					j = k
 					c := clean + int64(len(dst)-start)
 					gaps = addGap(gaps, gap{clean: c, raw: raw + int64(g), n: int64(j - g)}, base)
-					if l.rec {
-						l.record(p, g+1, j, raw, c)
+					if pairs != nil && j < len(p) {
+						// Inline, as this runs for every sequence: most of
+						// its bytes and the byte after them begin no
+						// pattern.
+						for x := g + 1; x < j; x++ {
+							if b := uint(p[x])<<8 | uint(p[x+1]); pairs[b>>6]&(1<<(b&63)) != 0 {
+								l.starts = append(l.starts, rawStart{raw + int64(x), c})
+							}
+						}
+					} else if l.rec {
+						l.record(g+1, j, raw, c)
 					}
 					continue
 				}
@@ -149,27 +162,11 @@ func (l *lexer) slowGap(gaps []gap, p []byte, g, j int, raw, c, base int64) []ga
 	return addGap(gaps, gap{clean: c, raw: raw + int64(g), n: int64(j - g)}, base)
 }
 
-// record records the starts among the invisible bytes p[x:y] of a CSI
-// sequence (no ESC), before clean offset c. The pair test reads the byte
-// after each, which is in p but for the last one's at the end of p.
-func (l *lexer) record(p []byte, x, y int, raw, c int64) {
-	if l.pairs == nil {
-		for ; x < y; x++ {
-			l.starts = append(l.starts, rawStart{raw + int64(x), c})
-		}
-		return
-	}
-	pairs := l.pairs[:1<<16/64]
-	if y == len(p) {
-		y--
-		l.starts = append(l.starts, rawStart{raw + int64(y), c})
-	}
+// record records the invisible bytes [x, y) of a CSI sequence (no ESC),
+// before clean offset c, as starts.
+func (l *lexer) record(x, y int, raw, c int64) {
 	for ; x < y; x++ {
-		// Without a branch that mispredicts: most bytes of sequences
-		// begin no pattern.
-		if b := uint(p[x])<<8 | uint(p[x+1]); pairs[b/64]>>(b%64)&1 != 0 {
-			l.starts = append(l.starts, rawStart{raw + int64(x), c})
-		}
+		l.starts = append(l.starts, rawStart{raw + int64(x), c})
 	}
 }
 

@@ -13,7 +13,10 @@
 //
 //   - Every occurrence of a pattern, and every detector match, is redacted;
 //     the redactions are the union of all match intervals, and each merged
-//     run (overlapping or adjacent matches) becomes one mask token.
+//     run (overlapping or adjacent matches) becomes one mask token. So is a
+//     prefix of a pattern that a carriage return ends (a redrawn line),
+//     from half the pattern or 8 bytes on, whichever is less (but not below
+//     4 bytes).
 //   - The output is the same however the input is split into writes.
 //   - A Writer holds back only the bytes of a pending partial match: a
 //     suffix of its input that is a proper prefix of a pattern (never more

@@ -58,12 +58,33 @@ type matcher struct {
 	headMax int // longest suffix looked up in heads
 	kctx    int // bytes of context a trigger detection needs before a write
 
-	// starts is a blocked Bloom filter of the first four bytes of every
-	// pattern of four bytes or more (two bits in a 32-bit word), for the
-	// raw view's lookups at escape sequence bytes; startsShift is 64 -
-	// log2(len(starts)).
-	starts      []uint32
-	startsShift uint8
+	// redraw has, for each pattern of 5 to 14 bytes and each prefix of it
+	// that a carriage return may end (minRedrawPrefix), the prefix's last
+	// four bytes (candidate offset: the prefix's length).
+	redraw filter
+
+	// starts has the first four bytes of every pattern of four bytes or
+	// more, for the raw view's lookups at escape sequence bytes.
+	starts startsFilter
+}
+
+// A startsFilter is a blocked Bloom filter of 4-byte strings: two bits in
+// a 32-bit word; shift is 64 - log2(len(words)).
+type startsFilter struct {
+	words []uint32
+	shift uint8
+}
+
+// may reports whether x may be in the filter.
+func (f *startsFilter) may(x uint32) bool {
+	h := uint64(x) * k64
+	b := uint32(1)<<(h>>43&31) | uint32(1)<<(h>>38&31)
+	return f.words[h>>(f.shift&63)]&b == b
+}
+
+func (f *startsFilter) add(x uint32) {
+	h := uint64(x) * k64
+	f.words[h>>(f.shift&63)] |= uint32(1)<<(h>>43&31) | uint32(1)<<(h>>38&31)
 }
 
 const (
@@ -180,14 +201,29 @@ func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
 		m.tinyStart[256] = uint32(len(m.tiny))
 	}
 
+	// The ends of the redrawn prefixes of short patterns.
+	ends := func(add func(w uint64, ref, off uint32)) {
+		for i, p := range pats {
+			if n := len(p.s); n >= shortWin+1 && n < longMin {
+				for k := max(shortWin, minRedrawPrefix(n)); k < n; k++ {
+					add(uint64(binary.LittleEndian.Uint32([]byte(p.s[k-shortWin:k]))), uint32(i), uint32(k))
+				}
+			}
+		}
+	}
+	nEnds := 0
+	ends(func(uint64, uint32, uint32) { nEnds++ })
+	if nEnds > 0 {
+		m.redraw.init(nEnds, false)
+		m.redraw.fill(ends, func(w uint64) uint64 { return shortHash(uint32(w)) }, func(w uint64) uint32 { return uint32(w) })
+	}
+
 	// Starts, sized for 16 bits per pattern, at most 256 KiB.
 	lg := min(max(8, bits.Len(uint(len(pats)/2))), 16)
-	m.starts = make([]uint32, 1<<lg)
-	m.startsShift = uint8(64 - lg)
+	m.starts = startsFilter{words: make([]uint32, 1<<lg), shift: uint8(64 - lg)}
 	for _, p := range pats {
 		if len(p.s) >= shortWin {
-			h := startsHash(binary.LittleEndian.Uint32([]byte(p.s)))
-			m.starts[h>>m.startsShift] |= startsMask(h)
+			m.starts.add(binary.LittleEndian.Uint32([]byte(p.s)))
 		}
 	}
 
@@ -260,19 +296,14 @@ func (m *matcher) properPrefix(s []byte) bool {
 	return h.hi == key.hi && h.lo>>sh == key.lo>>sh
 }
 
-func startsHash(x uint32) uint64 { return uint64(x) * k64 }
-
-// startsMask returns the two bits of a start's word: bits of h below the
-// word index, which takes at most 16.
-func startsMask(h uint64) uint32 { return 1<<(h>>43&31) | 1<<(h>>38&31) }
-
 // mayStart reports whether a pattern of four bytes or more may start with
 // the four bytes x.
-func (m *matcher) mayStart(x uint32) bool {
-	h := startsHash(x)
-	b := startsMask(h)
-	return m.starts[h>>m.startsShift]&b == b
-}
+func (m *matcher) mayStart(x uint32) bool { return m.starts.may(x) }
+
+// minRedrawPrefix is the shortest prefix of a pattern of n bytes that is
+// masked when a carriage return follows it (see scanner.redraws): half the
+// pattern, but at least 4 bytes and at most 8.
+func minRedrawPrefix(n int) int { return max(4, min(8, (n+1)/2)) }
 
 // probe returns the offset in t's shape of its first registered window.
 // Any stretch of ss windows inside the shape will do; it picks the one
@@ -453,8 +484,8 @@ func (f *filter) candidates(h uint64, fp uint32) iter.Seq[cand] {
 
 // size returns the bytes the matcher's tables take, roughly.
 func (m *matcher) size() int {
-	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4 + len(m.pairs)*8 + len(m.starts)*4
-	for _, f := range []*filter{&m.long, &m.short} {
+	n := len(m.long.bits)*8 + len(m.short.bits)*8 + len(m.heads)*16 + len(m.tiny)*4 + len(m.pairs)*8 + len(m.starts.words)*4
+	for _, f := range []*filter{&m.long, &m.short, &m.redraw} {
 		n += len(f.cands) * 12
 	}
 	return n + len(m.pats)*40

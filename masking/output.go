@@ -106,14 +106,23 @@ func (w *Writer) coverTo(t int64, p []byte) {
 		return
 	}
 	r := min(w.rawOf(t), w.rv.capR)
-	for i := w.gh; i < len(w.gaps); i++ {
+	// From the first escape sequence not passed on: a write may hold
+	// hundreds of them and a few masked runs.
+	lo, hi := w.gh, len(w.gaps)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if g := &w.gaps[mid]; g.raw+g.n <= w.rawDone {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	for i := lo; i < len(w.gaps); i++ {
 		g := &w.gaps[i]
 		if g.raw >= r {
 			break
 		}
-		if g.raw+g.n > w.rawDone {
-			w.keptTo(max(g.raw, w.rawDone), min(g.raw+g.n, r), p)
-		}
+		w.keptTo(max(g.raw, w.rawDone), min(g.raw+g.n, r), p)
 	}
 	w.rawDone, w.cdone = r, t
 	rv := &w.rv

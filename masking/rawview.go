@@ -74,7 +74,8 @@ func (w *Writer) rawScan(p []byte, final bool) {
 	m := w.m
 	for _, st := range w.lex.starts {
 		j := int(st.raw - w.base)
-		if len(m.tiny) == 0 && j+4 <= len(p) && !m.mayStart(binary.LittleEndian.Uint32(p[j:])) {
+		if p[j] == esc || !m.first[p[j]] ||
+			len(m.tiny) == 0 && j+4 <= len(p) && !m.mayStart(binary.LittleEndian.Uint32(p[j:])) {
 			continue // the four bytes from it begin no pattern
 		}
 		w.rawLookup(st.raw, st.clean, 0, p, final)

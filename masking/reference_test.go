@@ -16,7 +16,38 @@ import (
 // maximal run of marked bytes (which merges overlapping and adjacent
 // occurrences) with one mask token.
 func referenceMask(input string, patterns []string, mask string) string {
-	return render(input, cover(input, patterns, 0, nil), mask)
+	covered := cover(input, patterns, 0, nil)
+	redrawCover(input, patterns, 0, 0, covered)
+	return render(input, covered, mask)
+}
+
+// redrawCover marks in covered each prefix of a pattern, starting at or
+// after from, of at least minRedrawPrefix(len) bytes but not all of it,
+// that a carriage return at or after crFrom ends, unless the pattern goes
+// on with LF there.
+func redrawCover(input string, patterns []string, from, crFrom int, covered []bool) {
+	for _, p := range patterns {
+		for i := from; i < len(input); i++ {
+			n := 0
+			for n < len(p) && i+n < len(input) && input[i+n] == p[n] {
+				n++
+			}
+			c := i + n
+			if n < len(p) && n >= minRedrawPrefix(len(p)) && c < len(input) && c >= crFrom && input[c] == '\r' && p[n] != '\n' {
+				for k := i; k < c; k++ {
+					covered[k] = true
+				}
+			}
+		}
+	}
+}
+
+func patternStrings(pats []pattern) []string {
+	out := make([]string, len(pats))
+	for i, p := range pats {
+		out[i] = p.s
+	}
+	return out
 }
 
 // cover marks in covered (allocated if nil) every byte of input inside an
@@ -310,6 +341,7 @@ func referenceView(set *Set, input string) (l lexed, covered, drop []bool) {
 	l = lexInput(input, set.ansi)
 	pats := set.allPatterns()
 	covered = refCover(set, l.clean, pats, 0, nil)
+	redrawCover(l.clean, patternStrings(pats), 0, 0, covered)
 	if set.ansi {
 		drop = make([]bool, len(l.raw))
 		refRawView(set, l, pats, 0, covered, drop)
@@ -347,7 +379,8 @@ type generation struct {
 // given offsets. A pattern first registered in generation j masks the
 // occurrences starting at or after start[j], the first byte a Writer had not
 // released when it switched: the stream's longest suffix that is a prefix of
-// a generation j-1 pattern, looking no further back than start[j-1].
+// a generation j-1 pattern, looking no further back than start[j-1]; and
+// the prefixes from there that a carriage return after the switch ends.
 func referenceGenerations(input string, gens []generation, mask string) string {
 	covered := make([]bool, len(input))
 	start := 0
@@ -357,6 +390,7 @@ func referenceGenerations(input string, gens []generation, mask string) string {
 			start = g.at - longestSuffixPrefix(input[start:g.at], prev)
 		}
 		cover(input, newPatterns(g.patterns, prev), start, covered)
+		redrawCover(input, newPatterns(g.patterns, prev), start, g.at, covered)
 		prev = g.patterns
 	}
 	return render(input, covered, mask)

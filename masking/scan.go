@@ -1,6 +1,7 @@
 package masking
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 )
@@ -31,8 +32,9 @@ type scanner struct {
 
 	matches  []match
 	dets     []det
-	pend     int // longest pending partial match: bytes before end
-	endMatch int // longest match ending at end
+	redrawn  []match // prefixes of patterns a carriage return ends (no ref)
+	pend     int     // longest pending partial match: bytes before end
+	endMatch int     // longest match ending at end
 
 	junc, tmp []byte
 	hits      []uint64 // filterGroups' bitmap
@@ -54,10 +56,13 @@ func (s *scanner) ctxStart() int64 { return s.prev - int64(len(s.ctx)) }
 
 // run scans q.
 func (s *scanner) run() {
-	s.matches, s.dets, s.pend, s.endMatch = s.matches[:0], s.dets[:0], 0, 0
+	s.matches, s.dets, s.redrawn, s.pend, s.endMatch = s.matches[:0], s.dets[:0], s.redrawn[:0], 0, 0
 	m := s.m
 	if m.empty {
 		return
+	}
+	if s.newer == 0 && len(m.pats) > 0 {
+		s.redraws()
 	}
 	ctxStart := s.ctxStart()
 	mainFrom := min((s.prev+7)&^7, s.end)
@@ -258,6 +263,11 @@ func (s *scanner) literal(ref uint32, st int64) {
 	n, ok := s.compare(st, p.s)
 	switch {
 	case !ok:
+		// A prefix of 15 bytes or more that a carriage return ends (the
+		// shorter ones are looked up at each CR: redraws).
+		if c := st + int64(n); n >= longMin && c >= s.prev && s.newer == 0 && s.q[c-s.prev] == '\r' && p.s[n] != '\n' {
+			s.redrawn = append(s.redrawn, match{st: st, en: c})
+		}
 	case n < len(p.s):
 		if !s.final && s.newer == 0 {
 			s.pend = max(s.pend, int(s.end-st))
@@ -275,14 +285,15 @@ func (s *scanner) literal(ref uint32, st int64) {
 }
 
 // compare compares p with the stream at st, as far as the stream goes, and
-// returns how many bytes it compared.
+// returns how many bytes it compared, or, if they differ, how many bytes
+// agree before the first that differs.
 func (s *scanner) compare(st int64, p string) (int, bool) {
 	n := 0
 	if st < s.prev {
 		a := s.ctx[st-s.ctxStart():]
 		n = min(len(a), len(p))
 		if string(a[:n]) != p[:n] {
-			return 0, false
+			return commonPrefix(a[:n], p), false
 		}
 		if n == len(p) {
 			return n, true
@@ -292,9 +303,67 @@ func (s *scanner) compare(st int64, p string) (int, bool) {
 	b := s.q[st-s.prev:]
 	k := min(len(b), len(p)-n)
 	if string(b[:k]) != p[n:n+k] {
-		return 0, false
+		return n + commonPrefix(b[:k], p[n:]), false
 	}
 	return n + k, true
+}
+
+func commonPrefix(a []byte, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// redraws finds, at each carriage return in q, the prefixes of patterns
+// it ends: those of minRedrawPrefix bytes or more, not all of the pattern,
+// where the pattern does not go on with CR (the stream would go on
+// matching) nor LF (the value with other line endings). A line redrawn
+// with a growing prefix of a secret then leaves no long prefix in the log.
+//
+// A prefix of 8 to 15 bytes of a long pattern ends with a window the long
+// filter has (at offset 0 to 7 of the pattern); those of short patterns
+// end with a window the redraw filter has; one probe of each finds them.
+// Longer prefixes hold a tested window and are found when their candidate
+// fails to match at the CR (literal).
+func (s *scanner) redraws() {
+	m := s.m
+	lo := max(s.lo, s.ctxStart())
+	for i := 0; ; i++ {
+		k := bytes.IndexByte(s.q[i:], '\r')
+		if k < 0 {
+			return
+		}
+		i += k
+		c := s.prev + int64(i)
+		if c-lo >= 8 {
+			w := binary.LittleEndian.Uint64(s.span(c-8, 8))
+			if h := longHash(w); m.long.has(h) {
+				for cd := range m.long.candidates(h, fp64(w)) {
+					s.redrawn1(cd.ref, c, int(cd.off)+8, lo)
+				}
+			}
+		}
+		if c-lo >= shortWin && len(m.redraw.cands) > 0 {
+			x := binary.LittleEndian.Uint32(s.span(c-shortWin, shortWin))
+			if h := shortHash(x); m.redraw.has(h) {
+				for cd := range m.redraw.candidates(h, x) {
+					s.redrawn1(cd.ref, c, int(cd.off), lo)
+				}
+			}
+		}
+	}
+}
+
+// redrawn1 records the first n bytes of pattern ref before the carriage
+// return at c if they are there and it is a prefix the CR ends.
+func (s *scanner) redrawn1(ref uint32, c int64, n int, lo int64) {
+	p := s.m.pats[ref].s
+	if st := c - int64(n); st >= lo && n < len(p) && p[n] != '\r' && p[n] != '\n' &&
+		string(s.span(st, n)) == p[:n] {
+		s.redrawn = append(s.redrawn, match{st: st, en: c})
+	}
 }
 
 // trigger verifies trigger t's shape at st and records it if it ends in q.

@@ -214,6 +214,9 @@ func (w *Writer) feed(p []byte, final bool) {
 		w.add(mt.st, mt.en)
 		w.set.hits[m.pats[mt.ref].hit].Add(1)
 	}
+	for _, mt := range sc.redrawn {
+		w.add(mt.st, mt.en)
+	}
 	hold := w.instances(q, prev, final)
 	if !final {
 		hold = min(hold, end-int64(sc.pend), w.rv.capC)
