@@ -315,7 +315,7 @@ func fuzzSecrets(spec string) []string {
 }
 
 // fuzzSecret returns s, or, if s is 0x02, L, T and then any bytes, a
-// secret of a length chosen by L (1 to 1,000 bytes, lengths around the
+// secret of a length chosen by L (1 to 300 bytes, lengths around the
 // multiples of 3 and of the window sizes) made of the bytes (repeated, or
 // letters and digits if there are none), followed by white space chosen by
 // T: what a value read from a file or a heredoc ends with.
@@ -324,7 +324,7 @@ func fuzzSecret(s string) string {
 		return s
 	}
 	lengths := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 23, 24, 25, 31, 32, 33,
-		47, 48, 49, 63, 64, 65, 100, 255, 256, 257, 1000}
+		47, 48, 49, 63, 64, 65, 100, 255, 256, 257, 300}
 	trailing := []string{"", "\n", " ", "\r\n", "\t", "\n\n", " \n", "  ", "\r"}
 	n, tail, body := lengths[int(s[1])%len(lengths)], trailing[int(s[2])%len(trailing)], s[3:]
 	if body == "" {
@@ -368,7 +368,7 @@ func fuzzInput(input []byte, secrets []string) []byte {
 		b := int(input[i+1])
 		i++
 		out = append(out, forms[b/8%len(forms)](secrets[b%8%len(secrets)])...)
-		if len(out) > 8<<10 {
+		if len(out) > 4<<10 {
 			break
 		}
 	}

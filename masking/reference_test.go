@@ -426,16 +426,41 @@ func longestSuffixPrefix(s string, patterns []string) int {
 }
 
 // longestProperPrefixSuffix is the length of the longest suffix of s that is
-// a proper prefix of a pattern.
+// a proper prefix of a pattern. (Knuth-Morris-Pratt over the tail of s, so
+// that it stays linear on repetitive input: the fuzzers call it after every
+// write.)
 func longestProperPrefixSuffix(s string, patterns []string) int {
 	best := 0
 	for _, p := range patterns {
-		for l := min(len(s), len(p)-1); l > best; l-- {
-			if s[len(s)-l:] == p[:l] {
-				best = l
-				break
+		if len(p) < 2 {
+			continue
+		}
+		pi := make([]int, len(p)) // pi[i]: the longest proper border of p[:i+1]
+		for i, k := 1, 0; i < len(p); i++ {
+			for k > 0 && p[i] != p[k] {
+				k = pi[k-1]
+			}
+			if p[i] == p[k] {
+				k++
+			}
+			pi[i] = k
+		}
+		k := 0 // p[:k] is the longest prefix of p that is a suffix of what was read
+		for i := max(0, len(s)-len(p)); i < len(s); i++ {
+			if k == len(p) {
+				k = pi[k-1]
+			}
+			for k > 0 && s[i] != p[k] {
+				k = pi[k-1]
+			}
+			if s[i] == p[k] {
+				k++
 			}
 		}
+		if k == len(p) {
+			k = pi[k-1]
+		}
+		best = max(best, k)
 	}
 	return best
 }
