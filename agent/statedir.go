@@ -3,11 +3,12 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/chaperone-ci/chaperone/internal/regularfile"
 )
 
 // A started Session's state holds live credentials and decides what stop
@@ -100,11 +101,8 @@ func ownedByMe(path string, fi fs.FileInfo) error {
 // the effective user can write, without following a symbolic link or
 // blocking on a FIFO.
 func readPrivateFile(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := regularfile.OpenNoFollow(path)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link; refusing it", path)
-		}
 		return nil, err
 	}
 	defer f.Close()
@@ -112,21 +110,11 @@ func readPrivateFile(path string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file; refusing it", path)
-	}
 	if err := ownedByMe(path, fi); err != nil {
 		return nil, err
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%s is accessible to other users (mode %04o); refusing it", path, fi.Mode().Perm())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
+	return regularfile.ReadAll(f, path, limit)
 }

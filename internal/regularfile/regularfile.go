@@ -5,7 +5,9 @@
 package regularfile
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"syscall"
@@ -18,7 +20,35 @@ import (
 // read from the open descriptor, so it is the file that will be read.
 // O_NONBLOCK does not change how a regular file reads.
 func Open(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	return open(path, 0)
+}
+
+// OpenNoFollow is Open for a file that must not be reached through a
+// symbolic link (a file that decides what chaperone does, in a directory
+// another user might have prepared): a link in its place is refused.
+func OpenNoFollow(path string) (*os.File, error) {
+	f, err := open(path, syscall.O_NOFOLLOW)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("is a symbolic link; refusing it")}
+	}
+	return f, err
+}
+
+// ReadAll reads at most limit bytes of f (named path in errors), failing
+// if it holds more.
+func ReadAll(f *os.File, path string, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+func open(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|flag, 0)
 	if err != nil {
 		return nil, err
 	}

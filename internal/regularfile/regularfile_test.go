@@ -63,3 +63,26 @@ func TestOpenReadsARegularFileThroughASymlink(t *testing.T) {
 		t.Errorf("missing file: %v, want not-exist", err)
 	}
 }
+
+func TestOpenNoFollowAndReadAll(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenNoFollow(link); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("OpenNoFollow(link) = %v, want a refusal", err)
+	}
+	f, err := OpenNoFollow(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := ReadAll(f, file, 4); err == nil || !strings.Contains(err.Error(), "larger than 4 bytes") {
+		t.Errorf("ReadAll past the limit = %v", err)
+	}
+}
