@@ -52,11 +52,10 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 	// pipe for both and one masker reads it: the log is masked as the one
 	// stream it is, in write order, so a secret printed half to each is
 	// masked. Otherwise each stream is masked on its own.
-	merged := sameWriter(stdout, stderr) || sameFile(stdout, stderr)
 	outW := s.masks.NewWriter(stdout, masking.WithAddMask(mode))
-	errW := outW
-	if !merged {
-		errW = s.masks.NewWriter(stderr)
+	maskers := []*masking.Writer{outW}
+	if !sameWriter(stdout, stderr) && !sameFile(stdout, stderr) {
+		maskers = append(maskers, s.masks.NewWriter(stderr))
 	}
 	grace := s.cfg.Timeouts.withDefaults().KillGrace
 
@@ -74,19 +73,16 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 	cmd.WaitDelay = grace
 	// The output pipes are ours, not exec's: exec would wait for every
 	// process holding them, and a left-behind one may hold them forever.
-	out, err := startCopy(outW)
-	if err != nil {
-		return 0, &AgentError{Err: err}
-	}
-	defer out.abort()
-	errOut := out
-	if !merged {
-		if errOut, err = startCopy(errW); err != nil {
+	var copies []*outputCopy
+	for _, m := range maskers {
+		c, err := startCopy(m)
+		if err != nil {
 			return 0, &AgentError{Err: err}
 		}
-		defer errOut.abort()
+		defer c.abort()
+		copies = append(copies, c)
 	}
-	cmd.Stdout, cmd.Stderr = out.w, errOut.w
+	cmd.Stdout, cmd.Stderr = copies[0].w, copies[len(copies)-1].w
 
 	step := attest.Step{Command: s.scrubArgs(argv), Stage: stage, StartedAt: time.Now().UTC()}
 	idx, err := s.beginStep(step)
@@ -94,9 +90,8 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 		return 0, &AgentError{Err: err}
 	}
 	code, runErr := 0, cmd.Start()
-	out.startedChild()
-	if !merged {
-		errOut.startedChild()
+	for _, c := range copies {
+		c.startedChild()
 	}
 	if runErr == nil {
 		runErr = cmd.Wait()
@@ -106,12 +101,10 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 	}
 	// Every writer of the pipes has exited or been ended: drain what they
 	// wrote, bounded in case one escaped its group.
-	out.wait(grace)
-	if !merged {
-		errOut.wait(grace)
+	for i, c := range copies {
+		c.wait(grace)
+		_ = maskers[i].Close()
 	}
-	_ = outW.Close()
-	_ = errW.Close()
 	step.EndedAt = time.Now().UTC()
 	switch {
 	case runErr == nil:
@@ -128,9 +121,8 @@ func (s *Session) run(ctx context.Context, stage string, env, argv []string, std
 		code = exitStatus(cmd.ProcessState)
 	}
 	step.ExitCode = code
-	step.Redactions = outW.Redactions()
-	if !merged {
-		step.Redactions += errW.Redactions()
+	for _, m := range maskers {
+		step.Redactions += m.Redactions()
 	}
 	s.mu.Lock()
 	s.st.Steps[idx] = step
