@@ -18,6 +18,11 @@ import (
 // carry a secret (a hyperlink's URL), are not hidden: only the ESC and the
 // ']' are.
 //
+// NUL bytes are invisible too, so that the UTF-16 of an ASCII secret
+// (Windows tools, PowerShell's Out-File), "s\0e\0c\0…", matches the
+// secret itself with no pattern of its own. A NUL also ends a CSI sequence
+// (it cannot continue one).
+//
 // A masked run keeps the escape sequences inside it: the Writer writes the
 // mask token, then the run's invisible bytes in order, so the terminal's
 // colour state after the run is what it would have been. The bytes that a
@@ -25,6 +30,7 @@ import (
 
 const (
 	esc    = 0x1b
+	nul    = 0x00
 	maxCSI = 32
 )
 
@@ -40,7 +46,7 @@ const (
 type lexer struct {
 	state lexState
 	n     uint8    // CSI parameter and intermediate bytes seen
-	escs  []uint64 // a bitmap of the ESC bytes of the input of lex
+	escs  []uint64 // a bitmap of the ESC and NUL bytes of the input of lex
 
 	// With rec, lex also records in starts the invisible bytes other than
 	// ESC at which a pattern may begin (for the raw view): those whose pair
@@ -73,7 +79,7 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 	if cap(l.escs) > maxRetained/64 {
 		l.escs = nil // grown by an unusually large write
 	}
-	l.escs = byteBitmap(l.escs, p, esc)
+	l.escs = byteBitmap(l.escs, p, esc, nul)
 	var pairs *[1 << 16 / 64]uint64
 	if l.rec && l.pairs != nil {
 		pairs = (*[1 << 16 / 64]uint64)(l.pairs)
@@ -89,6 +95,10 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 			dst = append(dst, p[j:k]...)
 			g = k
 			j = g + 1
+			if p[g] == nul {
+				gaps = addGap(gaps, gap{clean: clean + int64(len(dst)-start), raw: raw + int64(g), n: 1}, base)
+				continue
+			}
 			// The usual case, a whole CSI sequence in p, without the
 			// state machine.
 			if j < len(p) && p[j] == '[' {
@@ -170,8 +180,8 @@ func (l *lexer) record(x, y int, raw, c int64) {
 	}
 }
 
-// nextEsc returns the index of the first ESC at or after j in the input
-// whose bitmap is escs, or -1.
+// nextEsc returns the index of the first ESC or NUL at or after j in the
+// input whose bitmap is escs, or -1.
 func (l *lexer) nextEsc(j int) int {
 	w := j / 64
 	if w >= len(l.escs) {
@@ -207,7 +217,7 @@ func addGap(gaps []gap, g gap, base int64) []gap {
 
 // stripANSI returns s without the bytes the lexer hides.
 func stripANSI(s string) string {
-	if !bytes.Contains([]byte(s), []byte{esc}) {
+	if !bytes.ContainsAny([]byte(s), "\x1b\x00") {
 		return s
 	}
 	var l lexer

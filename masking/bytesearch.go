@@ -11,15 +11,29 @@ func sizeBitmap(out []uint64, n int) []uint64 {
 	return out[:words]
 }
 
-// byteBitmapGo is byteBitmap on a sized bitmap, one IndexByte per c.
-func byteBitmapGo(out []uint64, b []byte, c byte) []uint64 {
+// byteBitmapGo is byteBitmap on a sized bitmap, one IndexByte per c or d.
+func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 	clear(out)
-	for i := 0; ; i++ {
-		k := bytes.IndexByte(b[i:], c)
-		if k < 0 {
-			return out
+	for _, x := range [2]byte{c, d} {
+		for i := 0; ; i++ {
+			k := bytes.IndexByte(b[i:], x)
+			if k < 0 {
+				break
+			}
+			i += k
+			out[i/64] |= 1 << (i % 64)
 		}
-		i += k
-		out[i/64] |= 1 << (i % 64)
 	}
+	return out
+}
+
+// hexBitmapGo is hexBitmap on a sized bitmap, a table lookup per byte.
+func hexBitmapGo(out []uint64, b []byte) []uint64 {
+	clear(out)
+	for i, c := range b {
+		if hexClass[c] {
+			out[i/64] |= 1 << (i % 64)
+		}
+	}
+	return out
 }

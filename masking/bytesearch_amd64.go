@@ -26,21 +26,21 @@ func indexPair(b []byte, c0, c1 byte) int {
 	return -1
 }
 
-// byteBitmap sets bit i of out[i/64], for each byte of b, if it is c, and
-// returns out, grown to hold len(b) bits (those after len(b) clear).
-func byteBitmap(out []uint64, b []byte, c byte) []uint64 {
+// byteBitmap sets bit i of out[i/64], for each byte of b, if it is c or d,
+// and returns out, grown to hold len(b) bits (those after len(b) clear).
+func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	out = sizeBitmap(out, len(b))
 	if !cpu.X86.HasAVX2 {
-		return byteBitmapGo(out, b, c)
+		return byteBitmapGo(out, b, c, d)
 	}
 	full := len(b) / 64
 	if full > 0 {
-		byteBitmapAVX2(&b[0], full, &out[0], c)
+		byteBitmapAVX2(&b[0], full, &out[0], c, d)
 	}
 	if rest := b[64*full:]; len(rest) > 0 {
 		out[full] = 0
 		for i, x := range rest {
-			if x == c {
+			if x == c || x == d {
 				out[full] |= 1 << i
 			}
 		}
@@ -48,11 +48,41 @@ func byteBitmap(out []uint64, b []byte, c byte) []uint64 {
 	return out
 }
 
-// byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
-// p: bit i if p[64w+i] is c. It needs AVX2.
+// hexBitmap sets bit i of out[i/64], for each byte of b, if it can be in a
+// hex run (hexClass), and returns out, grown to hold len(b) bits (those
+// after len(b) clear).
+func hexBitmap(out []uint64, b []byte) []uint64 {
+	out = sizeBitmap(out, len(b))
+	if !cpu.X86.HasAVX2 {
+		return hexBitmapGo(out, b)
+	}
+	full := len(b) / 64
+	if full > 0 {
+		hexBitmapAVX2(&b[0], full, &out[0])
+	}
+	if rest := b[64*full:]; len(rest) > 0 {
+		out[full] = 0
+		for i, x := range rest {
+			if hexClass[x] {
+				out[full] |= 1 << i
+			}
+		}
+	}
+	return out
+}
+
+// hexBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
+// p: bit i if p[64w+i] is a hex digit, ':', ' ', '\\', 'x' or '%'. It needs
+// AVX2.
 //
 //go:noescape
-func byteBitmapAVX2(p *byte, words int, out *uint64, c byte)
+func hexBitmapAVX2(p *byte, words int, out *uint64)
+
+// byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
+// p: bit i if p[64w+i] is c or d. It needs AVX2.
+//
+//go:noescape
+func byteBitmapAVX2(p *byte, words int, out *uint64, c, d byte)
 
 // indexPairAVX2 returns the index of the first pair (low byte first)
 // that starts in the first 32*blocks bytes at p, which has 32*blocks+1

@@ -53,12 +53,12 @@ func TestByteBitmap(t *testing.T) {
 	for n := range 300 {
 		b := make([]byte, n)
 		for i := range b {
-			b[i] = "\x1bab"[r.IntN(3)]
+			b[i] = "\x1ba\x00b"[r.IntN(4)]
 		}
 		out = append(out[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF) // stale bits must go
 		words := (n + 63) / 64
 		guard := out[:words+1]
-		out = byteBitmap(out[:0:words], b, esc)
+		out = byteBitmap(out[:0:words], b, esc, nul)
 		if guard[words] != 0xFFFF {
 			t.Fatalf("%d bytes: wrote past the bitmap", n)
 		}
@@ -66,7 +66,7 @@ func TestByteBitmap(t *testing.T) {
 			t.Fatalf("%d bytes: %d words", n, len(out))
 		}
 		for i := range 64 * len(out) {
-			want := i < n && b[i] == esc
+			want := i < n && (b[i] == esc || b[i] == nul)
 			if got := out[i/64]>>(i%64)&1 == 1; got != want {
 				t.Fatalf("%d bytes: bit %d is %v, want %v", n, i, got, want)
 			}

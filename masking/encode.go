@@ -123,12 +123,16 @@ func jsonEscape(v string, ascii bool) string {
 
 // urlForms returns the value percent-encoded as RFC 3986 data (upper- and
 // lower-case hex), as a form value ('+' for space; both cases), as a URL
-// path segment, and as JavaScript's encodeURIComponent leaves it.
+// path segment, as JavaScript's encodeURIComponent leaves it, and the RFC
+// 3986 form encoded again (a URL inside a URL's query; both cases). Every
+// byte percent-encoded, once or twice, is matched by the hex view
+// (hexview.go), not by patterns.
 func urlForms(v string) []string {
 	rfc := percentEncode(v, "-._~")
 	form := url.QueryEscape(v)
-	return []string{rfc, lowerHexEscapes(rfc), form, lowerHexEscapes(form), url.PathEscape(v),
-		percentEncode(v, "-._~!'()*")}
+	lower := lowerHexEscapes(rfc)
+	return []string{rfc, lower, form, lowerHexEscapes(form), url.PathEscape(v),
+		percentEncode(v, "-._~!'()*"), percentEncode(rfc, "-._~"), percentEncode(lower, "-._~")}
 }
 
 // percentEncode escapes every byte but ASCII letters, digits and keep,
@@ -215,6 +219,21 @@ func printfQ(v string) string {
 func hexForms(v string) []string {
 	h := hex.EncodeToString([]byte(v))
 	return []string{h, strings.ToUpper(h)}
+}
+
+// utf16Forms returns the value's UTF-16LE and UTF-16BE bytes. Matching
+// hides NUL bytes (ansi.go), so the forms of an ASCII value are the value
+// itself and only other values get patterns of their own (the form with
+// its NULs removed); with Options.NoANSI they are patterns as they are.
+func utf16Forms(v string) []string {
+	var le, be strings.Builder
+	for _, u := range utf16.Encode([]rune(v)) {
+		le.WriteByte(byte(u))
+		le.WriteByte(byte(u >> 8))
+		be.WriteByte(byte(u >> 8))
+		be.WriteByte(byte(u))
+	}
+	return []string{le.String(), be.String()}
 }
 
 func isAlnum(c byte) bool {

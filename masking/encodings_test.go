@@ -323,6 +323,10 @@ type encTestHexStyle struct {
 	upper          bool
 }
 
+// masked is what the mask token leaves of a whole form: the first unit's
+// prefix (it tells nothing of the secret), then the token.
+func (h encTestHexStyle) masked() string { return h.pre + "***" }
+
 func (h encTestHexStyle) form(data string) string {
 	units := make([]string, len(data))
 	for i := range len(data) {
@@ -452,13 +456,13 @@ func TestSeparatedHexMasked(t *testing.T) {
 		add := func(name, secret string) {
 			f := h.form(secret)
 			cases = append(cases,
-				encTestCase{name + "/" + h.name, "key bytes: " + f + "\n", "key bytes: ***\n"},
+				encTestCase{name + "/" + h.name, "key bytes: " + f + "\n", "key bytes: " + h.masked() + "\n"},
 				encTestCase{name + "/" + h.name + "-quoted", "+ printf '" + f + "' > key.bin\n",
-					"+ printf '***' > key.bin\n"},
+					"+ printf '" + h.masked() + "' > key.bin\n"},
 				// Inside the dump of a longer value: the token replaces the
 				// secret's units only.
 				encTestCase{name + "/" + h.name + "-embedded", "dump: " + h.form("KEY="+secret+"\n") + "\n",
-					"dump: " + h.form("KEY=") + h.sep + "***" + h.sep + h.form("\n") + "\n"},
+					"dump: " + h.form("KEY=") + h.sep + h.masked() + h.sep + h.form("\n") + "\n"},
 			)
 		}
 		for _, s := range encTestAll(fixed, gen) {
@@ -551,11 +555,11 @@ func TestPercentEveryByteMasked(t *testing.T) {
 			n := fmt.Sprintf("%s/upper=%v", name, upper)
 			cases = append(cases,
 				encTestCase{n, "GET /oauth/callback?code=" + f + "&state=af0ifjsldkj HTTP/1.1\n",
-					"GET /oauth/callback?code=***&state=af0ifjsldkj HTTP/1.1\n"},
+					"GET /oauth/callback?code=%***&state=af0ifjsldkj HTTP/1.1\n"},
 				// After an escaped '=' inside a parameter's value.
 				encTestCase{n + "-after-escape", "GET /search?q=api_key%3D" + f + "&page=1\n",
-					"GET /search?q=api_key%3D***&page=1\n"},
-				encTestCase{n + "-alone", f, "***"},
+					"GET /search?q=api_key%3D%***&page=1\n"},
+				encTestCase{n + "-alone", f, "%***"},
 			)
 		}
 	}
@@ -601,8 +605,8 @@ func TestDoublePercentMasked(t *testing.T) {
 					twice + "&lang=en\n",
 					"302 Location: https://sso.example.com/login?next=https%3A%2F%2Fapp.example.com%2Fcb%3Fpw%3D***&lang=en\n"},
 				encTestCase{n + "/escaped-alone", twice, "***"},
-				encTestCase{n + "/every-byte", "GET /start?return=" + every + "&x=1\n", "GET /start?return=***&x=1\n"},
-				encTestCase{n + "/every-byte-alone", every, "***"},
+				encTestCase{n + "/every-byte", "GET /start?return=" + every + "&x=1\n", "GET /start?return=%25***&x=1\n"},
+				encTestCase{n + "/every-byte-alone", every, "%25***"},
 			)
 		}
 	}
@@ -674,7 +678,7 @@ func TestSeparatedHexAcrossBoundaries(t *testing.T) {
 	set := newEncTestSet(t, secret, short)
 	var cases []encTestBoundaryCase
 	for _, h := range encTestHexStyles() {
-		cases = append(cases, encTestBoundaryCase{name: h.name, form: h.form(secret), want: "***"})
+		cases = append(cases, encTestBoundaryCase{name: h.name, form: h.form(secret), want: h.masked()})
 	}
 	for _, upper := range []bool{false, true} {
 		line := strings.TrimSuffix(encTestXXD([]byte(short), upper), "\n")
@@ -701,8 +705,8 @@ func TestPercentAcrossBoundaries(t *testing.T) {
 	secret := encTestSecret(r, 32, 32, true)
 	set := newEncTestSet(t, secret)
 	encTestAcrossBoundaries(t, set, []encTestBoundaryCase{
-		{name: "every-byte", form: encTestEveryByte(secret, false, false), want: "***"},
-		{name: "every-byte-double", form: encTestEveryByte(secret, true, true), want: "***"},
+		{name: "every-byte", form: encTestEveryByte(secret, false, false), want: "%***"},
+		{name: "every-byte-double", form: encTestEveryByte(secret, true, true), want: "%25***"},
 		{name: "escaped-double", form: encTestDouble(encTestRFC3986(secret, true)), want: "***"},
 	})
 }

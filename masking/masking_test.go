@@ -103,7 +103,7 @@ func TestMask(t *testing.T) {
 		{"below min length", Options{}, []string{"abc"}, "abc", "abc"},
 		{"min length 1", Options{MinLength: 1}, []string{"b"}, "abcb", "a***c***"},
 		{"whitespace-only secret", Options{}, []string{"    "}, "a    b", "a    b"},
-		{"binary secret", Options{}, []string{"\x00\xff\x00\xfe"}, "x\x00\xff\x00\xfey", "x***y"},
+		{"binary secret", Options{}, []string{"\x01\xff\x02\xfe"}, "x\x01\xff\x02\xfey", "x***y"},
 		{"secret with spaces", Options{}, []string{"secret value 1"}, "[secret value 1]", "[***]"},
 
 		// Multi-line secrets: the value, its CRLF form, and each line.

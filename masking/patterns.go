@@ -28,6 +28,7 @@ const (
 	hitXML
 	hitShell
 	hitHex
+	hitUTF16
 	hitCustom
 	numSecretHits
 )
@@ -35,7 +36,7 @@ const (
 // secretHitIDs names the secret hit counters in Set.Hits.
 func secretHitIDs() [numSecretHits]string {
 	return [numSecretHits]string{"secret", "secret-base64", "secret-json", "secret-url", "secret-xml",
-		"secret-shell", "secret-hex", "secret-custom"}
+		"secret-shell", "secret-hex", "secret-utf16", "secret-custom"}
 }
 
 // MinEncodedLength is the shortest encoded form of a secret (base64 core,
@@ -72,7 +73,7 @@ func variants(secret string, minLen int, encoders []func(string) string, ansi bo
 	d := &deriver{minLen: minLen, encoders: encoders, ansi: ansi, seen: make(map[string]bool)}
 	blank := strings.TrimSpace(secret) == ""
 	if !blank {
-		d.add(secret, hitSecret, tailNone, 1)
+		d.add(secret, hitSecret, tailNone, d.minLen)
 	}
 	d.forms(secret, !blank, true)
 	return d.out
@@ -151,6 +152,7 @@ func (d *deriver) forms(v string, plain, top bool) {
 		addAll(xmlForms(t), hitXML)
 		addAll(shellForms(t), hitShell)
 		addAll(hexForms(t), hitHex)
+		addAll(utf16Forms(t), hitUTF16)
 		for _, enc := range d.encoders {
 			if f := enc(t); plain || strings.TrimSpace(f) != "" {
 				d.add(f, hitCustom, tailNone, d.minLen)

@@ -282,6 +282,7 @@ func FuzzChunking(f *testing.F) {
 			if j > 0 {
 				prev = gens[j-1].patterns
 				starts[j] = g.at - longestSuffixPrefix(string(input[starts[j-1]:g.at]), prev)
+				starts[j] = min(starts[j], refHexPending(string(input[:g.at]), prev, false))
 			}
 			var fresh []pattern
 			for _, p := range pgens[j] {
@@ -341,7 +342,8 @@ func fuzzSecret(s string) string {
 // by a form of secret B%8 (modulo their number) chosen by B/8: the value,
 // its base64 (padded, unpadded, URL alphabet, of the value with a newline
 // after it or with a few bytes before it), hex, JSON, URL and shell
-// escapes.
+// escapes, hex with separators or a prefix per byte (the hex view), and
+// UTF-16.
 func fuzzInput(input []byte, secrets []string) []byte {
 	if bytes.IndexByte(input, 0x02) < 0 || len(secrets) == 0 {
 		return input
@@ -358,6 +360,22 @@ func fuzzInput(input []byte, secrets []string) []byte {
 		func(s string) string { return jsonEscape(s, false) },
 		func(s string) string { return url.QueryEscape(s) },
 		func(s string) string { return strings.ReplaceAll(s, "'", `'\''`) },
+		// The hex view's forms and UTF-16.
+		func(s string) string { return hexUnits(s, "", ":") },
+		func(s string) string { return strings.ToUpper(hexUnits(s, "", " ")) },
+		func(s string) string { return hexUnits(s, `\x`, "") },
+		func(s string) string { return hexUnits(s, "%", "") },
+		func(s string) string { return hexUnits(s, "%25", "") },
+		func(s string) string { // xxd: groups of two bytes
+			h := hexUnits(s, "", "")
+			var g []string
+			for i := 0; i < len(h); i += 4 {
+				g = append(g, h[i:min(i+4, len(h))])
+			}
+			return strings.Join(g, " ")
+		},
+		func(s string) string { return utf16Forms(s)[0] },
+		func(s string) string { return utf16Forms(s)[1] },
 	}
 	var out []byte
 	for i := 0; i < len(input); i++ {
@@ -373,6 +391,16 @@ func fuzzInput(input []byte, secrets []string) []byte {
 		}
 	}
 	return out
+}
+
+// hexUnits returns the bytes of s in hex, each after pre, with sep
+// between them.
+func hexUnits(s, pre, sep string) string {
+	units := make([]string, len(s))
+	for i := range len(s) {
+		units[i] = pre + hex.EncodeToString([]byte{s[i]})
+	}
+	return strings.Join(units, sep)
 }
 
 // FuzzDetectors checks the detectors, escape sequences and secrets

@@ -99,12 +99,16 @@ type lexed struct {
 }
 
 // lexInput finds the escape sequences of raw by the rules of ansi.go,
-// written out byte by byte: ESC is invisible; after "ESC [", bytes
+// written out byte by byte: ESC and NUL are invisible; after "ESC [", bytes
 // 0x20-0x3F (at most maxCSI) and one final byte 0x40-0x7E are too.
 func lexInput(raw string, ansi bool) lexed {
 	l := lexed{raw: raw, visible: make([]bool, len(raw))}
 	var clean []byte
 	for i := 0; i < len(raw); {
+		if ansi && raw[i] == nul {
+			i++ // invisible
+			continue
+		}
 		if !ansi || raw[i] != esc {
 			l.visible[i] = true
 			l.at = append(l.at, i)
@@ -263,6 +267,7 @@ func refCover(set *Set, clean string, pats []pattern, from int, covered []bool) 
 			mark(i, tailEnd(t, clean, i+len(p.s)))
 		}
 	}
+	refHexCover(clean, pats, from, covered, set.ansi)
 	for ti := range set.det.triggers {
 		t := &set.det.triggers[ti]
 		r := &set.det.rules[t.rule]
@@ -563,7 +568,8 @@ func checkHoldback(t testing.TB, set *Set, w *Writer, written string) {
 		pats = append(pats, p.s)
 	}
 	l := lexInput(written, set.ansi)
-	pend := max(longestProperPrefixSuffix(l.clean, pats), detectorPending(set, l.clean))
+	pend := max(longestProperPrefixSuffix(l.clean, pats), detectorPending(set, l.clean),
+		len(l.clean)-refHexPending(l.clean, pats, set.ansi))
 	allowed := len(written) - l.at[len(l.clean)-pend]
 	if set.ansi {
 		// A pending raw match: from an invisible byte on.
@@ -654,4 +660,189 @@ func TestReferenceItself(t *testing.T) {
 			t.Errorf("referenceSet(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// The hex view (hexview.go), one-shot: clean is cut into segments of units
+// ("%25", "%" or "\x" and two hex digits, or two hex digits) with at most
+// one ':' or ' ' between two units; an occurrence of a pattern in a
+// segment's decoded bytes masks its units.
+
+// A refUnit is a unit at clean offsets [at, en), its digits from st on,
+// that decodes to b.
+type refUnit struct {
+	at, st, en int
+	b          byte
+}
+
+// refHexByte decodes the two hex digits at s[k:].
+func refHexByte(s string, k int) (byte, bool) {
+	if k+2 > len(s) {
+		return 0, false
+	}
+	hi := strings.IndexByte("0123456789abcdef", lowerHex(s[k]))
+	lo := strings.IndexByte("0123456789abcdef", lowerHex(s[k+1]))
+	if hi < 0 || lo < 0 || s[k] > 'f' || s[k+1] > 'f' {
+		return 0, false
+	}
+	return byte(hi<<4 | lo), true
+}
+
+// refUnitAt returns the unit that begins at s[i:], if one does.
+func refUnitAt(s string, i int) (refUnit, bool) {
+	for _, f := range []string{"%25", "%", `\x`, ""} {
+		if strings.HasPrefix(s[i:], f) {
+			if b, ok := refHexByte(s, i+len(f)); ok {
+				return refUnit{i, i + len(f), i + len(f) + 2, b}, true
+			}
+		}
+	}
+	return refUnit{}, false
+}
+
+// refSegments cuts s into segments.
+func refSegments(s string) [][]refUnit {
+	var segs [][]refUnit
+	var cur []refUnit
+	end := func() {
+		if len(cur) > 0 {
+			segs = append(segs, cur)
+		}
+		cur = nil
+	}
+	for i := 0; i < len(s); {
+		if len(cur) > 0 && (s[i] == ':' || s[i] == ' ') {
+			if u, ok := refUnitAt(s, i+1); ok {
+				cur = append(cur, u)
+				i = u.en
+				continue
+			}
+		}
+		if u, ok := refUnitAt(s, i); ok {
+			cur = append(cur, u)
+			i = u.en
+			continue
+		}
+		end()
+		i++
+	}
+	end()
+	return segs
+}
+
+// decoded returns the decoded bytes of seg that are visible (with ansi,
+// lexed like the output) and the units they come from.
+func decoded(seg []refUnit, ansi bool) (string, []refUnit) {
+	b := make([]byte, len(seg))
+	for i, u := range seg {
+		b[i] = u.b
+	}
+	l := lexInput(string(b), ansi)
+	units := make([]refUnit, len(l.clean))
+	for i := range units {
+		units[i] = seg[l.at[i]]
+	}
+	return l.clean, units
+}
+
+// refHexCover marks in covered the units of each occurrence of a pattern
+// in a segment's decoded bytes that begins at clean offset from or later.
+func refHexCover(clean string, pats []pattern, from int, covered []bool, ansi bool) {
+	for _, seg := range refSegments(clean) {
+		d, seg := decoded(seg, ansi)
+		for _, p := range pats {
+			for i := 0; i+len(p.s) <= len(d); i++ {
+				if d[i:i+len(p.s)] == p.s && seg[i].st >= from {
+					for k := seg[i].st; k < seg[i+len(p.s)-1].en; k++ {
+						covered[k] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// refHexPending returns the earliest clean offset the hex view holds back
+// at the end of clean (len(clean) if none): where the longest suffix of the
+// decoded bytes of the segment still open there that is a proper prefix of
+// a pattern begins, or else a partial unit at the end if it may decode to
+// a byte a pattern begins with.
+func refHexPending(clean string, pats []string, ansi bool) int {
+	if len(pats) == 0 {
+		return len(clean)
+	}
+	// The partial unit: a form that, completed, is a unit that ends there.
+	partial, form := -1, ""
+	for _, f := range []string{`\xH`, "%25H", `\x`, "%25", "%H", `\`, "%", "H"} {
+		st := len(clean) - len(f)
+		if st < 0 || !strings.HasPrefix(f, strings.Map(func(r rune) rune {
+			if strings.ContainsRune("0123456789abcdefABCDEF", r) {
+				return 'H'
+			}
+			return r
+		}, clean[st:])) || len(clean[st:]) != len(f) {
+			continue
+		}
+		completion := map[string]string{`\xH`: "0", "%25H": "0", `\x`: "00", "%25": "00", "%H": "0", `\`: "x00", "%": "00", "H": "0"}[f]
+		s := clean + completion
+		for _, seg := range refSegments(s) {
+			for _, u := range seg {
+				if u.at == st && u.en == len(s) {
+					partial, form = st, f
+				}
+			}
+		}
+		if partial >= 0 {
+			break
+		}
+	}
+	segs := refSegments(clean)
+	if len(segs) > 0 {
+		seg := segs[len(segs)-1]
+		for len(seg) > 0 && partial >= 0 && seg[len(seg)-1].at >= partial {
+			seg = seg[:len(seg)-1] // "%25" at the end is partial
+		}
+		if len(seg) > 0 {
+			e := seg[len(seg)-1].en
+			rest := clean[e:]
+			if partial >= 0 {
+				rest = clean[e:partial]
+			}
+			if rest == "" || rest == ":" || rest == " " {
+				d, units := decoded(seg, ansi)
+				if n := longestProperPrefixSuffix(d, pats); n > 0 {
+					return units[len(units)-n].st
+				}
+			}
+		}
+	}
+	if partial < 0 {
+		return len(clean)
+	}
+	first := map[byte]bool{}
+	for _, p := range pats {
+		first[p[0]] = true
+	}
+	inRange := func(c byte) bool {
+		d := strings.IndexByte("0123456789abcdef", lowerHex(c))
+		for b := d << 4; b < d<<4+16; b++ {
+			if first[byte(b)] {
+				return true
+			}
+		}
+		return false
+	}
+	last := clean[len(clean)-1]
+	switch {
+	case form == "H" && inRange(last):
+		return partial
+	case form == `\xH` && inRange(last):
+		return partial + 2
+	case form == "%H" && (inRange(last) || last == '2' && first['%']):
+		return partial + 1
+	case (form == "%25" || form == "%25H") && first['%']:
+		return partial + 1
+	case form == "%25H" && inRange(last):
+		return partial + 3
+	}
+	return len(clean)
 }

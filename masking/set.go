@@ -284,8 +284,8 @@ func (s *Set) Redactions() int { return int(s.redactions.Load()) }
 // Hits returns how many matches each rule had in all Writers of the Set so
 // far, by rule id: "secret" for registered secrets as given (and their
 // lines and other plain forms), "secret-base64", "secret-json",
-// "secret-url", "secret-xml", "secret-shell", "secret-hex" and
-// "secret-custom" for their encoded forms, the built-in detectors' ids
+// "secret-url", "secret-xml", "secret-shell", "secret-hex", "secret-utf16"
+// and "secret-custom" for their encoded forms, the built-in detectors' ids
 // (see Detectors) and the ids of Options.Rules ("token-prefix" for
 // Options.TokenPrefixes). Rules without matches are left out. A match
 // is an occurrence (or, for a detector, one masked token or key), counted

@@ -78,6 +78,7 @@ type Writer struct {
 	seg    []byte // with add-mask handling: the segment of input lo and hi index
 
 	rv rawView // matches in the raw bytes that escape sequences hide
+	hv hexView // matches in the decoded bytes of hex runs
 
 	cmd *commands // ::add-mask:: handling, if enabled
 
@@ -94,6 +95,7 @@ type WriterOption func(*Writer)
 // own Writer; they share the Set.
 func (s *Set) NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 	wr := &Writer{set: s, dst: w, m: s.matcher()}
+	wr.hv.run, wr.hv.ansi = hexRunFor(s.opts.MinLength), s.ansi
 	wr.rawCaps()
 	for _, o := range opts {
 		o(wr)
@@ -192,7 +194,7 @@ func (w *Writer) feed(p []byte, final bool) {
 	w.pruneGaps()
 	q := p
 	w.lex.starts = w.lex.starts[:0]
-	if w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0) {
+	if w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0 || bytes.IndexByte(p, nul) >= 0) {
 		w.lex.rec, w.lex.pairs = len(m.pats) > 0, m.pairs
 		if len(m.tiny) > 0 {
 			w.lex.pairs = nil // patterns of one byte are not in it
@@ -217,9 +219,10 @@ func (w *Writer) feed(p []byte, final bool) {
 	for _, mt := range sc.redrawn {
 		w.add(mt.st, mt.en)
 	}
+	hexHold := w.hexScan(q, prev, final)
 	hold := w.instances(q, prev, final)
 	if !final {
-		hold = min(hold, end-int64(sc.pend), w.rv.capC)
+		hold = min(hold, end-int64(sc.pend), w.rv.capC, hexHold)
 	}
 	w.release(hold, p)
 	if final {
@@ -229,13 +232,14 @@ func (w *Writer) feed(p []byte, final bool) {
 		sc.ctx, sc.lo = sc.ctx[:0], end
 	} else {
 		look := max(sc.pend, sc.endMatch)
-		if w.rv.capC < end {
-			// The visible bytes a raw match holds back are matched
-			// against secrets added later too.
-			look = max(look, int(end-w.rv.capC))
+		if held := min(w.rv.capC, hexHold); held < end {
+			// The visible bytes a raw match or the hex view holds back are
+			// matched against secrets added later too.
+			look = max(look, int(end-held))
 		}
 		sc.lo = end - int64(look)
 		sc.retain(max(look, m.kctx))
+		w.hv.retain(hold)
 	}
 	w.keep(p)
 	if cap(w.clean) > maxRetained {
@@ -349,6 +353,7 @@ func (w *Writer) refresh() {
 	if w.set.ansi && w.rawDone < w.pos {
 		w.rawRescan(old.gen + 1)
 	}
+	w.hv.rescan(w, old.gen+1)
 	for _, mt := range sc.matches {
 		w.add(mt.st, mt.en)
 		w.set.hits[m.pats[mt.ref].hit].Add(1)
