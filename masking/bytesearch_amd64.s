@@ -77,77 +77,44 @@ bitmap:
 
 // func hexBitmapAVX2(p *byte, words int, out *uint64)
 //
-// A byte is in the class if c-'0' <= 10 ('0'-'9' and ':'), (c|0x20)-'a'
-// <= 5 (hex letters), or it is ' ', '\', 'x' or '%' (unsigned bytes: a
-// minimum equal to the difference is a comparison).
+// Classifies each byte by its two nibbles with two table lookups (VPSHUFB):
+// hexHi has a bit for each high nibble that has class bytes (2: ' ' '%',
+// 3: '0'-'9' ':', 4 and 6: 'A'-'F' 'a'-'f', 5: '\', 7: 'x'), hexLo the
+// bits of the high nibbles with which the low nibble makes a class byte;
+// a byte is in the class if the two share a bit.
 TEXT ·hexBitmapAVX2(SB), NOSPLIT, $0-24
-	MOVQ p+0(FP), SI
-	MOVQ words+8(FP), CX
-	MOVQ out+16(FP), DI
-	MOVL $0x30, AX
-	VMOVD AX, X0
+	MOVQ    p+0(FP), SI
+	MOVQ    words+8(FP), CX
+	MOVQ    out+16(FP), DI
+	MOVL    $0x0f, AX
+	VMOVD   AX, X0
 	VPBROADCASTB X0, Y15
-	MOVL $10, AX
-	VMOVD AX, X0
-	VPBROADCASTB X0, Y14
-	MOVL $0x20, AX
-	VMOVD AX, X0
-	VPBROADCASTB X0, Y13
-	MOVL $0x61, AX
-	VMOVD AX, X0
-	VPBROADCASTB X0, Y12
-	MOVL $5, AX
-	VMOVD AX, X0
-	VPBROADCASTB X0, Y11
-	MOVL $0x5c, AX
-	VMOVD AX, X0
-	VPBROADCASTB X0, Y10
-	MOVL $0x78, AX
-	VMOVD AX, X0
-	VPBROADCASTB X0, Y9
-	MOVL $0x25, AX
-	VMOVD AX, X0
-	VPBROADCASTB X0, Y8
+	VMOVDQU hexLo<>(SB), Y14
+	VMOVDQU hexHi<>(SB), Y13
+	VPXOR   Y12, Y12, Y12
 
 hexblock:
 	VMOVDQU   (SI), Y0
 	VMOVDQU   32(SI), Y5
-	VPSUBB    Y15, Y0, Y1
-	VPMINUB   Y14, Y1, Y2
-	VPCMPEQB  Y2, Y1, Y1
-	VPOR      Y13, Y0, Y3
-	VPSUBB    Y12, Y3, Y3
-	VPMINUB   Y11, Y3, Y4
-	VPCMPEQB  Y4, Y3, Y3
-	VPOR      Y3, Y1, Y1
-	VPCMPEQB  Y13, Y0, Y3
-	VPCMPEQB  Y10, Y0, Y4
-	VPOR      Y3, Y4, Y4
-	VPCMPEQB  Y9, Y0, Y3
-	VPCMPEQB  Y8, Y0, Y2
-	VPOR      Y3, Y2, Y2
-	VPOR      Y4, Y1, Y1
-	VPOR      Y2, Y1, Y1
+	VPAND     Y15, Y0, Y1
+	VPSRLW    $4, Y0, Y2
+	VPAND     Y15, Y2, Y2
+	VPSHUFB   Y1, Y14, Y1
+	VPSHUFB   Y2, Y13, Y2
+	VPAND     Y1, Y2, Y1
+	VPCMPEQB  Y12, Y1, Y1
 	VPMOVMSKB Y1, AX
-	VPSUBB    Y15, Y5, Y1
-	VPMINUB   Y14, Y1, Y2
-	VPCMPEQB  Y2, Y1, Y1
-	VPOR      Y13, Y5, Y3
-	VPSUBB    Y12, Y3, Y3
-	VPMINUB   Y11, Y3, Y4
-	VPCMPEQB  Y4, Y3, Y3
-	VPOR      Y3, Y1, Y1
-	VPCMPEQB  Y13, Y5, Y3
-	VPCMPEQB  Y10, Y5, Y4
-	VPOR      Y3, Y4, Y4
-	VPCMPEQB  Y9, Y5, Y3
-	VPCMPEQB  Y8, Y5, Y2
-	VPOR      Y3, Y2, Y2
-	VPOR      Y4, Y1, Y1
-	VPOR      Y2, Y1, Y1
-	VPMOVMSKB Y1, DX
+	VPAND     Y15, Y5, Y6
+	VPSRLW    $4, Y5, Y7
+	VPAND     Y15, Y7, Y7
+	VPSHUFB   Y6, Y14, Y6
+	VPSHUFB   Y7, Y13, Y7
+	VPAND     Y6, Y7, Y6
+	VPCMPEQB  Y12, Y6, Y6
+	VPMOVMSKB Y6, DX
 	SHLQ      $32, DX
 	ORQ       DX, AX
+	NOTQ      AX
 	MOVQ      AX, (DI)
 	ADDQ      $64, SI
 	ADDQ      $8, DI
@@ -155,3 +122,16 @@ hexblock:
 	JNZ       hexblock
 	VZEROUPPER
 	RET
+
+// The tables, once for each 128-bit lane.
+DATA hexLo<>+0(SB)/8, $0x0206070606060603
+DATA hexLo<>+8(SB)/8, $0x0000000800020212
+DATA hexLo<>+16(SB)/8, $0x0206070606060603
+DATA hexLo<>+24(SB)/8, $0x0000000800020212
+GLOBL hexLo<>(SB), RODATA|NOPTR, $32
+
+DATA hexHi<>+0(SB)/8, $0x1004080402010000
+DATA hexHi<>+8(SB)/8, $0x0000000000000000
+DATA hexHi<>+16(SB)/8, $0x1004080402010000
+DATA hexHi<>+24(SB)/8, $0x0000000000000000
+GLOBL hexHi<>(SB), RODATA|NOPTR, $32

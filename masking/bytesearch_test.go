@@ -3,6 +3,7 @@ package masking
 import (
 	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -70,6 +71,45 @@ func TestByteBitmap(t *testing.T) {
 			if got := out[i/64]>>(i%64)&1 == 1; got != want {
 				t.Fatalf("%d bytes: bit %d is %v, want %v", n, i, got, want)
 			}
+		}
+	}
+}
+
+func TestHexBitmap(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var out []uint64
+	for n := range 300 {
+		b := make([]byte, n)
+		for i := range b {
+			if r.IntN(2) == 0 {
+				b[i] = byte(r.IntN(256)) // every byte value, the class's among them
+			} else {
+				b[i] = "0123456789abcdefABCDEF: \\x%gG/;@`X|\x00\xff"[r.IntN(36)]
+			}
+		}
+		out = append(out[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)
+		words := (n + 63) / 64
+		guard := out[:words+1]
+		out = hexBitmap(out[:0:words], b)
+		if guard[words] != 0xFFFF {
+			t.Fatalf("%d bytes: wrote past the bitmap", n)
+		}
+		for i := range 64 * len(out) {
+			want := i < n && strings.IndexByte("0123456789abcdefABCDEF: \\x%", b[i]) >= 0
+			if got := out[i/64]>>(i%64)&1 == 1; got != want {
+				t.Fatalf("%d bytes: bit %d (%q) is %v, want %v", n, i, b[i], got, want)
+			}
+		}
+	}
+	// Every byte value, in one block.
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	out = hexBitmap(out, all)
+	for i := range 256 {
+		if got, want := out[i/64]>>(i%64)&1 == 1, hexClass[i]; got != want {
+			t.Fatalf("byte %#x: %v, want %v", i, got, want)
 		}
 	}
 }

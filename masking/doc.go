@@ -48,7 +48,14 @@
 //     (minimal, Go's \u003c form, ASCII-only, "\/", double); URL escapes
 //     (RFC 3986 in both hex cases, form encoding with '+', path escaping,
 //     encodeURIComponent); XML and HTML entities; shell escapes (\", \\,
-//     ”, '\”, printf %q); hex in both cases; and Options.Encoders.
+//     ”, '\”, printf %q); hex in both cases; UTF-16LE and UTF-16BE of
+//     values that are not ASCII (that of ASCII values matches the value,
+//     as NUL bytes are invisible); the RFC 3986 form percent-encoded
+//     again; and Options.Encoders;
+//   - hex with a separator or a prefix per byte ("de:ad", "de ad", xxd's
+//     "dead beef", "\xde\xad") and every byte percent-encoded once or
+//     twice have no patterns: the hex view (hexview.go) decodes runs of
+//     such units and matches the decoded bytes against the patterns.
 //
 // Fragments must be at least Options.MinLength bytes (default 4), encoded
 // forms also at least MinEncodedLength (8); shorter secrets are skipped
@@ -70,7 +77,7 @@
 // # Escape sequences
 //
 // Unless Options.NoANSI is set, terminal escape sequences (ESC, and CSI
-// sequences such as colours) are invisible to matching, so a secret with
+// sequences such as colours) and NUL bytes are invisible to matching, so a secret with
 // colour changes inside it is masked; the sequences inside a masked run
 // are written after its token, so the terminal's state is kept. An escape
 // sequence never hides a secret, though: what is masked is the union of

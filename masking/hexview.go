@@ -93,9 +93,9 @@ type hexView struct {
 	// kept is the clean offset from which the input was not passed on at
 	// the end of the last write: a unit that begins before it (its first
 	// digit was passed on) begins no match.
-	kept int64
-	piece    []byte // decoded bytes of this write not yet scanned
-	pieceAt  int64  // decoded offset of piece[0]
+	kept    int64
+	piece   []byte // decoded bytes of this write not yet scanned
+	pieceAt int64  // decoded offset of piece[0]
 
 	bits, runs []uint64 // the class bitmap of a write, and its stretches
 }

@@ -761,6 +761,16 @@ func refHexCover(clean string, pats []pattern, from int, covered []bool, ansi bo
 	}
 }
 
+// formAt reports whether s is form f, in which 'H' stands for a hex digit.
+func formAt(s, f string) bool {
+	for i := range len(f) {
+		if f[i] == 'H' && !strings.ContainsRune("0123456789abcdefABCDEF", rune(s[i])) || f[i] != 'H' && s[i] != f[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // refHexPending returns the earliest clean offset the hex view holds back
 // at the end of clean (len(clean) if none): where the longest suffix of the
 // decoded bytes of the segment still open there that is a proper prefix of
@@ -770,16 +780,24 @@ func refHexPending(clean string, pats []string, ansi bool) int {
 	if len(pats) == 0 {
 		return len(clean)
 	}
+	// A segment holds units, separators and prefixes only, and a byte that
+	// cannot be in one ends it: the one open at the end is in the last
+	// stretch of such bytes. (This keeps the fuzzers' check after every
+	// write linear.)
+	base := len(clean)
+	for base > 0 && strings.IndexByte("0123456789abcdefABCDEF: \\x%", clean[base-1]) >= 0 {
+		base--
+	}
+	return base + refHexPendingIn(clean[base:], pats, ansi)
+}
+
+// refHexPendingIn is refHexPending on the last stretch.
+func refHexPendingIn(clean string, pats []string, ansi bool) int {
 	// The partial unit: a form that, completed, is a unit that ends there.
 	partial, form := -1, ""
 	for _, f := range []string{`\xH`, "%25H", `\x`, "%25", "%H", `\`, "%", "H"} {
 		st := len(clean) - len(f)
-		if st < 0 || !strings.HasPrefix(f, strings.Map(func(r rune) rune {
-			if strings.ContainsRune("0123456789abcdefABCDEF", r) {
-				return 'H'
-			}
-			return r
-		}, clean[st:])) || len(clean[st:]) != len(f) {
+		if st < 0 || !formAt(clean[st:], f) {
 			continue
 		}
 		completion := map[string]string{`\xH`: "0", "%25H": "0", `\x`: "00", "%25": "00", "%H": "0", `\`: "x00", "%": "00", "H": "0"}[f]
