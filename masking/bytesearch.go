@@ -27,13 +27,17 @@ func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 	return out
 }
 
-// hexBitmapGo is hexBitmap on a sized bitmap, a table lookup per byte.
-func hexBitmapGo(out []uint64, b []byte) []uint64 {
+// hexBitmapGo is hexBitmap on sized bitmaps, a table lookup per byte.
+func hexBitmapGo(out, digits []uint64, b []byte) ([]uint64, []uint64) {
 	clear(out)
+	clear(digits)
 	for i, c := range b {
 		if hexClass[c] {
 			out[i/64] |= 1 << (i % 64)
 		}
+		if hexValue[c] != 0xff {
+			digits[i/64] |= 1 << (i % 64)
+		}
 	}
-	return out
+	return out, digits
 }

@@ -49,34 +49,37 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 }
 
 // hexBitmap sets bit i of out[i/64], for each byte of b, if it can be in a
-// hex run (hexClass), and returns out, grown to hold len(b) bits (those
-// after len(b) clear).
-func hexBitmap(out []uint64, b []byte) []uint64 {
-	out = sizeBitmap(out, len(b))
+// hex run (hexClass), and of digits if it is a hex digit, and returns
+// both, grown to hold len(b) bits (those after len(b) clear).
+func hexBitmap(out, digits []uint64, b []byte) ([]uint64, []uint64) {
+	out, digits = sizeBitmap(out, len(b)), sizeBitmap(digits, len(b))
 	if !cpu.X86.HasAVX2 {
-		return hexBitmapGo(out, b)
+		return hexBitmapGo(out, digits, b)
 	}
 	full := len(b) / 64
 	if full > 0 {
-		hexBitmapAVX2(&b[0], full, &out[0])
+		hexBitmapAVX2(&b[0], full, &out[0], &digits[0])
 	}
 	if rest := b[64*full:]; len(rest) > 0 {
-		out[full] = 0
+		out[full], digits[full] = 0, 0
 		for i, x := range rest {
 			if hexClass[x] {
 				out[full] |= 1 << i
 			}
+			if hexValue[x] != 0xff {
+				digits[full] |= 1 << i
+			}
 		}
 	}
-	return out
+	return out, digits
 }
 
-// hexBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
-// p: bit i if p[64w+i] is a hex digit, ':', ' ', '\\', 'x' or '%'. It needs
-// AVX2.
+// hexBitmapAVX2 sets out[w] and digits[w] for each of the first words
+// 64-byte blocks at p: bit i if p[64w+i] is a hex digit, ':', ' ', '\',
+// 'x' or '%', and if it is a hex digit. It needs AVX2.
 //
 //go:noescape
-func hexBitmapAVX2(p *byte, words int, out *uint64)
+func hexBitmapAVX2(p *byte, words int, out, digits *uint64)
 
 // byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
 // p: bit i if p[64w+i] is c or d. It needs AVX2.

@@ -14,8 +14,8 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 }
 
 // hexBitmap sets bit i of out[i/64], for each byte of b, if it can be in a
-// hex run (hexClass), and returns out, grown to hold len(b) bits (those
-// after len(b) clear).
-func hexBitmap(out []uint64, b []byte) []uint64 {
-	return hexBitmapGo(sizeBitmap(out, len(b)), b)
+// hex run (hexClass), and of digits if it is a hex digit, and returns
+// both, grown to hold len(b) bits (those after len(b) clear).
+func hexBitmap(out, digits []uint64, b []byte) ([]uint64, []uint64) {
+	return hexBitmapGo(sizeBitmap(out, len(b)), sizeBitmap(digits, len(b)), b)
 }

@@ -77,7 +77,7 @@ func TestByteBitmap(t *testing.T) {
 
 func TestHexBitmap(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	var out []uint64
+	var out, digits []uint64
 	for n := range 300 {
 		b := make([]byte, n)
 		for i := range b {
@@ -88,16 +88,21 @@ func TestHexBitmap(t *testing.T) {
 			}
 		}
 		out = append(out[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)
+		digits = append(digits[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)
 		words := (n + 63) / 64
-		guard := out[:words+1]
-		out = hexBitmap(out[:0:words], b)
-		if guard[words] != 0xFFFF {
+		guard, dguard := out[:words+1], digits[:words+1]
+		out, digits = hexBitmap(out[:0:words], digits[:0:words], b)
+		if guard[words] != 0xFFFF || dguard[words] != 0xFFFF {
 			t.Fatalf("%d bytes: wrote past the bitmap", n)
 		}
 		for i := range 64 * len(out) {
 			want := i < n && strings.IndexByte("0123456789abcdefABCDEF: \\x%", b[i]) >= 0
 			if got := out[i/64]>>(i%64)&1 == 1; got != want {
 				t.Fatalf("%d bytes: bit %d (%q) is %v, want %v", n, i, b[i], got, want)
+			}
+			want = i < n && strings.IndexByte("0123456789abcdefABCDEF", b[i]) >= 0
+			if got := digits[i/64]>>(i%64)&1 == 1; got != want {
+				t.Fatalf("%d bytes: digit bit %d (%q) is %v, want %v", n, i, b[i], got, want)
 			}
 		}
 	}
@@ -106,10 +111,13 @@ func TestHexBitmap(t *testing.T) {
 	for i := range all {
 		all[i] = byte(i)
 	}
-	out = hexBitmap(out, all)
+	out, digits = hexBitmap(out, digits, all)
 	for i := range 256 {
 		if got, want := out[i/64]>>(i%64)&1 == 1, hexClass[i]; got != want {
 			t.Fatalf("byte %#x: %v, want %v", i, got, want)
+		}
+		if got, want := digits[i/64]>>(i%64)&1 == 1, hexValue[i] != 0xff; got != want {
+			t.Fatalf("byte %#x: digit %v, want %v", i, got, want)
 		}
 	}
 }

@@ -25,7 +25,10 @@ import (
 // "%25") and two hex digits (in either case), with at most one separator
 // (':' or ' ') between two units. Anything else ends the segment, and a
 // partial unit with it. The decoded bytes of a segment are one stream to
-// the scanner, ended with the segment. A match in them masks the hex digits
+// the scanner, ended with the segment. A match counts if one of its units
+// has a prefix or follows a separator (but its first unit's separator):
+// plain hex ("deadbeef", ids, digests) is the hex patterns' to match, and
+// the view then need not decode it. A match in them masks the hex digits
 // of its units and what is between them: from the first unit's first
 // digit (its prefix stays, as it tells nothing of the secret, and so that
 // a prefix at the end of a write need not be held back) to the last
@@ -74,9 +77,8 @@ var hexValue = func() (v [256]byte) {
 
 // hexView is a Writer's hex-view state.
 type hexView struct {
-	sc   scanner // over the decoded bytes: offsets are decoded-stream offsets
-	run  int     // the shortest stretch of class bytes decoded
-	ansi bool    // escape sequences and NULs in the decoded bytes are invisible
+	view
+	ansi bool // escape sequences and NULs in the decoded bytes are invisible
 	lex  lexState
 	csi  uint8
 
@@ -84,28 +86,17 @@ type hexView struct {
 	unitAt int64 // clean offset of the current unit's first byte
 	digit  int64 // and of its first digit
 	hi     byte  // the value of the digit read
+	// join is where the current unit is joined to the segment: the byte
+	// before its first digit that is not a digit (its separator, 'x' of
+	// "\x", '%' of "%" and "%25"), or -1. joins are the last two joined
+	// units'; periodic says the segment has had three joined units at
+	// equal distances of 3, 4 or 5 bytes.
+	join     int64
+	joins    [2]int64
+	periodic bool
 
-	dpos int64 // decoded bytes so far
-	// For the decoded offsets [ubase, dpos) of the open segment: the clean
-	// offsets of each one's unit, start and end.
-	ubase    int64
-	ust, uen []int64
-	// kept is the clean offset from which the input was not passed on at
-	// the end of the last write: a unit that begins before it (its first
-	// digit was passed on) begins no match.
-	kept    int64
-	piece   []byte // decoded bytes of this write not yet scanned
-	pieceAt int64  // decoded offset of piece[0]
-
-	bits, runs []uint64 // the class bitmap of a write, and its stretches
+	bits, digits, runs []uint64 // the class and digit bitmaps of a write, and its periodic joins
 }
-
-// hexRunFor returns the shortest stretch of class bytes that can hold the
-// decoding of a pattern of minLen bytes or more: two digits a byte, and no
-// pattern is shorter than minLen. Eight is enough for any (the shortest
-// patterns of four bytes or more take eight digits), and testing for more
-// would cost more shifts.
-func hexRunFor(minLen int) int { return max(2, min(8, 2*minLen)) }
 
 // hexScan decodes the segments of q, the clean bytes of this write from
 // clean offset prev, adds their matches to the intervals, and returns the
@@ -126,19 +117,22 @@ func (w *Writer) hexScan(q []byte, prev int64, final bool) int64 {
 			h.endSegment(w)
 		}
 	}
-	if len(q)-i >= h.run {
-		h.bits = hexBitmap(h.bits, q)
-		h.runs = stretches(h.runs, h.bits, h.run)
+	if len(q)-i >= 11 {
+		// Only a stretch with three joins at equal distances can hold a
+		// match that counts.
+		h.bits, h.digits = hexBitmap(h.bits, h.digits, q)
+		h.runs = periodicJoins(h.runs, h.bits, h.digits)
 		for {
-			a := nextBit(h.runs, i)
-			if a < 0 {
+			p := nextBit(h.runs, i)
+			if p < 0 {
 				break
 			}
-			b := nextZero(h.bits, a, len(q))
-			h.decode(w, q[a:b], prev+int64(a))
-			if b < len(q) {
-				h.endSegment(w)
+			a, b := prevZero(h.bits, p, i), nextZero(h.bits, p, len(q))
+			if b == len(q) {
+				break // the stretch at the end, below
 			}
+			h.decode(w, q[a:b], prev+int64(a))
+			h.endSegment(w)
 			i = b
 		}
 	}
@@ -157,8 +151,8 @@ func (w *Writer) hexScan(q []byte, prev int64, final bool) int64 {
 		return end
 	}
 	h.scanPiece(w, false)
-	if h.sc.pend > 0 {
-		return h.ust[h.dpos-int64(h.sc.pend)-h.ubase]
+	if p := h.pending(); p < end {
+		return p
 	}
 	if p := h.partialHold(w.m); p >= h.kept {
 		return min(end, p)
@@ -208,11 +202,15 @@ func (h *hexView) decode(w *Writer, b []byte, at int64) {
 		case hexIdle, hexUnit, hexSep:
 			switch {
 			case v != 0xff:
+				h.join = -1
+				if h.state == hexSep {
+					h.join = o - 1
+				}
 				h.state, h.unitAt, h.digit, h.hi = hexDigit, o, o, v
 			case c == '\\':
-				h.state, h.unitAt = hexEscape, o
+				h.state, h.unitAt, h.join = hexEscape, o, o+1
 			case c == '%':
-				h.state, h.unitAt = hexPct, o
+				h.state, h.unitAt, h.join = hexPct, o, o
 			case (c == ':' || c == ' ') && h.state == hexUnit:
 				h.state = hexSep
 			default:
@@ -227,7 +225,7 @@ func (h *hexView) decode(w *Writer, b []byte, at int64) {
 			case h.state == hexPctDigit && h.hi == 2 && v == 5:
 				h.state = hexPct25
 			default:
-				h.emit(h.hi<<4|v, h.digit, o+1)
+				h.decoded(h.hi<<4|v, h.digit, o+1)
 			}
 		case hexEscape:
 			if c != 'x' {
@@ -247,18 +245,18 @@ func (h *hexView) decode(w *Writer, b []byte, at int64) {
 				continue
 			}
 			// "%25" was the byte '%' encoded once.
-			h.emit('%', h.unitAt+1, o)
+			h.decoded('%', h.unitAt+1, o)
 			k--
 		case hexPct25Digit:
 			if v != 0xff {
-				h.emit(h.hi<<4|v, h.digit, o+1)
+				h.decoded(h.hi<<4|v, h.digit, o+1)
 				continue
 			}
 			// "%25" was '%' encoded once; the digit after it begins a unit
 			// that c ends.
 			d := h.hi
-			h.emit('%', h.unitAt+1, o-1)
-			h.state, h.unitAt, h.digit, h.hi = hexDigit, o-1, o-1, d
+			h.decoded('%', h.unitAt+1, o-1)
+			h.state, h.unitAt, h.digit, h.hi, h.join = hexDigit, o-1, o-1, d, -1
 			k--
 		}
 	}
@@ -271,25 +269,20 @@ func (h *hexView) restart(w *Writer, c byte, o int64) {
 	h.decode(w, []byte{c}, o)
 }
 
-// emit adds a decoded byte whose unit is the clean bytes [st, en). Unless
-// escape sequences are ordinary bytes, the decoded bytes are lexed like the
-// output (ansi.go), since the patterns are: the invisible ones are left
-// out (a binary secret's NUL and ESC bytes).
-func (h *hexView) emit(c byte, st, en int64) {
+// decoded adds a decoded byte whose unit is the clean bytes [st, en).
+// Unless escape sequences are ordinary bytes, the decoded bytes are lexed
+// like the output (ansi.go), since the patterns are: the invisible ones
+// are left out (a binary secret's NUL and ESC bytes).
+func (h *hexView) decoded(c byte, st, en int64) {
 	h.state = hexUnit
-	if h.ansi && !h.visible(c) {
-		return
+	if j := h.join; j >= 0 {
+		d := j - h.joins[1]
+		h.periodic = h.periodic || d >= 3 && d <= 5 && h.joins[1]-h.joins[0] == d
+		h.joins = [2]int64{h.joins[1], j}
 	}
-	if len(h.piece) == 0 {
-		h.pieceAt = h.dpos
+	if !h.ansi || h.visible(c) {
+		h.emit(c, st, en, h.periodic)
 	}
-	if st < h.kept {
-		h.sc.lo = max(h.sc.lo, h.dpos+1)
-	}
-	h.piece = append(h.piece, c)
-	h.ust = append(h.ust, st)
-	h.uen = append(h.uen, en)
-	h.dpos++
 }
 
 // visible reports whether the lexer of ansi.go, run over the segment's
@@ -321,112 +314,69 @@ func (h *hexView) visible(c byte) bool {
 	}
 }
 
-// endSegment scans the rest of the open segment as a stream's end, and
-// leaves the tokenizer idle. A partial unit is dropped, but "%25" is the
-// byte '%' encoded once.
+// endSegment ends the segment and leaves the tokenizer idle. A partial
+// unit is dropped, but "%25" is the byte '%' encoded once.
 func (h *hexView) endSegment(w *Writer) {
 	switch h.state {
 	case hexIdle:
 		return
 	case hexPct25, hexPct25Digit:
-		h.emit('%', h.unitAt+1, h.unitAt+3)
+		h.decoded('%', h.unitAt+1, h.unitAt+3)
 	}
-	h.state, h.lex = hexIdle, lexText
-	h.scanPiece(w, true)
-	h.sc.ctx = h.sc.ctx[:0]
-	h.sc.lo = h.dpos
-	h.ust, h.uen, h.ubase = h.ust[:0], h.uen[:0], h.dpos
+	h.state, h.lex, h.periodic, h.joins = hexIdle, lexText, false, [2]int64{-9, -9}
+	h.end(w)
 }
 
-// scanPiece scans the decoded bytes of this write (all of the segment's
-// after those retained), and masks the units of the matches.
-func (h *hexView) scanPiece(w *Writer, final bool) {
-	sc := &h.sc
-	if len(h.piece) == 0 && (final || len(sc.ctx) == 0) {
-		sc.matches, sc.pend = sc.matches[:0], 0
-		return
+// periodicJoins returns, for the class and digit bitmaps of a write, a
+// bitmap with bit p set if bytes p, p+d and p+2d, for d 3, 4 or 5, are
+// each a class byte that is not a digit followed by a digit: where a
+// segment may have three joins at equal distances ("de:ad:be:ef" has them
+// at its colons, xxd's groups at their spaces, "\xde\xad\xbe" at its x).
+// Timestamps and prose have none, so their stretches are not decoded.
+func periodicJoins(out, bm, digits []uint64) []uint64 {
+	n := len(bm)
+	if cap(out) < n {
+		out = make([]uint64, n)
 	}
-	if len(h.piece) == 0 {
-		h.pieceAt = h.dpos
-	}
-	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = w.m, h.piece, h.pieceAt, h.dpos, final, 0
-	sc.run()
-	h.mask(w)
-	h.piece = h.piece[:0]
-	if !final {
-		sc.retain(int(h.dpos - sc.lo))
-	}
-}
-
-// mask adds the scanner's matches to the Writer's intervals.
-func (h *hexView) mask(w *Writer) {
-	for _, mt := range h.sc.matches {
-		w.add(h.ust[mt.st-h.ubase], h.uen[mt.en-1-h.ubase])
-		w.set.hits[hitHex].Add(1)
-	}
-}
-
-// retain keeps, of the open segment, the decoded bytes whose units begin
-// at or after clean offset keep (not passed on): a secret added later is
-// matched in them, and a pending match begins there at the earliest.
-func (h *hexView) retain(keep int64) {
-	h.kept = keep
-	if h.state == hexIdle {
-		return
-	}
-	k := 0
-	for k < len(h.ust) && h.ust[k] < keep {
-		k++
-	}
-	lo := max(h.sc.lo, h.ubase+int64(k))
-	h.sc.lo = lo
-	if ctx, n := h.sc.ctx, int(h.dpos-lo); n < len(ctx) {
-		h.sc.ctx = ctx[:copy(ctx, ctx[len(ctx)-n:])]
-	}
-	if k := int(lo - h.ubase); k > 0 {
-		h.ust = append(h.ust[:0], h.ust[k:]...)
-		h.uen = append(h.uen[:0], h.uen[k:]...)
-		h.ubase = lo
-	}
-	if cap(h.ust) > maxRetained/8 {
-		h.ust, h.uen = append([]int64(nil), h.ust...), append([]int64(nil), h.uen...)
-	}
-}
-
-// rescan matches the patterns of generation newer and later in the
-// retained decoded bytes of the open segment.
-func (h *hexView) rescan(w *Writer, newer uint64) {
-	if h.state == hexIdle || len(h.sc.ctx) == 0 {
-		return
-	}
-	sc := &h.sc
-	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = w.m, nil, h.dpos, h.dpos, false, newer
-	sc.run()
-	h.mask(w)
-}
-
-// stretches returns, for the class bitmap bm, a bitmap with bit i set if
-// bits i to i+n-1 of bm are all set, by doubling: runs of 2, 4, 8 bits.
-func stretches(out, bm []uint64, n int) []uint64 {
-	out = append(out[:0], bm...)
-	and := func(s int) {
-		for w := range out {
-			x := out[w] >> s
-			if w+1 < len(out) {
-				x |= out[w+1] << (64 - s)
-			}
-			out[w] &= x
+	out = out[:n]
+	joins := func(w int) uint64 { // class bytes that are not digits, before a digit
+		if w >= n {
+			return 0
 		}
+		d := digits[w] >> 1
+		if w+1 < n {
+			d |= digits[w+1] << 63
+		}
+		return bm[w] &^ digits[w] & d
 	}
-	have := 1
-	for 2*have <= n {
-		and(have)
-		have *= 2
-	}
-	if have < n {
-		and(n - have)
+	x0 := joins(0)
+	for w := range out {
+		x1 := joins(w + 1)
+		if x0 == 0 {
+			out[w], x0 = 0, x1
+			continue
+		}
+		out[w] = x0&(x0>>3|x1<<61)&(x0>>6|x1<<58) |
+			x0&(x0>>4|x1<<60)&(x0>>8|x1<<56) |
+			x0&(x0>>5|x1<<59)&(x0>>10|x1<<54)
+		x0 = x1
 	}
 	return out
+}
+
+// prevZero returns the first byte of the run of set bits of bm that holds
+// bit p, or lo if it begins before lo.
+func prevZero(bm []uint64, p, lo int) int {
+	for w := p / 64; w >= lo/64; w-- {
+		x := ^bm[w]
+		if w == p/64 {
+			x &= 1<<(p%64) - 1
+		}
+		if x != 0 {
+			return max(lo, 64*w+63-bits.LeadingZeros64(x)+1)
+		}
+	}
+	return lo
 }
 
 // nextBit returns the first set bit of bm at or after i, or -1.

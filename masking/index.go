@@ -42,6 +42,7 @@ type matcher struct {
 	gen    uint64
 	pats   []pattern
 	maxLen int
+	minLen int // of the shortest pattern
 	det    *detectorSet
 	empty  bool // no patterns and no triggers
 
@@ -125,6 +126,9 @@ func build(pats []pattern, det *detectorSet, gen uint64) *matcher {
 	for _, p := range pats {
 		n := len(p.s)
 		m.maxLen = max(m.maxLen, n)
+		if m.minLen == 0 || n < m.minLen {
+			m.minLen = n
+		}
 		m.first[p.s[0]] = true
 		if n >= 2 {
 			if m.pairs == nil {

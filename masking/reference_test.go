@@ -672,6 +672,8 @@ func TestReferenceItself(t *testing.T) {
 type refUnit struct {
 	at, st, en int
 	b          byte
+	join       int  // offset of its separator or prefix byte before its digits, or -1
+	live       bool // the segment has had three joins at equal distances of 3 to 5 by it
 }
 
 // refHexByte decodes the two hex digits at s[k:].
@@ -692,7 +694,8 @@ func refUnitAt(s string, i int) (refUnit, bool) {
 	for _, f := range []string{"%25", "%", `\x`, ""} {
 		if strings.HasPrefix(s[i:], f) {
 			if b, ok := refHexByte(s, i+len(f)); ok {
-				return refUnit{i, i + len(f), i + len(f) + 2, b}, true
+				join := map[string]int{"%25": i, "%": i, `\x`: i + 1, "": -1}[f]
+				return refUnit{i, i + len(f), i + len(f) + 2, b, join, false}, true
 			}
 		}
 	}
@@ -704,6 +707,18 @@ func refSegments(s string) [][]refUnit {
 	var segs [][]refUnit
 	var cur []refUnit
 	end := func() {
+		var joins []int
+		live := false
+		for k := range cur {
+			if j := cur[k].join; j >= 0 {
+				joins = append(joins, j)
+				if n := len(joins); n >= 3 {
+					d := joins[n-1] - joins[n-2]
+					live = live || d >= 3 && d <= 5 && joins[n-2]-joins[n-3] == d
+				}
+			}
+			cur[k].live = live
+		}
 		if len(cur) > 0 {
 			segs = append(segs, cur)
 		}
@@ -712,6 +727,9 @@ func refSegments(s string) [][]refUnit {
 	for i := 0; i < len(s); {
 		if len(cur) > 0 && (s[i] == ':' || s[i] == ' ') {
 			if u, ok := refUnitAt(s, i+1); ok {
+				if u.join < 0 {
+					u.join = i
+				}
 				cur = append(cur, u)
 				i = u.en
 				continue
@@ -751,7 +769,7 @@ func refHexCover(clean string, pats []pattern, from int, covered []bool, ansi bo
 		d, seg := decoded(seg, ansi)
 		for _, p := range pats {
 			for i := 0; i+len(p.s) <= len(d); i++ {
-				if d[i:i+len(p.s)] == p.s && seg[i].st >= from {
+				if d[i:i+len(p.s)] == p.s && seg[i].st >= from && seg[i+len(p.s)-1].live {
 					for k := seg[i].st; k < seg[i+len(p.s)-1].en; k++ {
 						covered[k] = true
 					}

@@ -95,7 +95,7 @@ type WriterOption func(*Writer)
 // own Writer; they share the Set.
 func (s *Set) NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 	wr := &Writer{set: s, dst: w, m: s.matcher()}
-	wr.hv.run, wr.hv.ansi = hexRunFor(s.opts.MinLength), s.ansi
+	wr.hv.ansi, wr.hv.hit, wr.hv.joins = s.ansi, hitHex, [2]int64{-9, -9}
 	wr.rawCaps()
 	for _, o := range opts {
 		o(wr)
