@@ -27,17 +27,33 @@ func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 	return out
 }
 
-// hexBitmapGo is hexBitmap on sized bitmaps, a table lookup per byte.
-func hexBitmapGo(out, digits []uint64, b []byte) ([]uint64, []uint64) {
-	clear(out)
-	clear(digits)
-	for i, c := range b {
-		if hexClass[c] {
-			out[i/64] |= 1 << (i % 64)
-		}
-		if hexValue[c] != 0xff {
-			digits[i/64] |= 1 << (i % 64)
+// byteClasses are bitmaps of a write's bytes that the views look at (bit
+// i of word i/64 for byte i; those after the write's end clear): joins has
+// the bytes ':', ' ', 'x' and '%' that two hex digits follow (where a hex
+// unit joins a segment), lfs the line feeds.
+type byteClasses struct {
+	joins, lfs []uint64
+}
+
+func (c *byteClasses) size(n int) {
+	c.joins, c.lfs = sizeBitmap(c.joins, n), sizeBitmap(c.lfs, n)
+}
+
+// classifyGo sets the words of the bitmaps from word w on, a byte at a
+// time.
+func (c *byteClasses) classifyGo(b []byte, w int) {
+	for k := w; k < len(c.joins); k++ {
+		c.joins[k], c.lfs[k] = 0, 0
+	}
+	for i := 64 * w; i < len(b); i++ {
+		x, bit := b[i], uint64(1)<<(i%64)
+		switch x {
+		case ':', ' ', 'x', '%':
+			if i+2 < len(b) && hexValue[b[i+1]] != 0xff && hexValue[b[i+2]] != 0xff {
+				c.joins[i/64] |= bit
+			}
+		case '\n':
+			c.lfs[i/64] |= bit
 		}
 	}
-	return out, digits
 }

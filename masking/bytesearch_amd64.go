@@ -48,38 +48,25 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return out
 }
 
-// hexBitmap sets bit i of out[i/64], for each byte of b, if it can be in a
-// hex run (hexClass), and of digits if it is a hex digit, and returns
-// both, grown to hold len(b) bits (those after len(b) clear).
-func hexBitmap(out, digits []uint64, b []byte) ([]uint64, []uint64) {
-	out, digits = sizeBitmap(out, len(b)), sizeBitmap(digits, len(b))
-	if !cpu.X86.HasAVX2 {
-		return hexBitmapGo(out, digits, b)
-	}
+// classify sets the bitmaps of c for b.
+func (c *byteClasses) classify(b []byte) {
+	c.size(len(b))
 	full := len(b) / 64
-	if full > 0 {
-		hexBitmapAVX2(&b[0], full, &out[0], &digits[0])
+	if !cpu.X86.HasAVX2 || full == 0 {
+		c.classifyGo(b, 0)
+		return
 	}
-	if rest := b[64*full:]; len(rest) > 0 {
-		out[full], digits[full] = 0, 0
-		for i, x := range rest {
-			if hexClass[x] {
-				out[full] |= 1 << i
-			}
-			if hexValue[x] != 0xff {
-				digits[full] |= 1 << i
-			}
-		}
-	}
-	return out, digits
+	viewBitsAVX2(&b[0], full, &c.joins[0], &c.lfs[0])
+	c.classifyGo(b, full-1) // the last block's joins need the bytes after it
 }
 
-// hexBitmapAVX2 sets out[w] and digits[w] for each of the first words
-// 64-byte blocks at p: bit i if p[64w+i] is a hex digit, ':', ' ', '\',
-// 'x' or '%', and if it is a hex digit. It needs AVX2.
+// viewBitsAVX2 sets, for each of the first words 64-byte blocks at p,
+// lfs[w] (bit i if p[64w+i] is a line feed) and, but for the last block,
+// joins[w] (bit i if p[64w+i] is ':', ' ', 'x' or '%' and the two bytes
+// after it are hex digits). It needs AVX2.
 //
 //go:noescape
-func hexBitmapAVX2(p *byte, words int, out, digits *uint64)
+func viewBitsAVX2(p *byte, words int, joins, lfs *uint64)
 
 // byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
 // p: bit i if p[64w+i] is c or d. It needs AVX2.

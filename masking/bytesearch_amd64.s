@@ -75,32 +75,52 @@ bitmap:
 	VZEROUPPER
 	RET
 
-// func hexBitmapAVX2(p *byte, words int, out, digits *uint64)
+// func viewBitsAVX2(p *byte, words int, joins, lfs *uint64)
 //
 // Classifies each byte by its two nibbles with two table lookups (VPSHUFB):
-// hexHi has a bit for each high nibble that has class bytes (2: ' ' '%',
-// 3: '0'-'9' and, a bit of its own, ':', 4 and 6: 'A'-'F' 'a'-'f', 5: '\',
-// 7: 'x'), hexLo the bits of the high nibbles with which the low nibble
-// makes a class byte; a byte is in the class if the two share a bit, and a
-// hex digit if they share one of the digits' and letters' bits (6).
-TEXT ·hexBitmapAVX2(SB), NOSPLIT, $0-32
+// viewHi has a bit for each high nibble of a byte of interest (2: ' ' '%',
+// 3: '0'-'9' and, a bit of its own, ':', 4 and 6: 'A'-'F' 'a'-'f', 7: 'x'),
+// viewLo the bits of the high nibbles with which the low nibble makes one;
+// the byte is a hex digit if the two share a bit of 6, a join byte (':',
+// ' ', 'x', '%') if they share one of 0x31. joins[w] gets the join bytes
+// of block w followed by two digits, for all blocks but the last (whose
+// digits after it are not read); lfs[w] the line feeds of block w.
+TEXT ·viewBitsAVX2(SB), NOSPLIT, $0-32
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
-	MOVQ    out+16(FP), DI
-	MOVQ    digits+24(FP), R8
+	MOVQ    joins+16(FP), DI
+	MOVQ    lfs+24(FP), R8
 	MOVL    $0x0f, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y15
 	MOVL    $0x06, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y11
-	VMOVDQU hexLo<>(SB), Y14
-	VMOVDQU hexHi<>(SB), Y13
+	MOVL    $0x31, AX
+	VMOVD   AX, X0
+	VPBROADCASTB X0, Y9
+	MOVL    $0x0a, AX
+	VMOVD   AX, X0
+	VPBROADCASTB X0, Y10
+	VMOVDQU viewLo<>(SB), Y14
+	VMOVDQU viewHi<>(SB), Y13
 	VPXOR   Y12, Y12, Y12
+	XORQ    R10, R10 // the previous block's join bytes
+	XORQ    R11, R11 // and digits
+	XORQ    R12, R12 // 1 after the first block
 
-hexblock:
+viewblock:
 	VMOVDQU   (SI), Y0
 	VMOVDQU   32(SI), Y5
+	// Line feeds.
+	VPCMPEQB  Y10, Y0, Y1
+	VPMOVMSKB Y1, AX
+	VPCMPEQB  Y10, Y5, Y1
+	VPMOVMSKB Y1, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	MOVQ      AX, (R8)
+	// The classes of the first half...
 	VPAND     Y15, Y0, Y1
 	VPSRLW    $4, Y0, Y2
 	VPAND     Y15, Y2, Y2
@@ -108,46 +128,68 @@ hexblock:
 	VPSHUFB   Y2, Y13, Y2
 	VPAND     Y1, Y2, Y1
 	VPAND     Y11, Y1, Y3
-	VPCMPEQB  Y12, Y1, Y1
+	VPAND     Y9, Y1, Y4
 	VPCMPEQB  Y12, Y3, Y3
-	VPMOVMSKB Y1, AX
+	VPCMPEQB  Y12, Y4, Y4
 	VPMOVMSKB Y3, BX
+	VPMOVMSKB Y4, R9
+	// ...and of the second.
 	VPAND     Y15, Y5, Y6
 	VPSRLW    $4, Y5, Y7
 	VPAND     Y15, Y7, Y7
 	VPSHUFB   Y6, Y14, Y6
 	VPSHUFB   Y7, Y13, Y7
 	VPAND     Y6, Y7, Y6
-	VPAND     Y11, Y6, Y8
-	VPCMPEQB  Y12, Y6, Y6
+	VPAND     Y11, Y6, Y7
+	VPAND     Y9, Y6, Y8
+	VPCMPEQB  Y12, Y7, Y7
 	VPCMPEQB  Y12, Y8, Y8
-	VPMOVMSKB Y6, DX
-	VPMOVMSKB Y8, R9
+	VPMOVMSKB Y7, AX
+	VPMOVMSKB Y8, DX
+	SHLQ      $32, AX
+	ORQ       AX, BX
+	NOTQ      BX // digits
 	SHLQ      $32, DX
+	ORQ       DX, R9
+	NOTQ      R9 // join bytes
+	// The previous block's joins: its join bytes before two digits.
+	TESTQ     R12, R12
+	JZ        first
+	MOVQ      R11, AX
+	SHRQ      $1, AX
+	MOVQ      BX, DX
+	SHLQ      $63, DX
 	ORQ       DX, AX
-	NOTQ      AX
-	MOVQ      AX, (DI)
-	SHLQ      $32, R9
-	ORQ       R9, BX
-	NOTQ      BX
-	MOVQ      BX, (R8)
-	ADDQ      $64, SI
+	ANDQ      AX, R10
+	MOVQ      R11, AX
+	SHRQ      $2, AX
+	MOVQ      BX, DX
+	SHLQ      $62, DX
+	ORQ       DX, AX
+	ANDQ      AX, R10
+	MOVQ      R10, (DI)
 	ADDQ      $8, DI
+
+first:
+	MOVQ      $1, R12
+	MOVQ      R9, R10
+	MOVQ      BX, R11
+	ADDQ      $64, SI
 	ADDQ      $8, R8
 	DECQ      CX
-	JNZ       hexblock
+	JNZ       viewblock
 	VZEROUPPER
 	RET
 
 // The tables, once for each 128-bit lane.
-DATA hexLo<>+0(SB)/8, $0x0206070606060603
-DATA hexLo<>+8(SB)/8, $0x0000000800200212
-DATA hexLo<>+16(SB)/8, $0x0206070606060603
-DATA hexLo<>+24(SB)/8, $0x0000000800200212
-GLOBL hexLo<>(SB), RODATA|NOPTR, $32
+DATA viewLo<>+0(SB)/8, $0x0206070606060603
+DATA viewLo<>+8(SB)/8, $0x0000000000200212
+DATA viewLo<>+16(SB)/8, $0x0206070606060603
+DATA viewLo<>+24(SB)/8, $0x0000000000200212
+GLOBL viewLo<>(SB), RODATA|NOPTR, $32
 
-DATA hexHi<>+0(SB)/8, $0x1004080422010000
-DATA hexHi<>+8(SB)/8, $0x0000000000000000
-DATA hexHi<>+16(SB)/8, $0x1004080422010000
-DATA hexHi<>+24(SB)/8, $0x0000000000000000
-GLOBL hexHi<>(SB), RODATA|NOPTR, $32
+DATA viewHi<>+0(SB)/8, $0x1004000422010000
+DATA viewHi<>+8(SB)/8, $0x0000000000000000
+DATA viewHi<>+16(SB)/8, $0x1004000422010000
+DATA viewHi<>+24(SB)/8, $0x0000000000000000
+GLOBL viewHi<>(SB), RODATA|NOPTR, $32

@@ -13,9 +13,8 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return byteBitmapGo(sizeBitmap(out, len(b)), b, c, d)
 }
 
-// hexBitmap sets bit i of out[i/64], for each byte of b, if it can be in a
-// hex run (hexClass), and of digits if it is a hex digit, and returns
-// both, grown to hold len(b) bits (those after len(b) clear).
-func hexBitmap(out, digits []uint64, b []byte) ([]uint64, []uint64) {
-	return hexBitmapGo(sizeBitmap(out, len(b)), sizeBitmap(digits, len(b)), b)
+// classify sets the bitmaps of c for b.
+func (c *byteClasses) classify(b []byte) {
+	c.size(len(b))
+	c.classifyGo(b, 0)
 }

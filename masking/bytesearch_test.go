@@ -75,49 +75,49 @@ func TestByteBitmap(t *testing.T) {
 	}
 }
 
-func TestHexBitmap(t *testing.T) {
+func TestClassify(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	var out, digits []uint64
+	var c byteClasses
+	isDigit := func(b []byte, i int) bool {
+		return i < len(b) && strings.IndexByte("0123456789abcdefABCDEF", b[i]) >= 0
+	}
+	check := func(b []byte) {
+		t.Helper()
+		words := (len(b) + 63) / 64
+		guard := make([]uint64, words+1)
+		for i := range guard {
+			guard[i] = 0xFFFF // stale bits must go
+		}
+		c.joins = guard[:0:words]
+		c.classify(b)
+		if guard[words] != 0xFFFF {
+			t.Fatalf("%d bytes: wrote past the bitmap", len(b))
+		}
+		for i := range 64 * len(c.joins) {
+			in := i < len(b)
+			join := in && strings.IndexByte(": x%", b[i]) >= 0 && isDigit(b, i+1) && isDigit(b, i+2)
+			if got := c.joins[i/64]>>(i%64)&1 == 1; got != join {
+				t.Fatalf("%d bytes: join bit %d is %v, want %v (%q)", len(b), i, got, join, b[i:min(len(b), i+3)])
+			}
+			if got, want := c.lfs[i/64]>>(i%64)&1 == 1, in && b[i] == '\n'; got != want {
+				t.Fatalf("%d bytes: line feed bit %d is %v, want %v", len(b), i, got, want)
+			}
+		}
+	}
 	for n := range 300 {
 		b := make([]byte, n)
 		for i := range b {
-			if r.IntN(2) == 0 {
-				b[i] = byte(r.IntN(256)) // every byte value, the class's among them
+			if r.IntN(3) == 0 {
+				b[i] = byte(r.IntN(256)) // every byte value
 			} else {
-				b[i] = "0123456789abcdefABCDEF: \\x%gG/;@`X|\x00\xff"[r.IntN(36)]
+				b[i] = "0123456789abcdefABCDEF: \\x%gG/;@`X|\x00\xff\n"[r.IntN(37)]
 			}
 		}
-		out = append(out[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)
-		digits = append(digits[:0], 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)
-		words := (n + 63) / 64
-		guard, dguard := out[:words+1], digits[:words+1]
-		out, digits = hexBitmap(out[:0:words], digits[:0:words], b)
-		if guard[words] != 0xFFFF || dguard[words] != 0xFFFF {
-			t.Fatalf("%d bytes: wrote past the bitmap", n)
-		}
-		for i := range 64 * len(out) {
-			want := i < n && strings.IndexByte("0123456789abcdefABCDEF: \\x%", b[i]) >= 0
-			if got := out[i/64]>>(i%64)&1 == 1; got != want {
-				t.Fatalf("%d bytes: bit %d (%q) is %v, want %v", n, i, b[i], got, want)
-			}
-			want = i < n && strings.IndexByte("0123456789abcdefABCDEF", b[i]) >= 0
-			if got := digits[i/64]>>(i%64)&1 == 1; got != want {
-				t.Fatalf("%d bytes: digit bit %d (%q) is %v, want %v", n, i, b[i], got, want)
-			}
-		}
+		check(b)
 	}
-	// Every byte value, in one block.
-	all := make([]byte, 256)
-	for i := range all {
-		all[i] = byte(i)
-	}
-	out, digits = hexBitmap(out, digits, all)
+	all := make([]byte, 3*256) // every byte value before two digits, in full blocks
 	for i := range 256 {
-		if got, want := out[i/64]>>(i%64)&1 == 1, hexClass[i]; got != want {
-			t.Fatalf("byte %#x: %v, want %v", i, got, want)
-		}
-		if got, want := digits[i/64]>>(i%64)&1 == 1, hexValue[i] != 0xff; got != want {
-			t.Fatalf("byte %#x: digit %v, want %v", i, got, want)
-		}
+		all[3*i], all[3*i+1], all[3*i+2] = byte(i), 'a', '0'
 	}
+	check(all)
 }

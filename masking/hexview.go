@@ -95,7 +95,7 @@ type hexView struct {
 	joins    [2]int64
 	periodic bool
 
-	bits, digits, runs []uint64 // the class and digit bitmaps of a write, and its periodic joins
+	runs []uint64 // the periodic joins of a write
 }
 
 // hexScan decodes the segments of q, the clean bytes of this write from
@@ -120,14 +120,13 @@ func (w *Writer) hexScan(q []byte, prev int64, final bool) int64 {
 	if len(q)-i >= 11 {
 		// Only a stretch with three joins at equal distances can hold a
 		// match that counts.
-		h.bits, h.digits = hexBitmap(h.bits, h.digits, q)
-		h.runs = periodicJoins(h.runs, h.bits, h.digits)
+		h.runs = periodicJoins(h.runs, w.cls.joins)
 		for {
 			p := nextBit(h.runs, i)
 			if p < 0 {
 				break
 			}
-			a, b := prevZero(h.bits, p, i), nextZero(h.bits, p, len(q))
+			a, b := stretch(q, p, i)
 			if b == len(q) {
 				break // the stretch at the end, below
 			}
@@ -327,56 +326,57 @@ func (h *hexView) endSegment(w *Writer) {
 	h.end(w)
 }
 
-// periodicJoins returns, for the class and digit bitmaps of a write, a
-// bitmap with bit p set if bytes p, p+d and p+2d, for d 3, 4 or 5, are
-// each a class byte that is not a digit followed by a digit: where a
+// periodicJoins returns, for the joins of a write (class bytes that are
+// not digits, before two digits), a bitmap with bit p set if p is a join
+// and two more follow it at distances of 3 to 5 bytes each: where a
 // segment may have three joins at equal distances ("de:ad:be:ef" has them
-// at its colons, xxd's groups at their spaces, "\xde\xad\xbe" at its x).
-// Timestamps and prose have none, so their stretches are not decoded.
-func periodicJoins(out, bm, digits []uint64) []uint64 {
-	n := len(bm)
+// at its colons, xxd's groups at their spaces, "\xde\xad\xbe" at its x),
+// and a few places more. Timestamps and prose have few, so their stretches
+// are not decoded.
+func periodicJoins(out, joins []uint64) []uint64 {
+	n := len(joins)
 	if cap(out) < n {
 		out = make([]uint64, n)
 	}
 	out = out[:n]
-	joins := func(w int) uint64 { // class bytes that are not digits, before a digit
-		if w >= n {
-			return 0
-		}
-		d := digits[w] >> 1
-		if w+1 < n {
-			d |= digits[w+1] << 63
-		}
-		return bm[w] &^ digits[w] & d
+	// near marks the bits that have another 3 to 5 bits on (x1 is the
+	// next word).
+	near := func(x0, x1 uint64) uint64 {
+		return x0 & (x0>>3 | x1<<61 | x0>>4 | x1<<60 | x0>>5 | x1<<59)
 	}
-	x0 := joins(0)
-	for w := range out {
-		x1 := joins(w + 1)
-		if x0 == 0 {
-			out[w], x0 = 0, x1
-			continue
+	var x1, x2 uint64
+	if n > 1 {
+		x1 = joins[1]
+	}
+	y0 := near(joins[0], x1)
+	for w := range n {
+		x2 = 0
+		if w+2 < n {
+			x2 = joins[w+2]
 		}
-		out[w] = x0&(x0>>3|x1<<61)&(x0>>6|x1<<58) |
-			x0&(x0>>4|x1<<60)&(x0>>8|x1<<56) |
-			x0&(x0>>5|x1<<59)&(x0>>10|x1<<54)
-		x0 = x1
+		y1 := uint64(0)
+		if x1 != 0 {
+			y1 = near(x1, x2)
+		}
+		out[w] = 0
+		if y0 != 0 {
+			out[w] = near(y0, y1)
+		}
+		x1, y0 = x2, y1
 	}
 	return out
 }
 
-// prevZero returns the first byte of the run of set bits of bm that holds
-// bit p, or lo if it begins before lo.
-func prevZero(bm []uint64, p, lo int) int {
-	for w := p / 64; w >= lo/64; w-- {
-		x := ^bm[w]
-		if w == p/64 {
-			x &= 1<<(p%64) - 1
-		}
-		if x != 0 {
-			return max(lo, 64*w+63-bits.LeadingZeros64(x)+1)
-		}
+// stretch returns the run of class bytes of q around q[p], from lo on.
+func stretch(q []byte, p, lo int) (a, b int) {
+	a, b = p, p
+	for a > lo && hexClass[q[a-1]] {
+		a--
 	}
-	return lo
+	for b < len(q) && hexClass[q[b]] {
+		b++
+	}
+	return a, b
 }
 
 // nextBit returns the first set bit of bm at or after i, or -1.
@@ -393,18 +393,4 @@ func nextBit(bm []uint64, i int) int {
 		x = bm[w]
 	}
 	return 64*w + bits.TrailingZeros64(x)
-}
-
-// nextZero returns the first clear bit of bm at or after i, or n.
-func nextZero(bm []uint64, i, n int) int {
-	for w := i / 64; w < len(bm); w++ {
-		x := ^bm[w]
-		if w == i/64 {
-			x = x >> (i % 64) << (i % 64)
-		}
-		if x != 0 {
-			return min(n, 64*w+bits.TrailingZeros64(x))
-		}
-	}
-	return n
 }

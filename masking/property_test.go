@@ -282,7 +282,8 @@ func FuzzChunking(f *testing.F) {
 			if j > 0 {
 				prev = gens[j-1].patterns
 				starts[j] = g.at - longestSuffixPrefix(string(input[starts[j-1]:g.at]), prev)
-				starts[j] = min(starts[j], refHexPending(string(input[:g.at]), prev, false))
+				starts[j] = min(starts[j], refHexPending(string(input[:g.at]), prev, false),
+					refWrapPending(string(input[:g.at]), prev))
 			}
 			var fresh []pattern
 			for _, p := range pgens[j] {
@@ -376,6 +377,8 @@ func fuzzInput(input []byte, secrets []string) []byte {
 		},
 		func(s string) string { return utf16Forms(s)[0] },
 		func(s string) string { return utf16Forms(s)[1] },
+		func(s string) string { return wrapBase64(s+"\n", 64, "\n") },
+		func(s string) string { return wrapBase64("x"+s, 76, "\r\n") },
 	}
 	var out []byte
 	for i := 0; i < len(input); i++ {

@@ -268,6 +268,7 @@ func refCover(set *Set, clean string, pats []pattern, from int, covered []bool) 
 		}
 	}
 	refHexCover(clean, pats, from, covered, set.ansi)
+	refWrapCover(clean, pats, from, covered)
 	for ti := range set.det.triggers {
 		t := &set.det.triggers[ti]
 		r := &set.det.rules[t.rule]
@@ -569,7 +570,7 @@ func checkHoldback(t testing.TB, set *Set, w *Writer, written string) {
 	}
 	l := lexInput(written, set.ansi)
 	pend := max(longestProperPrefixSuffix(l.clean, pats), detectorPending(set, l.clean),
-		len(l.clean)-refHexPending(l.clean, pats, set.ansi))
+		len(l.clean)-refHexPending(l.clean, pats, set.ansi), len(l.clean)-refWrapPending(l.clean, pats))
 	allowed := len(written) - l.at[len(l.clean)-pend]
 	if set.ansi {
 		// A pending raw match: from an invisible byte on.
@@ -881,4 +882,126 @@ func refHexPendingIn(clean string, pats []string, ansi bool) int {
 		return partial + 3
 	}
 	return len(clean)
+}
+
+// The wrapped base64 view (wrapview.go), one-shot: a segment begins with a
+// line of exactly 64 or 76 base64 characters (either alphabet, no '=')
+// and its line break, and joins the lines after it while they have that
+// width, and the characters of the line after the last full one.
+
+const refB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+
+// refWrapSegments returns the segments of clean, each character a unit,
+// and whether the last one is still open at the end of clean.
+func refWrapSegments(clean string) (segs [][]refUnit, open bool) {
+	lf := -1
+	for k := 0; k < len(clean); k++ {
+		if clean[k] != '\n' {
+			continue
+		}
+		st := lf + 1
+		line := strings.TrimSuffix(clean[st:k], "\r")
+		lf = k
+		if !refFullLine(line) {
+			continue
+		}
+		width := len(line)
+		var seg []refUnit
+		for j := range line {
+			seg = append(seg, refUnit{st + j, st + j, st + j + 1, line[j], -1, true})
+		}
+		i, n, cr := k+1, 0, false
+		open = false
+		for {
+			if i == len(clean) {
+				open = true
+				break
+			}
+			c := clean[i]
+			if c == '\n' {
+				lf = i
+				i++
+				if n != width {
+					break
+				}
+				n, cr = 0, false
+				continue
+			}
+			if c == '\r' && !cr && n == width {
+				cr = true
+			} else if strings.IndexByte(refB64, c) >= 0 && !cr && n < width {
+				seg = append(seg, refUnit{i, i, i + 1, c, -1, true})
+				n++
+			} else {
+				break
+			}
+			i++
+		}
+		segs = append(segs, seg)
+		k = i - 1
+	}
+	// A full line and its CR at the end: the line feed may follow.
+	if e := len(clean) - 1; !open && e >= 0 && clean[e] == '\r' && refFullLine(clean[lf+1:e]) {
+		var seg []refUnit
+		for j := lf + 1; j < e; j++ {
+			seg = append(seg, refUnit{j, j, j + 1, clean[j], -1, true})
+		}
+		segs, open = append(segs, seg), true
+	}
+	return segs, open
+}
+
+// refWrapCover marks in covered the characters of each occurrence of a
+// pattern in a segment's joined characters that begins at clean offset
+// from or later (with the line breaks inside it).
+func refWrapCover(clean string, pats []pattern, from int, covered []bool) {
+	segs, _ := refWrapSegments(clean)
+	for _, seg := range segs {
+		d, _ := decoded(seg, false)
+		for _, p := range pats {
+			for i := 0; i+len(p.s) <= len(d); i++ {
+				if d[i:i+len(p.s)] == p.s && seg[i].st >= from {
+					for k := seg[i].st; k < seg[i+len(p.s)-1].en; k++ {
+						covered[k] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// refWrapPending returns where the longest suffix of the joined characters
+// of the segment open at the end of clean that is a proper prefix of a
+// pattern begins, or len(clean).
+func refWrapPending(clean string, pats []string) int {
+	// Any line of a segment but its last begins one of the same width, so
+	// the last lines that a pattern can span are enough. (This keeps the
+	// fuzzers' check after every write linear.)
+	longest := 0
+	for _, p := range pats {
+		longest = max(longest, len(p))
+	}
+	base := len(clean)
+	for lines := longest/64 + 3; base > 0; lines-- {
+		prev := strings.LastIndexByte(clean[:base-1], '\n') + 1
+		if lines <= 0 && !refFullLine(strings.TrimSuffix(clean[prev:base-1], "\r")) {
+			break // no segment goes on past base
+		}
+		base = prev
+	}
+	segs, open := refWrapSegments(clean[base:])
+	if !open {
+		return len(clean)
+	}
+	seg := segs[len(segs)-1]
+	d, _ := decoded(seg, false)
+	if n := longestProperPrefixSuffix(d, pats); n > 0 {
+		return base + seg[len(seg)-n].st
+	}
+	return len(clean)
+}
+
+// refFullLine reports whether line (without its break) can begin a segment.
+func refFullLine(line string) bool {
+	return (len(line) == 64 || len(line) == 76) && strings.Trim(line, refB64) == ""
 }

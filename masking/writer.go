@@ -77,8 +77,10 @@ type Writer struct {
 	lo, hi int
 	seg    []byte // with add-mask handling: the segment of input lo and hi index
 
-	rv rawView // matches in the raw bytes that escape sequences hide
-	hv hexView // matches in the decoded bytes of hex runs
+	rv  rawView     // matches in the raw bytes that escape sequences hide
+	hv  hexView     // matches in the decoded bytes of hex runs
+	wv  wrapView    // matches in the joined lines of wrapped base64
+	cls byteClasses // of the clean bytes of a write, for the views
 
 	cmd *commands // ::add-mask:: handling, if enabled
 
@@ -96,6 +98,7 @@ type WriterOption func(*Writer)
 func (s *Set) NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 	wr := &Writer{set: s, dst: w, m: s.matcher()}
 	wr.hv.ansi, wr.hv.hit, wr.hv.joins = s.ansi, hitHex, [2]int64{-9, -9}
+	wr.wv.hit, wr.wv.lf = hitBase64, -1
 	wr.rawCaps()
 	for _, o := range opts {
 		o(wr)
@@ -219,10 +222,13 @@ func (w *Writer) feed(p []byte, final bool) {
 	for _, mt := range sc.redrawn {
 		w.add(mt.st, mt.en)
 	}
-	hexHold := w.hexScan(q, prev, final)
+	if len(q) > 0 {
+		w.cls.classify(q)
+	}
+	viewHold := min(w.hexScan(q, prev, final), w.wrapScan(q, prev, final))
 	hold := w.instances(q, prev, final)
 	if !final {
-		hold = min(hold, end-int64(sc.pend), w.rv.capC, hexHold)
+		hold = min(hold, end-int64(sc.pend), w.rv.capC, viewHold)
 	}
 	w.release(hold, p)
 	if final {
@@ -232,14 +238,15 @@ func (w *Writer) feed(p []byte, final bool) {
 		sc.ctx, sc.lo = sc.ctx[:0], end
 	} else {
 		look := max(sc.pend, sc.endMatch)
-		if held := min(w.rv.capC, hexHold); held < end {
-			// The visible bytes a raw match or the hex view holds back are
+		if held := min(w.rv.capC, viewHold); held < end {
+			// The visible bytes a raw match or a view holds back are
 			// matched against secrets added later too.
 			look = max(look, int(end-held))
 		}
 		sc.lo = end - int64(look)
 		sc.retain(max(look, m.kctx))
 		w.hv.retain(hold)
+		w.wv.retain(hold)
 	}
 	w.keep(p)
 	if cap(w.clean) > maxRetained {
@@ -354,6 +361,7 @@ func (w *Writer) refresh() {
 		w.rawRescan(old.gen + 1)
 	}
 	w.hv.rescan(w, old.gen+1)
+	w.wv.rescan(w, old.gen+1)
 	for _, mt := range sc.matches {
 		w.add(mt.st, mt.en)
 		w.set.hits[m.pats[mt.ref].hit].Add(1)
