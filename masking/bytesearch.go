@@ -40,11 +40,12 @@ func (c *byteClasses) size(n int) {
 }
 
 // classifyGo sets the words of the bitmaps from word w on, a byte at a
-// time.
-func (c *byteClasses) classifyGo(b []byte, w int) {
+// time, and reports whether those bytes have a NUL.
+func (c *byteClasses) classifyGo(b []byte, w int) bool {
 	for k := w; k < len(c.joins); k++ {
 		c.joins[k], c.lfs[k] = 0, 0
 	}
+	nul := false
 	for i := 64 * w; i < len(b); i++ {
 		x, bit := b[i], uint64(1)<<(i%64)
 		switch x {
@@ -54,6 +55,9 @@ func (c *byteClasses) classifyGo(b []byte, w int) {
 			}
 		case '\n':
 			c.lfs[i/64] |= bit
+		case 0:
+			nul = true
 		}
 	}
+	return nul
 }

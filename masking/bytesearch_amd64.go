@@ -48,25 +48,26 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return out
 }
 
-// classify sets the bitmaps of c for b.
-func (c *byteClasses) classify(b []byte) {
+// classify sets the bitmaps of c for b, and reports whether b has a NUL
+// byte.
+func (c *byteClasses) classify(b []byte) bool {
 	c.size(len(b))
 	full := len(b) / 64
 	if !cpu.X86.HasAVX2 || full == 0 {
-		c.classifyGo(b, 0)
-		return
+		return c.classifyGo(b, 0)
 	}
-	viewBitsAVX2(&b[0], full, &c.joins[0], &c.lfs[0])
-	c.classifyGo(b, full-1) // the last block's joins need the bytes after it
+	nul := viewBitsAVX2(&b[0], full, &c.joins[0], &c.lfs[0])
+	return c.classifyGo(b, full-1) || nul // the last block's joins need the bytes after it
 }
 
 // viewBitsAVX2 sets, for each of the first words 64-byte blocks at p,
 // lfs[w] (bit i if p[64w+i] is a line feed) and, but for the last block,
 // joins[w] (bit i if p[64w+i] is ':', ' ', 'x' or '%' and the two bytes
-// after it are hex digits). It needs AVX2.
+// after it are hex digits), and reports whether a byte is NUL. It needs
+// AVX2.
 //
 //go:noescape
-func viewBitsAVX2(p *byte, words int, joins, lfs *uint64)
+func viewBitsAVX2(p *byte, words int, joins, lfs *uint64) (nul bool)
 
 // byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
 // p: bit i if p[64w+i] is c or d. It needs AVX2.

@@ -75,7 +75,7 @@ bitmap:
 	VZEROUPPER
 	RET
 
-// func viewBitsAVX2(p *byte, words int, joins, lfs *uint64)
+// func viewBitsAVX2(p *byte, words int, joins, lfs *uint64) (nul bool)
 //
 // Classifies each byte by its two nibbles with two table lookups (VPSHUFB):
 // viewHi has a bit for each high nibble of a byte of interest (2: ' ' '%',
@@ -84,8 +84,9 @@ bitmap:
 // the byte is a hex digit if the two share a bit of 6, a join byte (':',
 // ' ', 'x', '%') if they share one of 0x31. joins[w] gets the join bytes
 // of block w followed by two digits, for all blocks but the last (whose
-// digits after it are not read); lfs[w] the line feeds of block w.
-TEXT ·viewBitsAVX2(SB), NOSPLIT, $0-32
+// digits after it are not read); lfs[w] the line feeds of block w. It
+// returns whether a byte is NUL.
+TEXT ·viewBitsAVX2(SB), NOSPLIT, $0-33
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
 	MOVQ    joins+16(FP), DI
@@ -105,6 +106,7 @@ TEXT ·viewBitsAVX2(SB), NOSPLIT, $0-32
 	VMOVDQU viewLo<>(SB), Y14
 	VMOVDQU viewHi<>(SB), Y13
 	VPXOR   Y12, Y12, Y12
+	VPXOR   Y8, Y8, Y8 // NUL bytes seen
 	XORQ    R10, R10 // the previous block's join bytes
 	XORQ    R11, R11 // and digits
 	XORQ    R12, R12 // 1 after the first block
@@ -112,6 +114,10 @@ TEXT ·viewBitsAVX2(SB), NOSPLIT, $0-32
 viewblock:
 	VMOVDQU   (SI), Y0
 	VMOVDQU   32(SI), Y5
+	VPCMPEQB  Y12, Y0, Y1
+	VPOR      Y1, Y8, Y8
+	VPCMPEQB  Y12, Y5, Y1
+	VPOR      Y1, Y8, Y8
 	// Line feeds.
 	VPCMPEQB  Y10, Y0, Y1
 	VPMOVMSKB Y1, AX
@@ -141,11 +147,11 @@ viewblock:
 	VPSHUFB   Y7, Y13, Y7
 	VPAND     Y6, Y7, Y6
 	VPAND     Y11, Y6, Y7
-	VPAND     Y9, Y6, Y8
+	VPAND     Y9, Y6, Y3
 	VPCMPEQB  Y12, Y7, Y7
-	VPCMPEQB  Y12, Y8, Y8
+	VPCMPEQB  Y12, Y3, Y3
 	VPMOVMSKB Y7, AX
-	VPMOVMSKB Y8, DX
+	VPMOVMSKB Y3, DX
 	SHLQ      $32, AX
 	ORQ       AX, BX
 	NOTQ      BX // digits
@@ -178,6 +184,9 @@ first:
 	ADDQ      $8, R8
 	DECQ      CX
 	JNZ       viewblock
+	VPMOVMSKB Y8, AX
+	TESTL     AX, AX
+	SETNE     nul+32(FP)
 	VZEROUPPER
 	RET
 

@@ -13,8 +13,9 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return byteBitmapGo(sizeBitmap(out, len(b)), b, c, d)
 }
 
-// classify sets the bitmaps of c for b.
-func (c *byteClasses) classify(b []byte) {
+// classify sets the bitmaps of c for b, and reports whether b has a NUL
+// byte.
+func (c *byteClasses) classify(b []byte) bool {
 	c.size(len(b))
-	c.classifyGo(b, 0)
+	return c.classifyGo(b, 0)
 }

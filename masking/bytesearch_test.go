@@ -89,7 +89,9 @@ func TestClassify(t *testing.T) {
 			guard[i] = 0xFFFF // stale bits must go
 		}
 		c.joins = guard[:0:words]
-		c.classify(b)
+		if got, want := c.classify(b), bytes.IndexByte(b, 0) >= 0; got != want {
+			t.Fatalf("%d bytes: NUL %v, want %v", len(b), got, want)
+		}
 		if guard[words] != 0xFFFF {
 			t.Fatalf("%d bytes: wrote past the bitmap", len(b))
 		}

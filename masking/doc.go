@@ -55,7 +55,9 @@
 //   - hex with a separator or a prefix per byte ("de:ad", "de ad", xxd's
 //     "dead beef", "\xde\xad") and every byte percent-encoded once or
 //     twice have no patterns: the hex view (hexview.go) decodes runs of
-//     such units and matches the decoded bytes against the patterns.
+//     such units and matches the decoded bytes against the patterns; and
+//     the wrapped base64 view (wrapview.go) joins the lines of base64
+//     wrapped at 64 or 76 columns and matches the patterns across them.
 //
 // Fragments must be at least Options.MinLength bytes (default 4), encoded
 // forms also at least MinEncodedLength (8); shorter secrets are skipped

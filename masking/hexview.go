@@ -14,28 +14,28 @@ import (
 // runs and matches the decoded bytes against the same patterns, with a
 // second scanner over the decoded stream.
 //
-// The runs are rare in build logs and cheap to rule out: a bitmap of the
-// bytes that can be in one (hex digits, ':', ' ', '\', 'x', '%'), built 32
-// bytes per instruction, in which the view looks for stretches of at least
-// hexRun such bytes (the decoding of the shortest pattern needs that many
-// digits). Only those stretches, a stretch the previous write left open,
-// and one that reaches the end of the write are decoded.
-//
 // A segment is a sequence of units, each an optional prefix ("\x", "%" or
 // "%25") and two hex digits (in either case), with at most one separator
 // (':' or ' ') between two units. Anything else ends the segment, and a
 // partial unit with it. The decoded bytes of a segment are one stream to
-// the scanner, ended with the segment. A match counts if one of its units
-// has a prefix or follows a separator (but its first unit's separator):
-// plain hex ("deadbeef", ids, digests) is the hex patterns' to match, and
-// the view then need not decode it. A match in them masks the hex digits
-// of its units and what is between them: from the first unit's first
-// digit (its prefix stays, as it tells nothing of the secret, and so that
-// a prefix at the end of a write need not be held back) to the last
-// unit's last digit. The Writer holds back a pending partial match of the
-// decoded bytes from its first unit's digits on, and a partial unit at the
-// end of a write from its first digit if it may decode to a byte a pattern
-// begins with.
+// the scanner, ended with the segment. A unit's separator or prefix joins
+// it to the segment; a match counts once the segment has had three joins
+// at equal distances of 3, 4 or 5 bytes: plain hex ("deadbeef", ids,
+// digests) is the hex patterns' to match, and a timestamp is not hex. A
+// match masks the hex digits of its units and what is between them: from
+// the first unit's first digit (its prefix stays, as it tells nothing of
+// the secret, and so that a prefix at the end of a write need not be held
+// back) to the last unit's last digit. The Writer holds back a pending
+// partial match of the decoded bytes from its first unit's digits on, and
+// a partial unit at the end of a write from its first digit if it may
+// decode to a byte a pattern begins with.
+//
+// Such runs are rare in build logs and cheap to rule out: one pass over a
+// write marks the join bytes (':', ' ', 'x', '%' before two hex digits,
+// 32 bytes per instruction), and word shifts find where three are 3 to 5
+// bytes apart. Only the stretches of class bytes around those places, a
+// stretch the previous write left open, and one that reaches the end of
+// the write are decoded.
 
 // hexState is where the tokenizer is in a segment.
 type hexState uint8
@@ -339,30 +339,26 @@ func periodicJoins(out, joins []uint64) []uint64 {
 		out = make([]uint64, n)
 	}
 	out = out[:n]
+	at := func(w int) uint64 {
+		if w < n {
+			return joins[w]
+		}
+		return 0
+	}
 	// near marks the bits that have another 3 to 5 bits on (x1 is the
 	// next word).
 	near := func(x0, x1 uint64) uint64 {
 		return x0 & (x0>>3 | x1<<61 | x0>>4 | x1<<60 | x0>>5 | x1<<59)
 	}
-	var x1, x2 uint64
-	if n > 1 {
-		x1 = joins[1]
-	}
-	y0 := near(joins[0], x1)
-	for w := range n {
-		x2 = 0
-		if w+2 < n {
-			x2 = joins[w+2]
+	for w, x0 := range joins {
+		x1 := at(w + 1)
+		// Three joins within 11 bytes: most words of prose have fewer.
+		if bits.OnesCount64(x0)+bits.OnesCount64(x1&0x3ff) < 3 {
+			out[w] = 0
+			continue
 		}
-		y1 := uint64(0)
-		if x1 != 0 {
-			y1 = near(x1, x2)
-		}
-		out[w] = 0
-		if y0 != 0 {
-			out[w] = near(y0, y1)
-		}
-		x1, y0 = x2, y1
+		x2 := at(w + 2)
+		out[w] = near(near(x0, x1), near(x1, x2))
 	}
 	return out
 }

@@ -10,15 +10,21 @@ package masking
 // strings only, such as the GitHub runner's (one ::add-mask:: per
 // variant). Escape sequences inside the secret are kept, since such a
 // masker sees them; a base64 variant is the stable core of the value's
-// encoding, not the whole encoding.
+// encoding, not the whole encoding. UTF-16 forms are left out, and so are
+// the forms the Set matches by decoding (hex with separators, wrapped
+// base64), which have no literal.
 func (s *Set) Variants(secret string) []string {
 	if skipReason(secret, s.opts.MinLength) != "" {
 		return nil
 	}
 	pats := variants(secret, s.opts.MinLength, s.opts.Encoders, false)
-	out := make([]string, len(pats))
-	for i, p := range pats {
-		out[i] = p.s
+	out := make([]string, 0, len(pats))
+	for _, p := range pats {
+		// UTF-16 forms have NUL bytes, which no workflow command carries;
+		// and a runner's log of UTF-16 output is not text it masks.
+		if p.hit != hitUTF16 {
+			out = append(out, p.s)
+		}
 	}
 	return out
 }

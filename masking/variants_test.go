@@ -47,6 +47,11 @@ func TestSetVariants(t *testing.T) {
 			t.Errorf("variant %q is not masked by the Set: %q", v, got)
 		}
 	}
+	for _, v := range set.Variants("pässwörd-ключ-Ω123") {
+		if strings.ContainsRune(v, 0) {
+			t.Errorf("variant %q has a NUL byte, which no workflow command carries", v)
+		}
+	}
 	if got := set.Variants("abc"); got != nil {
 		t.Errorf("Variants of a secret below the minimum length = %q, want none", got)
 	}

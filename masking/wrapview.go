@@ -14,9 +14,9 @@ import "math/bits"
 // over the lines after it while they have the same width; the characters
 // of the line after the last full one end it (a character that is not
 // base64, the line's break, or one character too many). Such a line is
-// found by the distance between two line feeds, so the view costs a
-// bitmap of the write's LF bytes and a subtraction per line; the lines of
-// a segment are read byte by byte.
+// found by the distance between two line feeds, with word shifts of a
+// bitmap of the write's line feeds; the lines of a segment are read byte
+// by byte.
 //
 // The first line is known to be one only at its line feed, when most of it
 // may have been passed on: a match that crosses the break begins with a

@@ -197,7 +197,14 @@ func (w *Writer) feed(p []byte, final bool) {
 	w.pruneGaps()
 	q := p
 	w.lex.starts = w.lex.starts[:0]
-	if w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0 || bytes.IndexByte(p, nul) >= 0) {
+	lexed, classified := w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0), false
+	if w.set.ansi && !lexed && len(p) > 0 {
+		// The views' pass over the bytes tells whether one is NUL, which
+		// matching hides like escape sequences; without, it is theirs.
+		lexed = w.cls.classify(p)
+		classified = !lexed
+	}
+	if lexed {
 		w.lex.rec, w.lex.pairs = len(m.pats) > 0, m.pairs
 		if len(m.tiny) > 0 {
 			w.lex.pairs = nil // patterns of one byte are not in it
@@ -222,7 +229,7 @@ func (w *Writer) feed(p []byte, final bool) {
 	for _, mt := range sc.redrawn {
 		w.add(mt.st, mt.en)
 	}
-	if len(q) > 0 {
+	if len(q) > 0 && !classified {
 		w.cls.classify(q)
 	}
 	viewHold := min(w.hexScan(q, prev, final), w.wrapScan(q, prev, final))
