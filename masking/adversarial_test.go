@@ -488,3 +488,73 @@ func TestProgressRedrawPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// wrapBase64 is base64's and PEM's output: the encoding of data in lines
+// of width characters, each ended by eol.
+func wrapBase64(data string, width int, eol string) string {
+	e := base64.StdEncoding.EncodeToString([]byte(data))
+	var b strings.Builder
+	for len(e) > width {
+		b.WriteString(e[:width] + eol)
+		e = e[width:]
+	}
+	return b.String() + e + eol
+}
+
+// Base64 wrapped at 64 (PEM, openssl) and 76 columns (MIME, coreutils'
+// base64), with LF and CRLF: a secret whose encoding a line break cuts is
+// masked, line break and all, at every write split, and no 8 characters of
+// its encoding's stable core are left, with or without the line breaks.
+func TestWrappedBase64Masked(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 8))
+	for _, n := range []int{20, 47, 48, 49, 57, 100, 150} {
+		secret := encTestSecret(r, n, n, true)
+		set := newEncTestSet(t, secret)
+		for _, width := range []int{64, 76} {
+			for _, eol := range []string{"\n", "\r\n"} {
+				for _, pre := range []string{"", "user:", "{\"k\":\""} {
+					data := pre + secret + "\n" // a file with its newline
+					block := wrapBase64(data, width, eol)
+					input := "$ base64 key.txt" + eol + block + "$ echo done" + eol
+					out := checkSplits(t, set, input)
+					joined := strings.NewReplacer("\r", "", "\n", "").Replace(out)
+					for _, c := range base64Cores(secret) {
+						if c.tail != tailBase64 {
+							continue
+						}
+						for i := 0; i+8 <= len(c.s); i++ {
+							if strings.Contains(joined, c.s[i:i+8]) || strings.Contains(out, c.s[i:i+8]) {
+								t.Fatalf("width %d, %q before: %q of the encoding is left in\n%s", width, pre, c.s[i:i+8], out)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// A stretch of hex units shorter than the view's guard once was is
+// decoded as when it is split: three percent-encoded bytes, then a byte
+// that ends the stretch, in one write (a pattern of three bytes needs
+// Options.MinLength 3).
+func TestShortPercentRunMaskedInOneWrite(t *testing.T) {
+	set := newSet(t, Options{MinLength: 3}, "abc")
+	if got := checkSplits(t, set, "%61%62%63Z"); got != "%***Z" {
+		t.Fatalf("got %q, want %q", got, "%***Z")
+	}
+}
+
+// A secret whose visible part is shorter than the minimum length (the rest
+// is escape sequences or NULs) is not masked as printed; Add says so
+// rather than registering it silently.
+func TestSecretMostlyInvisibleWarns(t *testing.T) {
+	set := NewSet(Options{})
+	if n := set.Add("\x1b[31mab\x1b[0m"); n != 1 {
+		t.Fatalf("Add skipped %d, want 1", n)
+	}
+	w := set.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0].Reason, "visible") {
+		t.Fatalf("warnings %v, want one about its visible part", w)
+	}
+}

@@ -1,9 +1,6 @@
 package masking
 
-import (
-	"bytes"
-	"math/bits"
-)
+import "bytes"
 
 // ANSI-aware matching. Terminal escape sequences are invisible to the
 // matcher: a secret printed with colour changes inside it still matches.
@@ -182,19 +179,36 @@ func (l *lexer) record(x, y int, raw, c int64) {
 
 // nextEsc returns the index of the first ESC or NUL at or after j in the
 // input whose bitmap is escs, or -1.
-func (l *lexer) nextEsc(j int) int {
-	w := j / 64
-	if w >= len(l.escs) {
-		return -1
-	}
-	x := l.escs[w] >> (j % 64) << (j % 64)
-	for x == 0 {
-		if w++; w == len(l.escs) {
-			return -1
+func (l *lexer) nextEsc(j int) int { return nextBit(l.escs, j) }
+
+// visible feeds c to the lexer's state machine, a byte at a time, and
+// reports whether c is visible (the hex view lexes decoded bytes so).
+func (l *lexer) visible(c byte) bool {
+	for {
+		switch l.state {
+		case lexText:
+			if c == esc {
+				l.state = lexEsc
+			}
+			return c != esc && c != nul
+		case lexEsc:
+			if c != '[' {
+				l.state = lexText // a lone ESC: c is text
+				continue
+			}
+			l.state, l.n = lexCSI, 0
+			return false
+		case lexCSI:
+			if c >= 0x20 && c <= 0x3f && l.n < maxCSI {
+				l.n++
+				return false
+			}
+			l.state = lexText
+			if c >= 0x40 && c <= 0x7e {
+				return false
+			}
 		}
-		x = l.escs[w]
 	}
-	return 64*w + bits.TrailingZeros64(x)
 }
 
 // addGap appends g, merging it into the last gap if they are contiguous.

@@ -1,6 +1,9 @@
 package masking
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // sizeBitmap returns out resized to hold n bits, reusing its array.
 func sizeBitmap(out []uint64, n int) []uint64 {
@@ -60,4 +63,30 @@ func (c *byteClasses) classifyGo(b []byte, w int) bool {
 		}
 	}
 	return nul
+}
+
+// nextBit returns the first set bit of bm at or after i, or -1.
+func nextBit(bm []uint64, i int) int {
+	w := i / 64
+	if w >= len(bm) {
+		return -1
+	}
+	x := bm[w] >> (i % 64) << (i % 64)
+	for x == 0 {
+		if w++; w == len(bm) {
+			return -1
+		}
+		x = bm[w]
+	}
+	return 64*w + bits.TrailingZeros64(x)
+}
+
+// lastBit returns the last set bit of bm, or -1.
+func lastBit(bm []uint64) int {
+	for w := len(bm) - 1; w >= 0; w-- {
+		if bm[w] != 0 {
+			return 64*w + 63 - bits.LeadingZeros64(bm[w])
+		}
+	}
+	return -1
 }

@@ -123,3 +123,24 @@ func TestClassify(t *testing.T) {
 	}
 	check(all)
 }
+
+// lineEnds finds the line feeds 65, 66, 77 and 78 bytes after another,
+// wherever the two fall in the bitmap's words.
+func TestLineEnds(t *testing.T) {
+	for _, d := range []int{64, 65, 66, 76, 77, 78, 79} {
+		for first := 0; first < 200; first++ {
+			lfs := make([]uint64, 5)
+			lfs[first/64] |= 1 << (first % 64)
+			second := first + d
+			lfs[second/64] |= 1 << (second % 64)
+			ends := lineEnds(nil, lfs)
+			want := d == 65 || d == 66 || d == 77 || d == 78
+			if got := ends[second/64]>>(second%64)&1 == 1; got != want {
+				t.Fatalf("line feeds at %d and %d: end %v, want %v", first, second, got, want)
+			}
+			if ends[first/64]>>(first%64)&1 == 1 {
+				t.Fatalf("line feeds at %d and %d: the first is an end", first, second)
+			}
+		}
+	}
+}

@@ -2,7 +2,6 @@ package masking
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
@@ -860,77 +859,5 @@ func TestEncodingsNoFalsePositives(t *testing.T) {
 	c.random(13, 4)
 	if n := set.Redactions(); n != 0 {
 		t.Fatalf("%d redactions in a log without secrets (hits %v)", n, set.Hits())
-	}
-}
-
-// wrapBase64 is base64's and PEM's output: the encoding of data in lines
-// of width characters, each ended by eol.
-func wrapBase64(data string, width int, eol string) string {
-	e := base64.StdEncoding.EncodeToString([]byte(data))
-	var b strings.Builder
-	for len(e) > width {
-		b.WriteString(e[:width] + eol)
-		e = e[width:]
-	}
-	return b.String() + e + eol
-}
-
-// Base64 wrapped at 64 (PEM, openssl) and 76 columns (MIME, coreutils'
-// base64), with LF and CRLF: a secret whose encoding a line break cuts is
-// masked, line break and all, at every write split, and no 8 characters of
-// its encoding's stable core are left, with or without the line breaks.
-func TestWrappedBase64Masked(t *testing.T) {
-	r := rand.New(rand.NewPCG(16, 8))
-	for _, n := range []int{20, 47, 48, 49, 57, 100, 150} {
-		secret := encTestSecret(r, n, n, true)
-		set := newEncTestSet(t, secret)
-		for _, width := range []int{64, 76} {
-			for _, eol := range []string{"\n", "\r\n"} {
-				for _, pre := range []string{"", "user:", "{\"k\":\""} {
-					data := pre + secret + "\n" // a file with its newline
-					block := wrapBase64(data, width, eol)
-					input := "$ base64 key.txt" + eol + block + "$ echo done" + eol
-					if len(input) > 400 {
-						// Whole, byte by byte and at random splits.
-						encTestMasked(t, set, input, referenceSet(set, input))
-					} else {
-						checkSplits(t, set, input)
-					}
-					out := referenceSet(set, input)
-					joined := strings.NewReplacer("\r", "", "\n", "").Replace(out)
-					for _, c := range base64Cores(secret) {
-						if c.tail != tailBase64 {
-							continue
-						}
-						for i := 0; i+8 <= len(c.s); i++ {
-							if strings.Contains(joined, c.s[i:i+8]) || strings.Contains(out, c.s[i:i+8]) {
-								t.Fatalf("width %d, %q before: %q of the encoding is left in\n%s", width, pre, c.s[i:i+8], out)
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-// lineEnds finds the line feeds 65, 66, 77 and 78 bytes after another,
-// wherever the two fall in the bitmap's words.
-func TestLineEnds(t *testing.T) {
-	for _, d := range []int{64, 65, 66, 76, 77, 78, 79} {
-		for first := 0; first < 200; first++ {
-			lfs := make([]uint64, 5)
-			lfs[first/64] |= 1 << (first % 64)
-			second := first + d
-			lfs[second/64] |= 1 << (second % 64)
-			ends := lineEnds(nil, lfs)
-			want := d == 65 || d == 66 || d == 77 || d == 78
-			if got := ends[second/64]>>(second%64)&1 == 1; got != want {
-				t.Fatalf("line feeds at %d and %d: end %v, want %v", first, second, got, want)
-			}
-			if ends[first/64]>>(first%64)&1 == 1 {
-				t.Fatalf("line feeds at %d and %d: the first is an end", first, second)
-			}
-		}
 	}
 }

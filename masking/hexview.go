@@ -78,9 +78,8 @@ var hexValue = func() (v [256]byte) {
 // hexView is a Writer's hex-view state.
 type hexView struct {
 	view
-	ansi bool // escape sequences and NULs in the decoded bytes are invisible
-	lex  lexState
-	csi  uint8
+	ansi bool  // escape sequences and NULs in the decoded bytes are invisible
+	lex  lexer // over the segment's decoded bytes
 
 	state  hexState
 	unitAt int64 // clean offset of the current unit's first byte
@@ -88,11 +87,12 @@ type hexView struct {
 	hi     byte  // the value of the digit read
 	// join is where the current unit is joined to the segment: the byte
 	// before its first digit that is not a digit (its separator, 'x' of
-	// "\x", '%' of "%" and "%25"), or -1. joins are the last two joined
-	// units'; periodic says the segment has had three joined units at
-	// equal distances of 3, 4 or 5 bytes.
+	// "\x", '%' of "%" and "%25"), or -1. joins are the last njoins (at
+	// most two) joined units'; periodic says the segment has had three
+	// joined units at equal distances of 3, 4 or 5 bytes.
 	join     int64
 	joins    [2]int64
+	njoins   int
 	periodic bool
 
 	runs []uint64 // the periodic joins of a write
@@ -117,7 +117,7 @@ func (w *Writer) hexScan(q []byte, prev int64, final bool) int64 {
 			h.endSegment(w)
 		}
 	}
-	if len(q)-i >= 11 {
+	if i < len(q) { // w.cls is q's
 		// Only a stretch with three joins at equal distances can hold a
 		// match that counts.
 		h.runs = periodicJoins(h.runs, w.cls.joins)
@@ -276,40 +276,11 @@ func (h *hexView) decoded(c byte, st, en int64) {
 	h.state = hexUnit
 	if j := h.join; j >= 0 {
 		d := j - h.joins[1]
-		h.periodic = h.periodic || d >= 3 && d <= 5 && h.joins[1]-h.joins[0] == d
-		h.joins = [2]int64{h.joins[1], j}
+		h.periodic = h.periodic || h.njoins == 2 && d >= 3 && d <= 5 && h.joins[1]-h.joins[0] == d
+		h.joins, h.njoins = [2]int64{h.joins[1], j}, min(h.njoins+1, 2)
 	}
-	if !h.ansi || h.visible(c) {
+	if !h.ansi || h.lex.visible(c) {
 		h.emit(c, st, en, h.periodic)
-	}
-}
-
-// visible reports whether the lexer of ansi.go, run over the segment's
-// decoded bytes so far, shows c.
-func (h *hexView) visible(c byte) bool {
-	for {
-		switch h.lex {
-		case lexText:
-			if c == esc {
-				h.lex = lexEsc
-			}
-			return c != esc && c != nul
-		case lexEsc:
-			if c == '[' {
-				h.lex, h.csi = lexCSI, 0
-				return false
-			}
-			h.lex = lexText // a lone ESC: c is text
-		case lexCSI:
-			if c >= 0x20 && c <= 0x3f && h.csi < maxCSI {
-				h.csi++
-				return false
-			}
-			h.lex = lexText
-			if c >= 0x40 && c <= 0x7e {
-				return false
-			}
-		}
 	}
 }
 
@@ -322,7 +293,7 @@ func (h *hexView) endSegment(w *Writer) {
 	case hexPct25, hexPct25Digit:
 		h.decoded('%', h.unitAt+1, h.unitAt+3)
 	}
-	h.state, h.lex, h.periodic, h.joins = hexIdle, lexText, false, [2]int64{-9, -9}
+	h.state, h.lex.state, h.periodic, h.njoins = hexIdle, lexText, false, 0
 	h.end(w)
 }
 
@@ -373,20 +344,4 @@ func stretch(q []byte, p, lo int) (a, b int) {
 		b++
 	}
 	return a, b
-}
-
-// nextBit returns the first set bit of bm at or after i, or -1.
-func nextBit(bm []uint64, i int) int {
-	w := i / 64
-	if w >= len(bm) {
-		return -1
-	}
-	x := bm[w] >> (i % 64) << (i % 64)
-	for x == 0 {
-		if w++; w == len(bm) {
-			return -1
-		}
-		x = bm[w]
-	}
-	return 64*w + bits.TrailingZeros64(x)
 }

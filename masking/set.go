@@ -205,7 +205,7 @@ func (s *Set) Add(secrets ...string) (skipped int) {
 			}
 		}
 		switch {
-		case dropped == len(pats):
+		case len(pats) > 0 && dropped == len(pats):
 			s.warn(Warning{Index: i, Reason: "not masked: it exceeds the masker's size budget"})
 			skipped++
 			continue
@@ -215,6 +215,9 @@ func (s *Set) Add(secrets ...string) (skipped int) {
 			continue
 		case strings.TrimSpace(v) == "":
 			s.warn(Warning{Index: i, Reason: "white space only: only its escaped forms are masked"})
+			skipped++
+		case s.ansi && len(stripANSI(v)) < s.opts.MinLength:
+			s.warn(Warning{Index: i, Reason: fmt.Sprintf("its visible part (without escape sequences and NUL bytes) is shorter than the minimum length (%d bytes): only its encoded forms are masked", s.opts.MinLength)})
 			skipped++
 		}
 		s.secrets[v] = struct{}{}

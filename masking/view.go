@@ -18,10 +18,10 @@ type view struct {
 	// offsets of each one's unit, start and end.
 	ubase    int64
 	ust, uen []int64
-	// live says, for each unit, whether a match that ends there counts
-	// (hexview.go); live, whether one ending now would.
-	lives []bool
-	live  bool
+	// live says whether a match ending at a unit from view offset liveAt
+	// on counts (hexview.go); matches ending before do not.
+	live   bool
+	liveAt int64
 	// kept is the clean offset from which the input was not passed on at
 	// the end of the last write: a unit that begins before it begins no
 	// match (its bytes were passed on).
@@ -42,8 +42,9 @@ func (v *view) emit(c byte, st, en int64, live bool) {
 	v.piece = append(v.piece, c)
 	v.ust = append(v.ust, st)
 	v.uen = append(v.uen, en)
-	v.lives = append(v.lives, live)
-	v.live = live
+	if live && !v.live {
+		v.live, v.liveAt = true, v.dpos
+	}
 	v.dpos++
 }
 
@@ -57,7 +58,7 @@ func (v *view) end(w *Writer) {
 	v.piece, v.segAt, v.live = v.piece[:0], v.dpos, false
 	v.sc.ctx = v.sc.ctx[:0]
 	v.sc.lo = v.dpos
-	v.ust, v.uen, v.lives, v.ubase = v.ust[:0], v.uen[:0], v.lives[:0], v.dpos
+	v.ust, v.uen, v.ubase = v.ust[:0], v.uen[:0], v.dpos
 }
 
 // scanPiece scans the view bytes of this write (all of the segment's
@@ -83,8 +84,8 @@ func (v *view) scanPiece(w *Writer, final bool) {
 // mask adds the scanner's matches to the Writer's intervals.
 func (v *view) mask(w *Writer) {
 	for _, mt := range v.sc.matches {
-		if a, b := mt.st-v.ubase, mt.en-v.ubase; v.lives[b-1] {
-			w.add(v.ust[a], v.uen[b-1])
+		if v.live && mt.en > v.liveAt {
+			w.add(v.ust[mt.st-v.ubase], v.uen[mt.en-1-v.ubase])
 			w.set.hits[v.hit].Add(1)
 		}
 	}
@@ -116,12 +117,10 @@ func (v *view) retain(keep int64) {
 	if k := int(lo - v.ubase); k > 0 {
 		v.ust = append(v.ust[:0], v.ust[k:]...)
 		v.uen = append(v.uen[:0], v.uen[k:]...)
-		v.lives = append(v.lives[:0], v.lives[k:]...)
 		v.ubase = lo
 	}
 	if cap(v.ust) > maxRetained/8 {
 		v.ust, v.uen = append([]int64(nil), v.ust...), append([]int64(nil), v.uen...)
-		v.lives = append([]bool(nil), v.lives...)
 	}
 }
 

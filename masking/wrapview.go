@@ -1,7 +1,5 @@
 package masking
 
-import "math/bits"
-
 // The wrapped base64 view. base64 wraps its output at 76 columns (MIME,
 // coreutils), PEM and openssl at 64, so a secret's stable core of 48 bytes
 // or more always has a line break inside, and one of fewer bytes often
@@ -38,7 +36,7 @@ type wrapView struct {
 	width int   // the segment's line width: 64 or 76
 	n     int   // base64 characters of the current line
 	cr    bool  // the current line has its CR
-	lf    int64 // clean offset of the last line feed, -1 before the first
+	line  int64 // clean offset of the current line's first byte
 	// tail is the last clean bytes before the current write, for a line
 	// that began before it.
 	tail, join []byte
@@ -58,14 +56,14 @@ func (w *Writer) wrapScan(q []byte, prev int64, final bool) int64 {
 	end := prev + int64(len(q))
 	i := 0
 	if v.inSeg {
-		i = v.line(w, q, prev, 0)
+		i = v.read(w, q, prev, 0)
 	}
-	if i < len(q) {
+	if i < len(q) { // w.cls is q's
 		lfs := w.cls.lfs
 		if k := nextBit(lfs, 0); k >= i {
 			// The first line feed may end a line that began in an
 			// earlier write.
-			i = v.first(w, q, prev, k, v.lf+1, k+1)
+			i = v.first(w, q, prev, k, v.line, k+1)
 		}
 		v.ends = lineEnds(v.ends, lfs)
 		for i < len(q) {
@@ -87,8 +85,8 @@ func (w *Writer) wrapScan(q []byte, prev int64, final bool) int64 {
 			}
 			i = v.first(w, q, prev, k, st, k+1)
 		}
-		if k := lastBit(lfs); k >= 0 && prev+int64(k) > v.lf {
-			v.lf = prev + int64(k)
+		if k := lastBit(lfs); k >= 0 {
+			v.line = max(v.line, prev+int64(k)+1)
 		}
 	}
 	if !final && !v.inSeg && len(q) > 0 && q[len(q)-1] == '\r' {
@@ -111,28 +109,15 @@ func (w *Writer) wrapScan(q []byte, prev int64, final bool) int64 {
 // after it, and returns where to go on looking for line ends: where the
 // segment ended, or next.
 func (v *wrapView) first(w *Writer, q []byte, prev int64, k int, st int64, next int) int {
-	n := prev + int64(k) - st // with its CR, if it has one
-	if n != 64 && n != 65 && n != 76 && n != 77 {
+	e := prev + int64(k)
+	if n := e - st; (n == 65 || n == 77) && v.bytes(q, prev, e-1, e)[0] == '\r' {
+		e--
+	}
+	if !v.begin(q, prev, st, e) {
 		return next
 	}
-	line := v.bytes(q, prev, st, prev+int64(k))
-	if n == 65 || n == 77 {
-		if line[len(line)-1] != '\r' {
-			return next
-		}
-		line = line[:len(line)-1]
-	}
-	for _, c := range line {
-		if !b64Class[c] {
-			return next
-		}
-	}
-	for j, c := range line {
-		o := st + int64(j)
-		v.emit(c, o, o+1, true)
-	}
-	v.inSeg, v.width, v.n, v.cr, v.lf = true, len(line), 0, false, prev+int64(k)
-	return v.line(w, q, prev, k+1)
+	v.n, v.cr, v.line = 0, false, prev+int64(k)+1
+	return v.read(w, q, prev, k+1)
 }
 
 // tentative begins a segment with the line that q ends with its CR, if
@@ -141,21 +126,29 @@ func (v *wrapView) first(w *Writer, q []byte, prev int64, k int, st int64, next 
 // If a line feed does not follow, the segment ends with the line, and its
 // matches are the plain scan's.
 func (v *wrapView) tentative(q []byte, prev int64) {
-	st, e := v.lf+1, prev+int64(len(q))-1
+	if v.begin(q, prev, v.line, prev+int64(len(q))-1) {
+		v.n, v.cr = v.width, true
+	}
+}
+
+// begin begins a segment with the clean bytes [st, e) if they are a full
+// line of base64 (without its line break).
+func (v *wrapView) begin(q []byte, prev, st, e int64) bool {
 	if n := e - st; n != 64 && n != 76 {
-		return
+		return false
 	}
 	line := v.bytes(q, prev, st, e)
 	for _, c := range line {
 		if !b64Class[c] {
-			return
+			return false
 		}
 	}
 	for j, c := range line {
 		o := st + int64(j)
 		v.emit(c, o, o+1, true)
 	}
-	v.inSeg, v.width, v.n, v.cr = true, len(line), len(line), true
+	v.inSeg, v.width = true, len(line)
+	return true
 }
 
 // lineEnds returns a bitmap of the line feeds of lfs (a write's) that end
@@ -176,16 +169,6 @@ func lineEnds(out, lfs []uint64) []uint64 {
 	return out
 }
 
-// lastBit returns the last set bit of bm, or -1.
-func lastBit(bm []uint64) int {
-	for w := len(bm) - 1; w >= 0; w-- {
-		if bm[w] != 0 {
-			return 64*w + 63 - bits.LeadingZeros64(bm[w])
-		}
-	}
-	return -1
-}
-
 // bytes returns the clean bytes [a, b), which lie in the tail and q.
 func (v *wrapView) bytes(q []byte, prev, a, b int64) []byte {
 	if a >= prev {
@@ -199,14 +182,14 @@ func (v *wrapView) bytes(q []byte, prev, a, b int64) []byte {
 	return v.join
 }
 
-// line reads the bytes of the segment's current line from q[i] on, and
+// read reads the bytes of the segment's current line from q[i] on, and
 // returns where the segment ended or len(q).
-func (v *wrapView) line(w *Writer, q []byte, prev int64, i int) int {
+func (v *wrapView) read(w *Writer, q []byte, prev int64, i int) int {
 	for ; i < len(q); i++ {
 		c, o := q[i], prev+int64(i)
 		switch {
 		case c == '\n':
-			v.lf = o
+			v.line = o + 1
 			if v.n != v.width {
 				v.endSegment(w)
 				return i + 1

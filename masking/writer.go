@@ -97,8 +97,7 @@ type WriterOption func(*Writer)
 // own Writer; they share the Set.
 func (s *Set) NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 	wr := &Writer{set: s, dst: w, m: s.matcher()}
-	wr.hv.ansi, wr.hv.hit, wr.hv.joins = s.ansi, hitHex, [2]int64{-9, -9}
-	wr.wv.hit, wr.wv.lf = hitBase64, -1
+	wr.hv.ansi, wr.hv.hit, wr.wv.hit = s.ansi, hitHex, hitBase64
 	wr.rawCaps()
 	for _, o := range opts {
 		o(wr)
