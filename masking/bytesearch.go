@@ -30,39 +30,105 @@ func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 	return out
 }
 
-// byteClasses are bitmaps of a write's bytes that the views look at (bit
-// i of word i/64 for byte i; those after the write's end clear): joins has
-// the bytes ':', ' ', 'x' and '%' that two hex digits follow (where a hex
-// unit joins a segment), lfs the line feeds.
+// byteClasses are what the views look at in a write's bytes, as bitmaps
+// (bit i of word i/64 for byte i; the bits after the write's end clear):
+//
+//   - h: the hex digits; jc: the bytes that join a hex unit to a segment
+//     (':', ' ', 'x', '%'); lfs: the line feeds.
+//   - runs: each join (a unit's second digit after a jc byte and its first
+//     digit) that is the last of three with distances of 3 to 5 bytes:
+//     where a segment may have three joins at equal distances ("de:ad:be"
+//     has them at its colons, xxd's groups at their spaces, "\xde\xad\xbe"
+//     at its x), and a few places more. Timestamps and prose have few.
+//   - ends: the line feeds 65, 66, 77 or 78 bytes after another, which may
+//     end a full line of wrapped base64.
+//
+// runsIn and endsIn have bit w set if word w of runs or ends has a bit set,
+// so that the views skip the words without. The bitmaps are one array, each
+// a multiple of 8 words long (those after the write's zero), so that a
+// vector kernel reads whole vectors.
 type byteClasses struct {
-	joins, lfs []uint64
+	buf                    []uint64
+	h, jc, lfs, runs, ends []uint64
+	runsIn, endsIn         []uint64
 }
 
+// size makes the bitmaps hold n bits each.
 func (c *byteClasses) size(n int) {
-	c.joins, c.lfs = sizeBitmap(c.joins, n), sizeBitmap(c.lfs, n)
+	words := (n + 511) / 512 * 8
+	sum := (words + 63) / 64
+	if cap(c.buf) > 5*maxRetained/64 {
+		c.buf = nil // grown by an unusually large write
+	}
+	c.buf = sizeBitmap(c.buf, 64*(5*words+2*sum))
+	b := c.buf
+	c.h, c.jc, c.lfs, c.runs, c.ends = b[:words], b[words:2*words], b[2*words:3*words], b[3*words:4*words], b[4*words:5*words]
+	c.runsIn, c.endsIn = b[5*words:5*words+sum], b[5*words+sum:]
 }
 
-// classifyGo sets the words of the bitmaps from word w on, a byte at a
-// time, and reports whether those bytes have a NUL.
+// classifyGo sets h, jc and lfs from word w on, a byte at a time, and
+// reports whether those bytes have a NUL.
 func (c *byteClasses) classifyGo(b []byte, w int) bool {
-	for k := w; k < len(c.joins); k++ {
-		c.joins[k], c.lfs[k] = 0, 0
-	}
+	clear(c.h[w:])
+	clear(c.jc[w:])
+	clear(c.lfs[w:])
 	nul := false
 	for i := 64 * w; i < len(b); i++ {
 		x, bit := b[i], uint64(1)<<(i%64)
-		switch x {
-		case ':', ' ', 'x', '%':
-			if i+2 < len(b) && hexValue[b[i+1]] != 0xff && hexValue[b[i+2]] != 0xff {
-				c.joins[i/64] |= bit
-			}
-		case '\n':
+		switch {
+		case hexValue[x] != 0xff:
+			c.h[i/64] |= bit
+		case x == ':' || x == ' ' || x == 'x' || x == '%':
+			c.jc[i/64] |= bit
+		case x == '\n':
 			c.lfs[i/64] |= bit
-		case 0:
+		case x == 0:
 			nul = true
 		}
 	}
 	return nul
+}
+
+// marksGo sets runs and ends from h, jc and lfs, a word at a time. Each
+// bit looks back only, across a word with the previous word's bits.
+func (c *byteClasses) marksGo() {
+	var ph, pjc, pj, pn, pl, pll uint64 // the previous word's (pll: the one before)
+	for w, h := range c.h {
+		jc, lf := c.jc[w], c.lfs[w]
+		j := h & (h<<1 | ph>>63) & (jc<<2 | pjc>>62)
+		// n: the joins with another 3 to 5 bytes before; runs: those of
+		// n with another of n so before.
+		n := j & (j<<3 | pj>>61 | j<<4 | pj>>60 | j<<5 | pj>>59)
+		c.runs[w] = n & (n<<3 | pn>>61 | n<<4 | pn>>60 | n<<5 | pn>>59)
+		c.ends[w] = lf & (pl<<1 | pll>>63 | pl<<2 | pll>>62 | pl<<13 | pll>>51 | pl<<14 | pll>>50)
+		ph, pjc, pj, pn, pll, pl = h, jc, j, n, pl, lf
+	}
+	clear(c.runsIn)
+	clear(c.endsIn)
+	for w := range c.h {
+		if c.runs[w] != 0 {
+			c.runsIn[w/64] |= 1 << (w % 64)
+		}
+		if c.ends[w] != 0 {
+			c.endsIn[w/64] |= 1 << (w % 64)
+		}
+	}
+}
+
+// nextMarked returns the first set bit of bm at or after i, or -1; in
+// has bit w set if bm[w] has a bit set.
+func nextMarked(bm, in []uint64, i int) int {
+	w := i / 64
+	if w >= len(bm) {
+		return -1
+	}
+	if x := bm[w] >> (i % 64) << (i % 64); x != 0 {
+		return 64*w + bits.TrailingZeros64(x)
+	}
+	if w = nextBit(in, w+1); w < 0 {
+		return -1
+	}
+	return 64*w + bits.TrailingZeros64(bm[w])
 }
 
 // nextBit returns the first set bit of bm at or after i, or -1.

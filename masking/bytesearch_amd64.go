@@ -52,22 +52,45 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 // byte.
 func (c *byteClasses) classify(b []byte) bool {
 	c.size(len(b))
-	full := len(b) / 64
-	if !cpu.X86.HasAVX2 || full == 0 {
-		return c.classifyGo(b, 0)
+	full, nul := len(b)/64, false
+	switch {
+	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 && len(b) > 0:
+		if full > 0 {
+			nul = classesAVX512(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0])
+		}
+		nul = c.classifyGo(b, full) || nul
+		clear(c.runsIn)
+		clear(c.endsIn)
+		marksAVX512(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0])
+		return nul
+	case cpu.X86.HasAVX2:
+		if full > 0 {
+			nul = classesAVX2(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0])
+		}
 	}
-	nul := viewBitsAVX2(&b[0], full, &c.joins[0], &c.lfs[0])
-	return c.classifyGo(b, full-1) || nul // the last block's joins need the bytes after it
+	nul = c.classifyGo(b, full) || nul
+	c.marksGo()
+	return nul
 }
 
-// viewBitsAVX2 sets, for each of the first words 64-byte blocks at p,
-// lfs[w] (bit i if p[64w+i] is a line feed) and, but for the last block,
-// joins[w] (bit i if p[64w+i] is ':', ' ', 'x' or '%' and the two bytes
-// after it are hex digits), and reports whether a byte is NUL. It needs
-// AVX2.
+// classesAVX2 sets h[w], jc[w] and lfs[w] for each of the first words
+// 64-byte blocks at p (see byteClasses), and reports whether a byte is
+// NUL. It needs AVX2.
 //
 //go:noescape
-func viewBitsAVX2(p *byte, words int, joins, lfs *uint64) (nul bool)
+func classesAVX2(p *byte, words int, h, jc, lfs *uint64) (nul bool)
+
+// classesAVX512 is classesAVX2 with AVX-512 (BW).
+//
+//go:noescape
+func classesAVX512(p *byte, words int, h, jc, lfs *uint64) (nul bool)
+
+// marksAVX512 is byteClasses.marksGo for bitmaps of 8*batches words, eight
+// words at a time, but for runsIn and endsIn, which it expects clear. It
+// needs AVX-512 (F, BW and VBMI2).
+//
+//go:noescape
+func marksAVX512(batches int, h, jc, lfs, runs, ends, runsIn, endsIn *uint64)
 
 // byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
 // p: bit i if p[64w+i] is c or d. It needs AVX2.

@@ -75,22 +75,20 @@ bitmap:
 	VZEROUPPER
 	RET
 
-// func viewBitsAVX2(p *byte, words int, joins, lfs *uint64) (nul bool)
+// func classesAVX2(p *byte, words int, h, jc, lfs *uint64) (nul bool)
 //
 // Classifies each byte by its two nibbles with two table lookups (VPSHUFB):
 // viewHi has a bit for each high nibble of a byte of interest (2: ' ' '%',
 // 3: '0'-'9' and, a bit of its own, ':', 4 and 6: 'A'-'F' 'a'-'f', 7: 'x'),
 // viewLo the bits of the high nibbles with which the low nibble makes one;
 // the byte is a hex digit if the two share a bit of 6, a join byte (':',
-// ' ', 'x', '%') if they share one of 0x31. joins[w] gets the join bytes
-// of block w followed by two digits, for all blocks but the last (whose
-// digits after it are not read); lfs[w] the line feeds of block w. It
-// returns whether a byte is NUL.
-TEXT ·viewBitsAVX2(SB), NOSPLIT, $0-33
+// ' ', 'x', '%') if they share one of 0x31.
+TEXT ·classesAVX2(SB), NOSPLIT, $0-41
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
-	MOVQ    joins+16(FP), DI
-	MOVQ    lfs+24(FP), R8
+	MOVQ    h+16(FP), DI
+	MOVQ    jc+24(FP), R8
+	MOVQ    lfs+32(FP), R9
 	MOVL    $0x0f, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y15
@@ -107,11 +105,8 @@ TEXT ·viewBitsAVX2(SB), NOSPLIT, $0-33
 	VMOVDQU viewHi<>(SB), Y13
 	VPXOR   Y12, Y12, Y12
 	VPXOR   Y8, Y8, Y8 // NUL bytes seen
-	XORQ    R10, R10 // the previous block's join bytes
-	XORQ    R11, R11 // and digits
-	XORQ    R12, R12 // 1 after the first block
 
-viewblock:
+classes2:
 	VMOVDQU   (SI), Y0
 	VMOVDQU   32(SI), Y5
 	VPCMPEQB  Y12, Y0, Y1
@@ -125,7 +120,7 @@ viewblock:
 	VPMOVMSKB Y1, DX
 	SHLQ      $32, DX
 	ORQ       DX, AX
-	MOVQ      AX, (R8)
+	MOVQ      AX, (R9)
 	// The classes of the first half...
 	VPAND     Y15, Y0, Y1
 	VPSRLW    $4, Y0, Y2
@@ -138,7 +133,7 @@ viewblock:
 	VPCMPEQB  Y12, Y3, Y3
 	VPCMPEQB  Y12, Y4, Y4
 	VPMOVMSKB Y3, BX
-	VPMOVMSKB Y4, R9
+	VPMOVMSKB Y4, R10
 	// ...and of the second.
 	VPAND     Y15, Y5, Y6
 	VPSRLW    $4, Y5, Y7
@@ -154,39 +149,153 @@ viewblock:
 	VPMOVMSKB Y3, DX
 	SHLQ      $32, AX
 	ORQ       AX, BX
-	NOTQ      BX // digits
+	NOTQ      BX
+	MOVQ      BX, (DI)
 	SHLQ      $32, DX
-	ORQ       DX, R9
-	NOTQ      R9 // join bytes
-	// The previous block's joins: its join bytes before two digits.
-	TESTQ     R12, R12
-	JZ        first
-	MOVQ      R11, AX
-	SHRQ      $1, AX
-	MOVQ      BX, DX
-	SHLQ      $63, DX
-	ORQ       DX, AX
-	ANDQ      AX, R10
-	MOVQ      R11, AX
-	SHRQ      $2, AX
-	MOVQ      BX, DX
-	SHLQ      $62, DX
-	ORQ       DX, AX
-	ANDQ      AX, R10
-	MOVQ      R10, (DI)
-	ADDQ      $8, DI
-
-first:
-	MOVQ      $1, R12
-	MOVQ      R9, R10
-	MOVQ      BX, R11
+	ORQ       DX, R10
+	NOTQ      R10
+	MOVQ      R10, (R8)
 	ADDQ      $64, SI
+	ADDQ      $8, DI
 	ADDQ      $8, R8
+	ADDQ      $8, R9
 	DECQ      CX
-	JNZ       viewblock
+	JNZ       classes2
 	VPMOVMSKB Y8, AX
 	TESTL     AX, AX
-	SETNE     nul+32(FP)
+	SETNE     nul+40(FP)
+	VZEROUPPER
+	RET
+
+// func classesAVX512(p *byte, words int, h, jc, lfs *uint64) (nul bool)
+//
+// classesAVX2's lookups, 64 bytes at a time, into mask registers.
+TEXT ·classesAVX512(SB), NOSPLIT, $0-41
+	MOVQ    p+0(FP), SI
+	MOVQ    words+8(FP), CX
+	MOVQ    h+16(FP), DI
+	MOVQ    jc+24(FP), R8
+	MOVQ    lfs+32(FP), R9
+	MOVL    $0x0f, AX
+	VPBROADCASTB AX, Z15
+	MOVL    $0x06, AX
+	VPBROADCASTB AX, Z11
+	MOVL    $0x31, AX
+	VPBROADCASTB AX, Z9
+	MOVL    $0x0a, AX
+	VPBROADCASTB AX, Z10
+	VBROADCASTI32X4 viewLo<>(SB), Z14
+	VBROADCASTI32X4 viewHi<>(SB), Z13
+	KXORQ   K5, K5, K5 // NUL bytes seen
+
+classes512:
+	VMOVDQU64 (SI), Z0
+	VPSRLW    $4, Z0, Z1
+	VPANDQ    Z15, Z0, Z2
+	VPANDQ    Z15, Z1, Z1
+	VPSHUFB   Z2, Z14, Z2
+	VPSHUFB   Z1, Z13, Z1
+	VPANDQ    Z1, Z2, Z1
+	VPTESTMB  Z11, Z1, K1
+	VPTESTMB  Z9, Z1, K2
+	VPCMPEQB  Z10, Z0, K3
+	VPTESTNMB Z0, Z0, K4
+	KORQ      K4, K5, K5
+	KMOVQ     K1, AX
+	MOVQ      AX, (DI)
+	KMOVQ     K2, AX
+	MOVQ      AX, (R8)
+	KMOVQ     K3, AX
+	MOVQ      AX, (R9)
+	ADDQ      $64, SI
+	ADDQ      $8, DI
+	ADDQ      $8, R8
+	ADDQ      $8, R9
+	DECQ      CX
+	JNZ       classes512
+	KORTESTQ  K5, K5
+	SETNE     nul+40(FP)
+	VZEROUPPER
+	RET
+
+// func marksAVX512(batches int, h, jc, lfs, runs, ends, runsIn, endsIn *uint64)
+//
+// byteClasses.marksGo eight words at a time: VALIGNQ lines up each word
+// with the one before (Z20-Z24 hold the previous batch's words), VPSHLDQ
+// shifts a word left and fills it from the one before. A batch's eight
+// words have one byte of runsIn and endsIn.
+TEXT ·marksAVX512(SB), NOSPLIT, $0-64
+	MOVQ    batches+0(FP), CX
+	MOVQ    h+8(FP), SI
+	MOVQ    jc+16(FP), DX
+	MOVQ    lfs+24(FP), R8
+	MOVQ    runs+32(FP), DI
+	MOVQ    ends+40(FP), R9
+	MOVQ    runsIn+48(FP), R10
+	MOVQ    endsIn+56(FP), R11
+	VPXORQ  Z20, Z20, Z20 // h
+	VPXORQ  Z21, Z21, Z21 // jc
+	VPXORQ  Z22, Z22, Z22 // joins
+	VPXORQ  Z23, Z23, Z23 // joins with another before
+	VPXORQ  Z24, Z24, Z24 // line feeds
+
+marks:
+	VMOVDQU64  (SI), Z0
+	VMOVDQU64  (DX), Z1
+	VMOVDQU64  (R8), Z2
+	// Joins: a digit after a digit after a join byte.
+	VALIGNQ    $7, Z20, Z0, Z3
+	VALIGNQ    $7, Z21, Z1, Z4
+	VPSHLDQ    $1, Z3, Z0, Z3
+	VPSHLDQ    $2, Z4, Z1, Z4
+	VPANDQ     Z3, Z0, Z5
+	VPANDQ     Z4, Z5, Z5
+	VMOVDQA64  Z0, Z20
+	VMOVDQA64  Z1, Z21
+	// Those with another 3 to 5 bytes before...
+	VALIGNQ    $7, Z22, Z5, Z6
+	VPSHLDQ    $3, Z6, Z5, Z7
+	VPSHLDQ    $4, Z6, Z5, Z8
+	VPSHLDQ    $5, Z6, Z5, Z9
+	VPTERNLOGQ $0xfe, Z9, Z8, Z7
+	VPANDQ     Z5, Z7, Z7
+	VMOVDQA64  Z5, Z22
+	// ...and of those, the ones with another so before.
+	VALIGNQ    $7, Z23, Z7, Z6
+	VPSHLDQ    $3, Z6, Z7, Z8
+	VPSHLDQ    $4, Z6, Z7, Z9
+	VPSHLDQ    $5, Z6, Z7, Z10
+	VPTERNLOGQ $0xfe, Z10, Z9, Z8
+	VPANDQ     Z7, Z8, Z8
+	VMOVDQU64  Z8, (DI)
+	VPTESTMQ   Z8, Z8, K1
+	KMOVB      K1, AX
+	MOVB       AL, (R10)
+	VMOVDQA64  Z7, Z23
+	// Line feeds 65, 66, 77 or 78 bytes after another: from the word
+	// before, filled from the one before that.
+	VALIGNQ    $7, Z24, Z2, Z3
+	VALIGNQ    $6, Z24, Z2, Z4
+	VPSHLDQ    $1, Z4, Z3, Z5
+	VPSHLDQ    $2, Z4, Z3, Z6
+	VPSHLDQ    $13, Z4, Z3, Z7
+	VPSHLDQ    $14, Z4, Z3, Z8
+	VPTERNLOGQ $0xfe, Z7, Z6, Z5
+	VPTERNLOGQ $0xa8, Z2, Z8, Z5 // (Z5 | Z8) & Z2
+	VMOVDQU64  Z5, (R9)
+	VPTESTMQ   Z5, Z5, K1
+	KMOVB      K1, AX
+	MOVB       AL, (R11)
+	VMOVDQA64  Z2, Z24
+	ADDQ       $64, SI
+	ADDQ       $64, DX
+	ADDQ       $64, R8
+	ADDQ       $64, DI
+	ADDQ       $64, R9
+	INCQ       R10
+	INCQ       R11
+	DECQ       CX
+	JNZ        marks
 	VZEROUPPER
 	RET
 

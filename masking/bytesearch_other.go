@@ -17,5 +17,7 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 // byte.
 func (c *byteClasses) classify(b []byte) bool {
 	c.size(len(b))
-	return c.classifyGo(b, 0)
+	nul := c.classifyGo(b, 0)
+	c.marksGo()
+	return nul
 }

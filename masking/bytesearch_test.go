@@ -75,45 +75,93 @@ func TestByteBitmap(t *testing.T) {
 	}
 }
 
+// TestClassify checks every bitmap of byteClasses against its definition,
+// on the processor's path and on the Go one, for inputs of every length
+// up to several vector batches, reusing one byteClasses so stale bits
+// must go.
 func TestClassify(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	var c byteClasses
-	isDigit := func(b []byte, i int) bool {
-		return i < len(b) && strings.IndexByte("0123456789abcdefABCDEF", b[i]) >= 0
-	}
+	var fast, slow byteClasses
 	check := func(b []byte) {
 		t.Helper()
-		words := (len(b) + 63) / 64
-		guard := make([]uint64, words+1)
-		for i := range guard {
-			guard[i] = 0xFFFF // stale bits must go
-		}
-		c.joins = guard[:0:words]
-		if got, want := c.classify(b), bytes.IndexByte(b, 0) >= 0; got != want {
-			t.Fatalf("%d bytes: NUL %v, want %v", len(b), got, want)
-		}
-		if guard[words] != 0xFFFF {
-			t.Fatalf("%d bytes: wrote past the bitmap", len(b))
-		}
-		for i := range 64 * len(c.joins) {
-			in := i < len(b)
-			join := in && strings.IndexByte(": x%", b[i]) >= 0 && isDigit(b, i+1) && isDigit(b, i+2)
-			if got := c.joins[i/64]>>(i%64)&1 == 1; got != join {
-				t.Fatalf("%d bytes: join bit %d is %v, want %v (%q)", len(b), i, got, join, b[i:min(len(b), i+3)])
+		in := func(i int) bool { return i >= 0 && i < len(b) }
+		digit := func(i int) bool { return in(i) && strings.IndexByte("0123456789abcdefABCDEF", b[i]) >= 0 }
+		jc := func(i int) bool { return in(i) && strings.IndexByte(": x%", b[i]) >= 0 }
+		lf := func(i int) bool { return in(i) && b[i] == '\n' }
+		join := func(i int) bool { return digit(i) && digit(i-1) && jc(i-2) }
+		run := func(i int) bool {
+			for d := 3; d <= 5; d++ {
+				for e := 3; e <= 5; e++ {
+					if join(i) && join(i-d) && join(i-d-e) {
+						return true
+					}
+				}
 			}
-			if got, want := c.lfs[i/64]>>(i%64)&1 == 1, in && b[i] == '\n'; got != want {
-				t.Fatalf("%d bytes: line feed bit %d is %v, want %v", len(b), i, got, want)
+			return false
+		}
+		end := func(i int) bool {
+			for _, d := range []int{65, 66, 77, 78} {
+				if lf(i) && lf(i-d) {
+					return true
+				}
+			}
+			return false
+		}
+		nul := bytes.IndexByte(b, 0) >= 0
+		if got := fast.classify(b); got != nul {
+			t.Fatalf("%d bytes: NUL %v, want %v", len(b), got, nul)
+		}
+		slow.size(len(b))
+		if got := slow.classifyGo(b, 0); got != nul {
+			t.Fatalf("%d bytes: Go: NUL %v, want %v", len(b), got, nul)
+		}
+		slow.marksGo()
+		for _, c := range []*byteClasses{&fast, &slow} {
+			if len(c.h) < (len(b)+63)/64 || len(c.h)%8 != 0 {
+				t.Fatalf("%d bytes: %d words", len(b), len(c.h))
+			}
+			for w := range c.h {
+				if c.runsIn[w/64]>>(w%64)&1 != min(c.runs[w], 1) || c.endsIn[w/64]>>(w%64)&1 != min(c.ends[w], 1) {
+					t.Fatalf("%d bytes: the summary of word %d is wrong", len(b), w)
+				}
+			}
+			for i := range 64 * len(c.h) {
+				for _, bm := range []struct {
+					name string
+					bits []uint64
+					want bool
+				}{{"digit", c.h, digit(i)}, {"join byte", c.jc, jc(i)}, {"line feed", c.lfs, lf(i)}, {"run", c.runs, run(i)}, {"end", c.ends, end(i)}} {
+					if got := bm.bits[i/64]>>(i%64)&1 == 1; got != bm.want {
+						t.Fatalf("%d bytes: %s bit %d is %v, want %v (%q)", len(b), bm.name, i, got, bm.want, b[max(0, min(len(b), i-12)):min(len(b), i+1)])
+					}
+				}
 			}
 		}
 	}
-	for n := range 300 {
+	const alphabet = "0123456789abcdefABCDEF: \\x%gG/;@`X|\x00\xff\n"
+	for n := range 1100 {
 		b := make([]byte, n)
 		for i := range b {
 			if r.IntN(3) == 0 {
 				b[i] = byte(r.IntN(256)) // every byte value
 			} else {
-				b[i] = "0123456789abcdefABCDEF: \\x%gG/;@`X|\x00\xff\n"[r.IntN(37)]
+				b[i] = alphabet[r.IntN(len(alphabet))]
 			}
+		}
+		check(b)
+	}
+	for range 50 { // hex units with joins at every distance, lines of every width
+		var b []byte
+		for len(b) < 1100 {
+			if r.IntN(4) == 0 {
+				b = append(b, bytes.Repeat([]byte{'A'}, 60+r.IntN(20))...)
+				b = append(b, "\n\r\n"[r.IntN(2):]...)
+				continue
+			}
+			b = append(b, ": x%"[r.IntN(4)])
+			b = append(b, "0123456789abcdef-+"[r.IntN(18):][:1]...)
+			b = append(b, "0123456789abcdef"[r.IntN(16)])
+			b = append(b, "  0Z"[:r.IntN(3)]...)
 		}
 		check(b)
 	}
@@ -122,25 +170,13 @@ func TestClassify(t *testing.T) {
 		all[3*i], all[3*i+1], all[3*i+2] = byte(i), 'a', '0'
 	}
 	check(all)
-}
-
-// lineEnds finds the line feeds 65, 66, 77 and 78 bytes after another,
-// wherever the two fall in the bitmap's words.
-func TestLineEnds(t *testing.T) {
+	// Two line feeds at each distance, wherever they fall in the words and
+	// the vector batches.
 	for _, d := range []int{64, 65, 66, 76, 77, 78, 79} {
-		for first := 0; first < 200; first++ {
-			lfs := make([]uint64, 5)
-			lfs[first/64] |= 1 << (first % 64)
-			second := first + d
-			lfs[second/64] |= 1 << (second % 64)
-			ends := lineEnds(nil, lfs)
-			want := d == 65 || d == 66 || d == 77 || d == 78
-			if got := ends[second/64]>>(second%64)&1 == 1; got != want {
-				t.Fatalf("line feeds at %d and %d: end %v, want %v", first, second, got, want)
-			}
-			if ends[first/64]>>(first%64)&1 == 1 {
-				t.Fatalf("line feeds at %d and %d: the first is an end", first, second)
-			}
+		for first := 0; first < 600; first++ {
+			b := bytes.Repeat([]byte{'A'}, first+d+5)
+			b[first], b[first+d] = '\n', '\n'
+			check(b)
 		}
 	}
 }

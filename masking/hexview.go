@@ -1,9 +1,6 @@
 package masking
 
-import (
-	"math"
-	"math/bits"
-)
+import "math"
 
 // The hex view. A secret's bytes printed as hex with a separator or a
 // prefix per byte, "de:ad:be:ef" (openssl, fingerprints), "de ad be ef"
@@ -31,9 +28,9 @@ import (
 // decode to a byte a pattern begins with.
 //
 // Such runs are rare in build logs and cheap to rule out: one pass over a
-// write marks the join bytes (':', ' ', 'x', '%' before two hex digits,
-// 32 bytes per instruction), and word shifts find where three are 3 to 5
-// bytes apart. Only the stretches of class bytes around those places, a
+// write marks its hex digits and join bytes (':', ' ', 'x', '%'), 64 bytes
+// per instruction, and word shifts find where three joins are 3 to 5
+// bytes apart, eight words at a time (byteClasses). Only the stretches of class bytes around those places, a
 // stretch the previous write left open, and one that reaches the end of
 // the write are decoded.
 
@@ -94,8 +91,6 @@ type hexView struct {
 	joins    [2]int64
 	njoins   int
 	periodic bool
-
-	runs []uint64 // the periodic joins of a write
 }
 
 // hexScan decodes the segments of q, the clean bytes of this write from
@@ -120,9 +115,8 @@ func (w *Writer) hexScan(q []byte, prev int64, final bool) int64 {
 	if i < len(q) { // w.cls is q's
 		// Only a stretch with three joins at equal distances can hold a
 		// match that counts.
-		h.runs = periodicJoins(h.runs, w.cls.joins)
 		for {
-			p := nextBit(h.runs, i)
+			p := nextMarked(w.cls.runs, w.cls.runsIn, i)
 			if p < 0 {
 				break
 			}
@@ -295,43 +289,6 @@ func (h *hexView) endSegment(w *Writer) {
 	}
 	h.state, h.lex.state, h.periodic, h.njoins = hexIdle, lexText, false, 0
 	h.end(w)
-}
-
-// periodicJoins returns, for the joins of a write (class bytes that are
-// not digits, before two digits), a bitmap with bit p set if p is a join
-// and two more follow it at distances of 3 to 5 bytes each: where a
-// segment may have three joins at equal distances ("de:ad:be:ef" has them
-// at its colons, xxd's groups at their spaces, "\xde\xad\xbe" at its x),
-// and a few places more. Timestamps and prose have few, so their stretches
-// are not decoded.
-func periodicJoins(out, joins []uint64) []uint64 {
-	n := len(joins)
-	if cap(out) < n {
-		out = make([]uint64, n)
-	}
-	out = out[:n]
-	at := func(w int) uint64 {
-		if w < n {
-			return joins[w]
-		}
-		return 0
-	}
-	// near marks the bits that have another 3 to 5 bits on (x1 is the
-	// next word).
-	near := func(x0, x1 uint64) uint64 {
-		return x0 & (x0>>3 | x1<<61 | x0>>4 | x1<<60 | x0>>5 | x1<<59)
-	}
-	for w, x0 := range joins {
-		x1 := at(w + 1)
-		// Three joins within 11 bytes: most words of prose have fewer.
-		if bits.OnesCount64(x0)+bits.OnesCount64(x1&0x3ff) < 3 {
-			out[w] = 0
-			continue
-		}
-		x2 := at(w + 2)
-		out[w] = near(near(x0, x1), near(x1, x2))
-	}
-	return out
 }
 
 // stretch returns the run of class bytes of q around q[p], from lo on.

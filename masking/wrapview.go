@@ -40,7 +40,6 @@ type wrapView struct {
 	// tail is the last clean bytes before the current write, for a line
 	// that began before it.
 	tail, join []byte
-	ends       []uint64
 }
 
 // maxWrapLine is the longest line that begins a segment: 76 characters,
@@ -65,9 +64,8 @@ func (w *Writer) wrapScan(q []byte, prev int64, final bool) int64 {
 			// earlier write.
 			i = v.first(w, q, prev, k, v.line, k+1)
 		}
-		v.ends = lineEnds(v.ends, lfs)
 		for i < len(q) {
-			k := nextBit(v.ends, i)
+			k := nextMarked(w.cls.ends, w.cls.endsIn, i)
 			if k < 0 {
 				break
 			}
@@ -149,24 +147,6 @@ func (v *wrapView) begin(q []byte, prev, st, e int64) bool {
 	}
 	v.inSeg, v.width = true, len(line)
 	return true
-}
-
-// lineEnds returns a bitmap of the line feeds of lfs (a write's) that end
-// a line of 64 or 76 bytes, or of 65 or 77 (with a CR), after another line
-// feed of the write; or that may, as the bytes between the two are not
-// looked at.
-func lineEnds(out, lfs []uint64) []uint64 {
-	if cap(out) < len(lfs) {
-		out = make([]uint64, len(lfs))
-	}
-	out = out[:len(lfs)]
-	var p1, a1, a2 uint64 // the word before; it and the one before that, each ORed with itself shifted by one
-	for w, x := range lfs {
-		// Bit b is set if bit b-64-k is, for k 1, 2, 13, 14.
-		out[w] = x & (a1<<1 | a2>>62 | a1<<13 | a2>>50)
-		a1, a2, p1 = x|x<<1, p1|p1>>1, x
-	}
-	return out
 }
 
 // bytes returns the clean bytes [a, b), which lie in the tail and q.
