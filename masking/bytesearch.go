@@ -34,7 +34,8 @@ func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 // (bit i of word i/64 for byte i; the bits after the write's end clear):
 //
 //   - h: the hex digits; jc: the bytes that join a hex unit to a segment
-//     (':', ' ', 'x', '%'); lfs: the line feeds.
+//     (':', ' ', 'x', '%'); lfs and crs: the line feeds and carriage
+//     returns.
 //   - runs: each join (a unit's second digit after a jc byte and its first
 //     digit) that is the last of three with distances of 3 to 5 bytes:
 //     where a segment may have three joins at equal distances ("de:ad:be"
@@ -43,35 +44,41 @@ func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 //   - ends: the line feeds 65, 66, 77 or 78 bytes after another, which may
 //     end a full line of wrapped base64.
 //
-// runsIn and endsIn have bit w set if word w of runs or ends has a bit set,
-// so that the views skip the words without. The bitmaps are one array, each
+// runsIn, endsIn and crsIn have bit w set if word w of runs, ends or crs
+// has a bit set, so that a search skips the words without. The bitmaps are one array, each
 // a multiple of 8 words long (those after the write's zero), so that a
 // vector kernel reads whole vectors.
 type byteClasses struct {
-	buf                    []uint64
-	h, jc, lfs, runs, ends []uint64
-	runsIn, endsIn         []uint64
+	buf                         []uint64
+	h, jc, lfs, crs, runs, ends []uint64
+	runsIn, endsIn, crsIn       []uint64
 }
 
 // size makes the bitmaps hold n bits each.
 func (c *byteClasses) size(n int) {
 	words := (n + 511) / 512 * 8
 	sum := (words + 63) / 64
-	if cap(c.buf) > 5*maxRetained/64 {
+	if cap(c.buf) > 6*maxRetained/64 {
 		c.buf = nil // grown by an unusually large write
 	}
-	c.buf = sizeBitmap(c.buf, 64*(5*words+2*sum))
+	c.buf = sizeBitmap(c.buf, 64*(6*words+3*sum))
 	b := c.buf
-	c.h, c.jc, c.lfs, c.runs, c.ends = b[:words], b[words:2*words], b[2*words:3*words], b[3*words:4*words], b[4*words:5*words]
-	c.runsIn, c.endsIn = b[5*words:5*words+sum], b[5*words+sum:]
+	next := func(n int) []uint64 {
+		s := b[:n:n]
+		b = b[n:]
+		return s
+	}
+	c.h, c.jc, c.lfs, c.crs, c.runs, c.ends = next(words), next(words), next(words), next(words), next(words), next(words)
+	c.runsIn, c.endsIn, c.crsIn = next(sum), next(sum), next(sum)
 }
 
-// classifyGo sets h, jc and lfs from word w on, a byte at a time, and
+// classifyGo sets h, jc, lfs and crs from word w on, a byte at a time, and
 // reports whether those bytes have a NUL.
 func (c *byteClasses) classifyGo(b []byte, w int) bool {
 	clear(c.h[w:])
 	clear(c.jc[w:])
 	clear(c.lfs[w:])
+	clear(c.crs[w:])
 	nul := false
 	for i := 64 * w; i < len(b); i++ {
 		x, bit := b[i], uint64(1)<<(i%64)
@@ -82,6 +89,8 @@ func (c *byteClasses) classifyGo(b []byte, w int) bool {
 			c.jc[i/64] |= bit
 		case x == '\n':
 			c.lfs[i/64] |= bit
+		case x == '\r':
+			c.crs[i/64] |= bit
 		case x == 0:
 			nul = true
 		}
@@ -89,7 +98,8 @@ func (c *byteClasses) classifyGo(b []byte, w int) bool {
 	return nul
 }
 
-// marksGo sets runs and ends from h, jc and lfs, a word at a time. Each
+// marksGo sets runs and ends from h, jc and lfs, a word at a time, and
+// the summaries. Each
 // bit looks back only, across a word with the previous word's bits.
 func (c *byteClasses) marksGo() {
 	var ph, pjc, pj, pn, pl, pll uint64 // the previous word's (pll: the one before)
@@ -105,12 +115,12 @@ func (c *byteClasses) marksGo() {
 	}
 	clear(c.runsIn)
 	clear(c.endsIn)
+	clear(c.crsIn)
 	for w := range c.h {
-		if c.runs[w] != 0 {
-			c.runsIn[w/64] |= 1 << (w % 64)
-		}
-		if c.ends[w] != 0 {
-			c.endsIn[w/64] |= 1 << (w % 64)
+		for _, s := range [...]struct{ bm, in []uint64 }{{c.runs, c.runsIn}, {c.ends, c.endsIn}, {c.crs, c.crsIn}} {
+			if s.bm[w] != 0 {
+				s.in[w/64] |= 1 << (w % 64)
+			}
 		}
 	}
 }

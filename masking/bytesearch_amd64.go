@@ -56,16 +56,17 @@ func (c *byteClasses) classify(b []byte) bool {
 	switch {
 	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 && len(b) > 0:
 		if full > 0 {
-			nul = classesAVX512(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0])
+			nul = classesAVX512(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0])
 		}
 		nul = c.classifyGo(b, full) || nul
 		clear(c.runsIn)
 		clear(c.endsIn)
-		marksAVX512(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0])
+		clear(c.crsIn)
+		marksAVX512(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
 		return nul
 	case cpu.X86.HasAVX2:
 		if full > 0 {
-			nul = classesAVX2(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0])
+			nul = classesAVX2(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0])
 		}
 	}
 	nul = c.classifyGo(b, full) || nul
@@ -73,24 +74,24 @@ func (c *byteClasses) classify(b []byte) bool {
 	return nul
 }
 
-// classesAVX2 sets h[w], jc[w] and lfs[w] for each of the first words
+// classesAVX2 sets h[w], jc[w], lfs[w] and crs[w] for each of the first words
 // 64-byte blocks at p (see byteClasses), and reports whether a byte is
 // NUL. It needs AVX2.
 //
 //go:noescape
-func classesAVX2(p *byte, words int, h, jc, lfs *uint64) (nul bool)
+func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 
 // classesAVX512 is classesAVX2 with AVX-512 (BW).
 //
 //go:noescape
-func classesAVX512(p *byte, words int, h, jc, lfs *uint64) (nul bool)
+func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 
 // marksAVX512 is byteClasses.marksGo for bitmaps of 8*batches words, eight
-// words at a time, but for runsIn and endsIn, which it expects clear. It
-// needs AVX-512 (F, BW and VBMI2).
+// words at a time, but for the summaries, which it expects clear. It needs
+// AVX-512 (F, BW and VBMI2).
 //
 //go:noescape
-func marksAVX512(batches int, h, jc, lfs, runs, ends, runsIn, endsIn *uint64)
+func marksAVX512(batches int, h, jc, lfs, crs, runs, ends, runsIn, endsIn, crsIn *uint64)
 
 // byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
 // p: bit i if p[64w+i] is c or d. It needs AVX2.

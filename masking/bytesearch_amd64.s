@@ -75,20 +75,23 @@ bitmap:
 	VZEROUPPER
 	RET
 
-// func classesAVX2(p *byte, words int, h, jc, lfs *uint64) (nul bool)
+// func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 //
 // Classifies each byte by its two nibbles with two table lookups (VPSHUFB):
-// viewHi has a bit for each high nibble of a byte of interest (2: ' ' '%',
-// 3: '0'-'9' and, a bit of its own, ':', 4 and 6: 'A'-'F' 'a'-'f', 7: 'x'),
-// viewLo the bits of the high nibbles with which the low nibble makes one;
-// the byte is a hex digit if the two share a bit of 6, a join byte (':',
-// ' ', 'x', '%') if they share one of 0x31.
-TEXT ·classesAVX2(SB), NOSPLIT, $0-41
+// viewHi has a bit for each high nibble of a byte of interest (0: LF and,
+// a bit of its own, CR; 2: ' ' '%'; 3: '0'-'9' and, a bit of its own, ':';
+// 4 and 6: 'A'-'F' 'a'-'f'; 7: 'x'), viewLo the bits of the high nibbles
+// with which the low nibble makes one. The byte is a hex digit if the two
+// share a bit of 0x06, a join byte (':', ' ', 'x', '%') if they share one
+// of 0x31, a line feed if they share 0x40 (and no other), a carriage
+// return if they share 0x08.
+TEXT ·classesAVX2(SB), NOSPLIT, $0-49
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
 	MOVQ    h+16(FP), DI
 	MOVQ    jc+24(FP), R8
 	MOVQ    lfs+32(FP), R9
+	MOVQ    crs+40(FP), R11
 	MOVL    $0x0f, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y15
@@ -98,9 +101,12 @@ TEXT ·classesAVX2(SB), NOSPLIT, $0-41
 	MOVL    $0x31, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y9
-	MOVL    $0x0a, AX
+	MOVL    $0x40, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y10
+	MOVL    $0x08, AX
+	VMOVD   AX, X0
+	VPBROADCASTB X0, Y7
 	VMOVDQU viewLo<>(SB), Y14
 	VMOVDQU viewHi<>(SB), Y13
 	VPXOR   Y12, Y12, Y12
@@ -108,88 +114,103 @@ TEXT ·classesAVX2(SB), NOSPLIT, $0-41
 
 classes2:
 	VMOVDQU   (SI), Y0
-	VMOVDQU   32(SI), Y5
+	VMOVDQU   32(SI), Y3
 	VPCMPEQB  Y12, Y0, Y1
 	VPOR      Y1, Y8, Y8
-	VPCMPEQB  Y12, Y5, Y1
-	VPOR      Y1, Y8, Y8
-	// Line feeds.
-	VPCMPEQB  Y10, Y0, Y1
-	VPMOVMSKB Y1, AX
-	VPCMPEQB  Y10, Y5, Y1
-	VPMOVMSKB Y1, DX
-	SHLQ      $32, DX
-	ORQ       DX, AX
-	MOVQ      AX, (R9)
-	// The classes of the first half...
+	VPCMPEQB  Y12, Y3, Y4
+	VPOR      Y4, Y8, Y8
+	// The classes of each half: Y1 and Y4.
 	VPAND     Y15, Y0, Y1
 	VPSRLW    $4, Y0, Y2
 	VPAND     Y15, Y2, Y2
 	VPSHUFB   Y1, Y14, Y1
 	VPSHUFB   Y2, Y13, Y2
-	VPAND     Y1, Y2, Y1
-	VPAND     Y11, Y1, Y3
-	VPAND     Y9, Y1, Y4
-	VPCMPEQB  Y12, Y3, Y3
-	VPCMPEQB  Y12, Y4, Y4
-	VPMOVMSKB Y3, BX
-	VPMOVMSKB Y4, R10
-	// ...and of the second.
-	VPAND     Y15, Y5, Y6
-	VPSRLW    $4, Y5, Y7
-	VPAND     Y15, Y7, Y7
-	VPSHUFB   Y6, Y14, Y6
-	VPSHUFB   Y7, Y13, Y7
-	VPAND     Y6, Y7, Y6
-	VPAND     Y11, Y6, Y7
-	VPAND     Y9, Y6, Y3
-	VPCMPEQB  Y12, Y7, Y7
-	VPCMPEQB  Y12, Y3, Y3
-	VPMOVMSKB Y7, AX
-	VPMOVMSKB Y3, DX
-	SHLQ      $32, AX
-	ORQ       AX, BX
-	NOTQ      BX
-	MOVQ      BX, (DI)
+	VPAND     Y2, Y1, Y1
+	VPAND     Y15, Y3, Y4
+	VPSRLW    $4, Y3, Y5
+	VPAND     Y15, Y5, Y5
+	VPSHUFB   Y4, Y14, Y4
+	VPSHUFB   Y5, Y13, Y5
+	VPAND     Y5, Y4, Y4
+	// Digits and join bytes: the bytes whose classes and the bits are
+	// not 0, a mask inverted.
+	VPAND     Y11, Y1, Y2
+	VPCMPEQB  Y12, Y2, Y2
+	VPMOVMSKB Y2, AX
+	VPAND     Y11, Y4, Y5
+	VPCMPEQB  Y12, Y5, Y5
+	VPMOVMSKB Y5, DX
 	SHLQ      $32, DX
-	ORQ       DX, R10
-	NOTQ      R10
-	MOVQ      R10, (R8)
+	ORQ       DX, AX
+	NOTQ      AX
+	MOVQ      AX, (DI)
+	VPAND     Y9, Y1, Y2
+	VPCMPEQB  Y12, Y2, Y2
+	VPMOVMSKB Y2, AX
+	VPAND     Y9, Y4, Y5
+	VPCMPEQB  Y12, Y5, Y5
+	VPMOVMSKB Y5, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	NOTQ      AX
+	MOVQ      AX, (R8)
+	// Line feeds and carriage returns: the bytes whose classes are the bit.
+	VPCMPEQB  Y10, Y1, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y10, Y4, Y5
+	VPMOVMSKB Y5, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	MOVQ      AX, (R9)
+	VPCMPEQB  Y7, Y1, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y7, Y4, Y5
+	VPMOVMSKB Y5, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	MOVQ      AX, (R11)
 	ADDQ      $64, SI
 	ADDQ      $8, DI
 	ADDQ      $8, R8
 	ADDQ      $8, R9
+	ADDQ      $8, R11
 	DECQ      CX
 	JNZ       classes2
 	VPMOVMSKB Y8, AX
 	TESTL     AX, AX
-	SETNE     nul+40(FP)
+	SETNE     nul+48(FP)
 	VZEROUPPER
 	RET
 
-// func classesAVX512(p *byte, words int, h, jc, lfs *uint64) (nul bool)
+// func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 //
-// classesAVX2's lookups, 64 bytes at a time, into mask registers.
-TEXT ·classesAVX512(SB), NOSPLIT, $0-41
+// classesAVX2's lookups, 64 bytes at a time, into mask registers stored
+// as they are. The minimum of the bytes tells whether one is NUL.
+TEXT ·classesAVX512(SB), NOSPLIT, $0-49
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
 	MOVQ    h+16(FP), DI
 	MOVQ    jc+24(FP), R8
 	MOVQ    lfs+32(FP), R9
+	MOVQ    crs+40(FP), R11
 	MOVL    $0x0f, AX
 	VPBROADCASTB AX, Z15
 	MOVL    $0x06, AX
 	VPBROADCASTB AX, Z11
 	MOVL    $0x31, AX
 	VPBROADCASTB AX, Z9
-	MOVL    $0x0a, AX
+	MOVL    $0x40, AX
 	VPBROADCASTB AX, Z10
+	MOVL    $0x08, AX
+	VPBROADCASTB AX, Z12
 	VBROADCASTI32X4 viewLo<>(SB), Z14
 	VBROADCASTI32X4 viewHi<>(SB), Z13
-	KXORQ   K5, K5, K5 // NUL bytes seen
+	VPTERNLOGQ $0xff, Z8, Z8, Z8 // the least byte
+	XORQ    AX, AX // the word
 
 classes512:
 	VMOVDQU64 (SI), Z0
+	VPMINUB   Z0, Z8, Z8
 	VPSRLW    $4, Z0, Z1
 	VPANDQ    Z15, Z0, Z2
 	VPANDQ    Z15, Z1, Z1
@@ -198,46 +219,45 @@ classes512:
 	VPANDQ    Z1, Z2, Z1
 	VPTESTMB  Z11, Z1, K1
 	VPTESTMB  Z9, Z1, K2
-	VPCMPEQB  Z10, Z0, K3
-	VPTESTNMB Z0, Z0, K4
-	KORQ      K4, K5, K5
-	KMOVQ     K1, AX
-	MOVQ      AX, (DI)
-	KMOVQ     K2, AX
-	MOVQ      AX, (R8)
-	KMOVQ     K3, AX
-	MOVQ      AX, (R9)
+	VPCMPEQB  Z10, Z1, K3
+	VPCMPEQB  Z12, Z1, K4
+	KMOVQ     K1, (DI)(AX*8)
+	KMOVQ     K2, (R8)(AX*8)
+	KMOVQ     K3, (R9)(AX*8)
+	KMOVQ     K4, (R11)(AX*8)
 	ADDQ      $64, SI
-	ADDQ      $8, DI
-	ADDQ      $8, R8
-	ADDQ      $8, R9
-	DECQ      CX
-	JNZ       classes512
+	INCQ      AX
+	CMPQ      AX, CX
+	JNE       classes512
+	VPTESTNMB Z8, Z8, K5
 	KORTESTQ  K5, K5
-	SETNE     nul+40(FP)
+	SETNE     nul+48(FP)
 	VZEROUPPER
 	RET
 
-// func marksAVX512(batches int, h, jc, lfs, runs, ends, runsIn, endsIn *uint64)
+// func marksAVX512(batches int, h, jc, lfs, crs, runs, ends, runsIn, endsIn, crsIn *uint64)
 //
 // byteClasses.marksGo eight words at a time: VALIGNQ lines up each word
 // with the one before (Z20-Z24 hold the previous batch's words), VPSHLDQ
 // shifts a word left and fills it from the one before. A batch's eight
-// words have one byte of runsIn and endsIn.
-TEXT ·marksAVX512(SB), NOSPLIT, $0-64
+// words have one byte of each summary.
+TEXT ·marksAVX512(SB), NOSPLIT, $0-80
 	MOVQ    batches+0(FP), CX
 	MOVQ    h+8(FP), SI
 	MOVQ    jc+16(FP), DX
 	MOVQ    lfs+24(FP), R8
-	MOVQ    runs+32(FP), DI
-	MOVQ    ends+40(FP), R9
-	MOVQ    runsIn+48(FP), R10
-	MOVQ    endsIn+56(FP), R11
+	MOVQ    crs+32(FP), BX
+	MOVQ    runs+40(FP), DI
+	MOVQ    ends+48(FP), R9
+	MOVQ    runsIn+56(FP), R10
+	MOVQ    endsIn+64(FP), R11
+	MOVQ    crsIn+72(FP), R12
 	VPXORQ  Z20, Z20, Z20 // h
 	VPXORQ  Z21, Z21, Z21 // jc
 	VPXORQ  Z22, Z22, Z22 // joins
 	VPXORQ  Z23, Z23, Z23 // joins with another before
 	VPXORQ  Z24, Z24, Z24 // line feeds
+	VPTERNLOGQ $0xff, Z31, Z31, Z31 // all ones
 
 marks:
 	VMOVDQU64  (SI), Z0
@@ -291,9 +311,14 @@ marks:
 	ADDQ       $64, DX
 	ADDQ       $64, R8
 	ADDQ       $64, DI
+	VPTESTMQ   (BX), Z31, K1 // carriage returns
+	KMOVB      K1, AX
+	MOVB       AL, (R12)
 	ADDQ       $64, R9
+	ADDQ       $64, BX
 	INCQ       R10
 	INCQ       R11
+	INCQ       R12
 	DECQ       CX
 	JNZ        marks
 	VZEROUPPER
@@ -301,13 +326,13 @@ marks:
 
 // The tables, once for each 128-bit lane.
 DATA viewLo<>+0(SB)/8, $0x0206070606060603
-DATA viewLo<>+8(SB)/8, $0x0000000000200212
+DATA viewLo<>+8(SB)/8, $0x0000080000600212
 DATA viewLo<>+16(SB)/8, $0x0206070606060603
-DATA viewLo<>+24(SB)/8, $0x0000000000200212
+DATA viewLo<>+24(SB)/8, $0x0000080000600212
 GLOBL viewLo<>(SB), RODATA|NOPTR, $32
 
-DATA viewHi<>+0(SB)/8, $0x1004000422010000
+DATA viewHi<>+0(SB)/8, $0x1004000422010048
 DATA viewHi<>+8(SB)/8, $0x0000000000000000
-DATA viewHi<>+16(SB)/8, $0x1004000422010000
+DATA viewHi<>+16(SB)/8, $0x1004000422010048
 DATA viewHi<>+24(SB)/8, $0x0000000000000000
 GLOBL viewHi<>(SB), RODATA|NOPTR, $32

@@ -15,7 +15,7 @@ import (
 func TestClassKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	var want, got byteClasses
-	const alphabet = ": x%\n\x000a9F\\zZ"
+	const alphabet = ": x%\n\r\x000a9F\\zZ="
 	for n := 64; n < 2000; n += 1 + r.IntN(40) {
 		b := make([]byte, n)
 		for i := range b {
@@ -28,10 +28,10 @@ func TestClassKernels(t *testing.T) {
 		if cpu.X86.HasAVX2 {
 			got.size(n)
 			clear(got.buf)
-			if classesAVX2(&b[0], full, &got.h[0], &got.jc[0], &got.lfs[0]) != nul && full*64 == n {
+			if classesAVX2(&b[0], full, &got.h[0], &got.jc[0], &got.lfs[0], &got.crs[0]) != nul && full*64 == n {
 				t.Fatalf("%d bytes: AVX2: NUL wrong", n)
 			}
-			for name, bm := range map[string][2][]uint64{"h": {got.h, want.h}, "jc": {got.jc, want.jc}, "lfs": {got.lfs, want.lfs}} {
+			for name, bm := range map[string][2][]uint64{"h": {got.h, want.h}, "jc": {got.jc, want.jc}, "lfs": {got.lfs, want.lfs}, "crs": {got.crs, want.crs}} {
 				if !slices.Equal(bm[0][:full], bm[1][:full]) {
 					t.Fatalf("%d bytes: AVX2: %s differs", n, name)
 				}
@@ -39,10 +39,11 @@ func TestClassKernels(t *testing.T) {
 		}
 		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VBMI2 {
 			got.size(n)
-			copy(got.buf, want.buf[:3*len(want.h)])
+			copy(got.buf, want.buf[:4*len(want.h)])
 			clear(got.runsIn)
 			clear(got.endsIn)
-			marksAVX512(len(got.h)/8, &got.h[0], &got.jc[0], &got.lfs[0], &got.runs[0], &got.ends[0], &got.runsIn[0], &got.endsIn[0])
+			clear(got.crsIn)
+			marksAVX512(len(got.h)/8, &got.h[0], &got.jc[0], &got.lfs[0], &got.crs[0], &got.runs[0], &got.ends[0], &got.runsIn[0], &got.endsIn[0], &got.crsIn[0])
 			if !slices.Equal(got.buf, want.buf) {
 				t.Fatalf("%d bytes: AVX-512 marks differ", n)
 			}

@@ -88,6 +88,7 @@ func TestClassify(t *testing.T) {
 		digit := func(i int) bool { return in(i) && strings.IndexByte("0123456789abcdefABCDEF", b[i]) >= 0 }
 		jc := func(i int) bool { return in(i) && strings.IndexByte(": x%", b[i]) >= 0 }
 		lf := func(i int) bool { return in(i) && b[i] == '\n' }
+		cr := func(i int) bool { return in(i) && b[i] == '\r' }
 		join := func(i int) bool { return digit(i) && digit(i-1) && jc(i-2) }
 		run := func(i int) bool {
 			for d := 3; d <= 5; d++ {
@@ -121,7 +122,8 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("%d bytes: %d words", len(b), len(c.h))
 			}
 			for w := range c.h {
-				if c.runsIn[w/64]>>(w%64)&1 != min(c.runs[w], 1) || c.endsIn[w/64]>>(w%64)&1 != min(c.ends[w], 1) {
+				if c.runsIn[w/64]>>(w%64)&1 != min(c.runs[w], 1) || c.endsIn[w/64]>>(w%64)&1 != min(c.ends[w], 1) ||
+					c.crsIn[w/64]>>(w%64)&1 != min(c.crs[w], 1) {
 					t.Fatalf("%d bytes: the summary of word %d is wrong", len(b), w)
 				}
 			}
@@ -130,7 +132,7 @@ func TestClassify(t *testing.T) {
 					name string
 					bits []uint64
 					want bool
-				}{{"digit", c.h, digit(i)}, {"join byte", c.jc, jc(i)}, {"line feed", c.lfs, lf(i)}, {"run", c.runs, run(i)}, {"end", c.ends, end(i)}} {
+				}{{"digit", c.h, digit(i)}, {"join byte", c.jc, jc(i)}, {"line feed", c.lfs, lf(i)}, {"carriage return", c.crs, cr(i)}, {"run", c.runs, run(i)}, {"end", c.ends, end(i)}} {
 					if got := bm.bits[i/64]>>(i%64)&1 == 1; got != bm.want {
 						t.Fatalf("%d bytes: %s bit %d is %v, want %v (%q)", len(b), bm.name, i, got, bm.want, b[max(0, min(len(b), i-12)):min(len(b), i+1)])
 					}
@@ -138,7 +140,7 @@ func TestClassify(t *testing.T) {
 			}
 		}
 	}
-	const alphabet = "0123456789abcdefABCDEF: \\x%gG/;@`X|\x00\xff\n"
+	const alphabet = "0123456789abcdefABCDEF: \\x%gG/;@`X|\x00\xff\n\r="
 	for n := range 1100 {
 		b := make([]byte, n)
 		for i := range b {

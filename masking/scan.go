@@ -38,6 +38,9 @@ type scanner struct {
 
 	junc, tmp []byte
 	hits      []uint64 // filterGroups' bitmap
+	// crs, if not nil, is a bitmap of q's carriage returns, and crsIn its
+	// summary (byteClasses).
+	crs, crsIn []uint64
 }
 
 // A match is an occurrence [st, en) of pattern ref.
@@ -331,11 +334,15 @@ func (s *scanner) redraws() {
 	m := s.m
 	lo := max(s.lo, s.ctxStart())
 	for i := 0; ; i++ {
-		k := bytes.IndexByte(s.q[i:], '\r')
-		if k < 0 {
+		if s.crs != nil {
+			if i = nextMarked(s.crs, s.crsIn, i); i < 0 {
+				return
+			}
+		} else if k := bytes.IndexByte(s.q[i:], '\r'); k >= 0 {
+			i += k
+		} else {
 			return
 		}
-		i += k
 		c := s.prev + int64(i)
 		if c-lo >= 8 {
 			w := binary.LittleEndian.Uint64(s.span(c-8, 8))

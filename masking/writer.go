@@ -214,9 +214,16 @@ func (w *Writer) feed(p []byte, final bool) {
 	w.pos += int64(len(p))
 	prev, end := w.cpos, w.cpos+int64(len(q))
 	w.cpos = end
+	if len(q) > 0 && !classified {
+		w.cls.classify(q)
+	}
 
 	sc := &w.sc
 	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, q, prev, end, final, 0
+	sc.crs, sc.crsIn = nil, nil
+	if len(q) > 0 {
+		sc.crs, sc.crsIn = w.cls.crs, w.cls.crsIn
+	}
 	sc.run()
 	if len(w.lex.starts) > 0 || len(w.rv.insts) > 0 {
 		w.rawScan(p, final)
@@ -227,9 +234,6 @@ func (w *Writer) feed(p []byte, final bool) {
 	}
 	for _, mt := range sc.redrawn {
 		w.add(mt.st, mt.en)
-	}
-	if len(q) > 0 && !classified {
-		w.cls.classify(q)
 	}
 	viewHold := min(w.hexScan(q, prev, final), w.wrapScan(q, prev, final))
 	hold := w.instances(q, prev, final)
