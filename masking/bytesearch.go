@@ -99,28 +99,34 @@ func (c *byteClasses) classifyGo(b []byte, w int) bool {
 }
 
 // marksGo sets runs and ends from h, jc and lfs, a word at a time, and
-// the summaries. Each
-// bit looks back only, across a word with the previous word's bits.
+// the summaries. Each bit looks back only, across a word with the
+// previous word's bits.
 func (c *byteClasses) marksGo() {
-	var ph, pjc, pj, pn, pl, pll uint64 // the previous word's (pll: the one before)
+	n := len(c.h)
+	jc, lfs, crs, runs, ends := c.jc[:n], c.lfs[:n], c.crs[:n], c.runs[:n], c.ends[:n]
+	var ph, pjc, pj, pn uint64 // the previous word's
 	for w, h := range c.h {
-		jc, lf := c.jc[w], c.lfs[w]
-		j := h & (h<<1 | ph>>63) & (jc<<2 | pjc>>62)
+		j := h & (h<<1 | ph>>63) & (jc[w]<<2 | pjc>>62)
 		// n: the joins with another 3 to 5 bytes before; runs: those of
 		// n with another of n so before.
 		n := j & (j<<3 | pj>>61 | j<<4 | pj>>60 | j<<5 | pj>>59)
-		c.runs[w] = n & (n<<3 | pn>>61 | n<<4 | pn>>60 | n<<5 | pn>>59)
-		c.ends[w] = lf & (pl<<1 | pll>>63 | pl<<2 | pll>>62 | pl<<13 | pll>>51 | pl<<14 | pll>>50)
-		ph, pjc, pj, pn, pll, pl = h, jc, j, n, pl, lf
+		runs[w] = n & (n<<3 | pn>>61 | n<<4 | pn>>60 | n<<5 | pn>>59)
+		ph, pjc, pj, pn = h, jc[w], j, n
+	}
+	var pl, pll uint64 // the previous word's line feeds and the one before's
+	for w, lf := range lfs {
+		ends[w] = lf & (pl<<1 | pll>>63 | pl<<2 | pll>>62 | pl<<13 | pll>>51 | pl<<14 | pll>>50)
+		pll, pl = pl, lf
 	}
 	clear(c.runsIn)
 	clear(c.endsIn)
 	clear(c.crsIn)
-	for w := range c.h {
-		for _, s := range [...]struct{ bm, in []uint64 }{{c.runs, c.runsIn}, {c.ends, c.endsIn}, {c.crs, c.crsIn}} {
-			if s.bm[w] != 0 {
-				s.in[w/64] |= 1 << (w % 64)
-			}
+	for w := range runs {
+		if runs[w]|ends[w]|crs[w] != 0 {
+			bit := uint64(1) << (w % 64)
+			c.runsIn[w/64] |= bit * min(runs[w], 1)
+			c.endsIn[w/64] |= bit * min(ends[w], 1)
+			c.crsIn[w/64] |= bit * min(crs[w], 1)
 		}
 	}
 }

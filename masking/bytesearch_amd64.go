@@ -64,10 +64,16 @@ func (c *byteClasses) classify(b []byte) bool {
 		clear(c.crsIn)
 		marksAVX512(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
 		return nul
-	case cpu.X86.HasAVX2:
+	case cpu.X86.HasAVX2 && len(b) > 0:
 		if full > 0 {
 			nul = classesAVX2(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0])
 		}
+		nul = c.classifyGo(b, full) || nul
+		clear(c.runsIn)
+		clear(c.endsIn)
+		clear(c.crsIn)
+		marksAVX2(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
+		return nul
 	}
 	nul = c.classifyGo(b, full) || nul
 	c.marksGo()
@@ -85,6 +91,11 @@ func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 //
 //go:noescape
 func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
+
+// marksAVX2 is marksAVX512 with AVX2.
+//
+//go:noescape
+func marksAVX2(batches int, h, jc, lfs, crs, runs, ends, runsIn, endsIn, crsIn *uint64)
 
 // marksAVX512 is byteClasses.marksGo for bitmaps of 8*batches words, eight
 // words at a time, but for the summaries, which it expects clear. It needs

@@ -235,6 +235,139 @@ classes512:
 	VZEROUPPER
 	RET
 
+// PREV4(x, t, tp, out) sets out to the words before those of x (four
+// words): t to x's lanes rotated up by one, and out to t with lane 0 from
+// tp, the previous batch's t.
+#define PREV4(x, t, tp, out) \
+	VPERMQ  $0x93, x, t; \
+	VPBLENDD $0x03, tp, t, out
+
+// SHLD4(k, x, p, out) sets out to the words of x shifted left by k and
+// filled from the words before, p: x<<k | p>>(64-k). It uses Y15.
+#define SHLD4(k, x, p, out) \
+	VPSLLQ $k, x, out; \
+	VPSRLQ $(64-k), p, Y15; \
+	VPOR   Y15, out, out
+
+// MARKS4(off) computes runs and ends of the four words at off: h (SI), jc
+// (DX), lfs (R8); state in Y8-Y13 (the previous four words' h, jc, joins,
+// joins with another before, line feeds rotated; line feeds rotated by
+// two). It leaves the words with runs in the low four bits of AX, with
+// ends in BX, with carriage returns (R12) in R13.
+#define MARKS4(off) \
+	VMOVDQU    off(SI), Y0; \
+	VMOVDQU    off(DX), Y1; \
+	PREV4(Y0, Y2, Y8, Y3); \
+	VMOVDQA    Y2, Y8; \
+	SHLD4(1, Y0, Y3, Y4); \
+	VPAND      Y4, Y0, Y0; \
+	PREV4(Y1, Y2, Y9, Y3); \
+	VMOVDQA    Y2, Y9; \
+	SHLD4(2, Y1, Y3, Y4); \
+	VPAND      Y4, Y0, Y0; \
+	PREV4(Y0, Y2, Y10, Y3); \
+	VMOVDQA    Y2, Y10; \
+	SHLD4(3, Y0, Y3, Y4); \
+	SHLD4(4, Y0, Y3, Y5); \
+	VPOR       Y5, Y4, Y4; \
+	SHLD4(5, Y0, Y3, Y5); \
+	VPOR       Y5, Y4, Y4; \
+	VPAND      Y4, Y0, Y0; \
+	PREV4(Y0, Y2, Y11, Y3); \
+	VMOVDQA    Y2, Y11; \
+	SHLD4(3, Y0, Y3, Y4); \
+	SHLD4(4, Y0, Y3, Y5); \
+	VPOR       Y5, Y4, Y4; \
+	SHLD4(5, Y0, Y3, Y5); \
+	VPOR       Y5, Y4, Y4; \
+	VPAND      Y4, Y0, Y0; \
+	VMOVDQU    Y0, off(DI); \
+	VPCMPEQQ   Y14, Y0, Y0; \
+	VMOVMSKPD  Y0, AX; \
+	VMOVDQU    off(R8), Y0; \
+	PREV4(Y0, Y2, Y12, Y3); \
+	VMOVDQA    Y2, Y12; \
+	VPERMQ     $0x4e, Y0, Y2; \
+	VPBLENDD   $0x0f, Y13, Y2, Y4; \
+	VMOVDQA    Y2, Y13; \
+	VPSLLQ     $1, Y3, Y5; \
+	VPOR       Y5, Y3, Y3; \
+	VPSRLQ     $1, Y4, Y5; \
+	VPOR       Y5, Y4, Y4; \
+	VPSLLQ     $1, Y3, Y1; \
+	VPSRLQ     $62, Y4, Y5; \
+	VPOR       Y5, Y1, Y1; \
+	VPSLLQ     $13, Y3, Y5; \
+	VPOR       Y5, Y1, Y1; \
+	VPSRLQ     $50, Y4, Y5; \
+	VPOR       Y5, Y1, Y1; \
+	VPAND      Y1, Y0, Y0; \
+	VMOVDQU    Y0, off(R9); \
+	VPCMPEQQ   Y14, Y0, Y0; \
+	VMOVMSKPD  Y0, BX; \
+	VMOVDQU    off(R12), Y0; \
+	VPCMPEQQ   Y14, Y0, Y0; \
+	VMOVMSKPD  Y0, R13
+
+// func marksAVX2(batches int, h, jc, lfs, crs, runs, ends, runsIn, endsIn, crsIn *uint64)
+//
+// marksAVX512 with AVX2, four words at a time: VPERMQ and VPBLENDD line
+// up each word with the one before, two shifts and an OR shift one left
+// and fill it from the one before.
+TEXT ·marksAVX2(SB), NOSPLIT, $0-80
+	MOVQ    batches+0(FP), CX
+	MOVQ    h+8(FP), SI
+	MOVQ    jc+16(FP), DX
+	MOVQ    lfs+24(FP), R8
+	MOVQ    crs+32(FP), R12
+	MOVQ    runs+40(FP), DI
+	MOVQ    ends+48(FP), R9
+	MOVQ    runsIn+56(FP), R10
+	MOVQ    endsIn+64(FP), R11
+	MOVQ    crsIn+72(FP), R14
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VPXOR   Y11, Y11, Y11
+	VPXOR   Y12, Y12, Y12
+	VPXOR   Y13, Y13, Y13
+	VPXOR   Y14, Y14, Y14
+
+marks2:
+	MARKS4(0)
+	NOTQ    AX
+	ANDQ    $15, AX
+	MOVB    AL, (R10)
+	NOTQ    BX
+	ANDQ    $15, BX
+	MOVB    BL, (R11)
+	NOTQ    R13
+	ANDQ    $15, R13
+	MOVB    R13B, (R14)
+	MARKS4(32)
+	NOTQ    AX
+	SHLQ    $4, AX
+	ORB     AL, (R10)
+	NOTQ    BX
+	SHLQ    $4, BX
+	ORB     BL, (R11)
+	NOTQ    R13
+	SHLQ    $4, R13
+	ORB     R13B, (R14)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	ADDQ    $64, R12
+	ADDQ    $64, DI
+	ADDQ    $64, R9
+	INCQ    R10
+	INCQ    R11
+	INCQ    R14
+	DECQ    CX
+	JNZ     marks2
+	VZEROUPPER
+	RET
+
 // func marksAVX512(batches int, h, jc, lfs, crs, runs, ends, runsIn, endsIn, crsIn *uint64)
 //
 // byteClasses.marksGo eight words at a time: VALIGNQ lines up each word
