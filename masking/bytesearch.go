@@ -72,27 +72,14 @@ func (c *byteClasses) size(n int) {
 	c.runsIn, c.endsIn, c.crsIn = next(sum), next(sum), next(sum)
 }
 
-// classify sets the bitmaps of c for b. With stop, it stops at the first
-// ESC or NUL byte (which the lexer hides: the caller lexes b and
-// classifies what is visible) and reports that it did, the bitmaps then
-// unset; so a write without them is read once.
-func (c *byteClasses) classify(b []byte, stop bool) (stopped bool) {
-	c.size(len(b))
-	done := c.classesVector(b[:len(b)/64*64], stop)
-	if c.classifyGo(b, done, stop) {
-		return true
-	}
-	c.marks()
-	return false
-}
-
-// classifyGo sets h, jc, lfs and crs from word w on, a byte at a time;
-// with stop, it stops at an ESC or NUL and reports that it did.
-func (c *byteClasses) classifyGo(b []byte, w int, stop bool) (stopped bool) {
+// classifyGo sets h, jc, lfs and crs from word w on, a byte at a time, and
+// reports whether those bytes have a NUL.
+func (c *byteClasses) classifyGo(b []byte, w int) bool {
 	clear(c.h[w:])
 	clear(c.jc[w:])
 	clear(c.lfs[w:])
 	clear(c.crs[w:])
+	nul := false
 	for i := 64 * w; i < len(b); i++ {
 		x, bit := b[i], uint64(1)<<(i%64)
 		switch {
@@ -104,11 +91,11 @@ func (c *byteClasses) classifyGo(b []byte, w int, stop bool) (stopped bool) {
 			c.lfs[i/64] |= bit
 		case x == '\r':
 			c.crs[i/64] |= bit
-		case stop && (x == esc || x == nul):
-			return true
+		case x == 0:
+			nul = true
 		}
 	}
-	return false
+	return nul
 }
 
 // marksGo sets runs and ends from h, jc and lfs, a word at a time, and

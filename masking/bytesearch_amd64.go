@@ -48,53 +48,49 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return out
 }
 
-// classesVector classifies the 64-byte blocks of b (whole blocks) from
-// the first, as classifyGo does, and returns how many it did: all, or
-// with stop those before the first with an ESC or NUL; none without a
-// vector unit.
-func (c *byteClasses) classesVector(b []byte, stop bool) int {
+// classify sets the bitmaps of c for b, and reports whether b has a NUL
+// byte.
+func (c *byteClasses) classify(b []byte) bool {
+	c.size(len(b))
+	full, nul := len(b)/64, false
 	switch {
-	case len(b) == 0:
-		return 0
-	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2:
-		return classesAVX512(&b[0], len(b)/64, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], stop)
-	case cpu.X86.HasAVX2:
-		return classesAVX2(&b[0], len(b)/64, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], stop)
-	}
-	return 0
-}
-
-// marks sets runs, ends and the summaries from h, jc, lfs and crs.
-func (c *byteClasses) marks() {
-	switch {
-	case len(c.h) == 0:
-	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2:
+	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 && len(b) > 0:
+		if full > 0 {
+			nul = classesAVX512(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0])
+		}
+		nul = c.classifyGo(b, full) || nul
 		clear(c.runsIn)
 		clear(c.endsIn)
 		clear(c.crsIn)
 		marksAVX512(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
-	case cpu.X86.HasAVX2:
+		return nul
+	case cpu.X86.HasAVX2 && len(b) > 0:
+		if full > 0 {
+			nul = classesAVX2(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0])
+		}
+		nul = c.classifyGo(b, full) || nul
 		clear(c.runsIn)
 		clear(c.endsIn)
 		clear(c.crsIn)
 		marksAVX2(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
-	default:
-		c.marksGo()
+		return nul
 	}
+	nul = c.classifyGo(b, full) || nul
+	c.marksGo()
+	return nul
 }
 
-// classesAVX2 sets h[w], jc[w], lfs[w] and crs[w] for each of the first
-// words 64-byte blocks at p (see byteClasses), and returns how many it
-// did: all, or with stop those before the first with an ESC or NUL. It
-// needs AVX2.
+// classesAVX2 sets h[w], jc[w], lfs[w] and crs[w] for each of the first words
+// 64-byte blocks at p (see byteClasses), and reports whether a byte is
+// NUL. It needs AVX2.
 //
 //go:noescape
-func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64, stop bool) int
+func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 
 // classesAVX512 is classesAVX2 with AVX-512 (BW).
 //
 //go:noescape
-func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64, stop bool) int
+func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 
 // marksAVX2 is marksAVX512 with AVX2.
 //

@@ -75,59 +75,7 @@ bitmap:
 	VZEROUPPER
 	RET
 
-// CLASSES2 classifies the block at SI into h, jc, lfs and crs word AX
-// (DI, R8, R9, R11), with the tables and constants classesAVX2 sets.
-#define CLASSES2 \
-	VMOVDQU   (SI), Y0; \
-	VMOVDQU   32(SI), Y3; \
-	VPAND     Y15, Y0, Y1; \
-	VPSRLW    $4, Y0, Y2; \
-	VPAND     Y15, Y2, Y2; \
-	VPSHUFB   Y1, Y14, Y1; \
-	VPSHUFB   Y2, Y13, Y2; \
-	VPAND     Y2, Y1, Y1; \
-	VPAND     Y15, Y3, Y4; \
-	VPSRLW    $4, Y3, Y5; \
-	VPAND     Y15, Y5, Y5; \
-	VPSHUFB   Y4, Y14, Y4; \
-	VPSHUFB   Y5, Y13, Y5; \
-	VPAND     Y5, Y4, Y4; \
-	VPAND     Y11, Y1, Y2; \
-	VPCMPEQB  Y12, Y2, Y2; \
-	VPMOVMSKB Y2, BX; \
-	VPAND     Y11, Y4, Y5; \
-	VPCMPEQB  Y12, Y5, Y5; \
-	VPMOVMSKB Y5, DX; \
-	SHLQ      $32, DX; \
-	ORQ       DX, BX; \
-	NOTQ      BX; \
-	MOVQ      BX, (DI)(AX*8); \
-	VPAND     Y9, Y1, Y2; \
-	VPCMPEQB  Y12, Y2, Y2; \
-	VPMOVMSKB Y2, BX; \
-	VPAND     Y9, Y4, Y5; \
-	VPCMPEQB  Y12, Y5, Y5; \
-	VPMOVMSKB Y5, DX; \
-	SHLQ      $32, DX; \
-	ORQ       DX, BX; \
-	NOTQ      BX; \
-	MOVQ      BX, (R8)(AX*8); \
-	VPCMPEQB  Y10, Y1, Y2; \
-	VPMOVMSKB Y2, BX; \
-	VPCMPEQB  Y10, Y4, Y5; \
-	VPMOVMSKB Y5, DX; \
-	SHLQ      $32, DX; \
-	ORQ       DX, BX; \
-	MOVQ      BX, (R9)(AX*8); \
-	VPCMPEQB  Y7, Y1, Y2; \
-	VPMOVMSKB Y2, BX; \
-	VPCMPEQB  Y7, Y4, Y5; \
-	VPMOVMSKB Y5, DX; \
-	SHLQ      $32, DX; \
-	ORQ       DX, BX; \
-	MOVQ      BX, (R11)(AX*8)
-
-// func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64, stop bool) int
+// func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 //
 // Classifies each byte by its two nibbles with two table lookups (VPSHUFB):
 // viewHi has a bit for each high nibble of a byte of interest (0: LF and,
@@ -136,16 +84,14 @@ bitmap:
 // with which the low nibble makes one. The byte is a hex digit if the two
 // share a bit of 0x06, a join byte (':', ' ', 'x', '%') if they share one
 // of 0x31, a line feed if they share 0x40 (and no other), a carriage
-// return if they share 0x08. Digits and join bytes come as inverted masks
-// (the bytes whose classes and the bits are 0).
-TEXT ·classesAVX2(SB), NOSPLIT, $0-64
+// return if they share 0x08.
+TEXT ·classesAVX2(SB), NOSPLIT, $0-49
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
 	MOVQ    h+16(FP), DI
 	MOVQ    jc+24(FP), R8
 	MOVQ    lfs+32(FP), R9
 	MOVQ    crs+40(FP), R11
-	MOVBLZX stop+48(FP), R10
 	MOVL    $0x0f, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y15
@@ -161,78 +107,92 @@ TEXT ·classesAVX2(SB), NOSPLIT, $0-64
 	MOVL    $0x08, AX
 	VMOVD   AX, X0
 	VPBROADCASTB X0, Y7
-	MOVL    $0x1b, AX
-	VMOVD   AX, X0
-	VPBROADCASTB X0, Y8
 	VMOVDQU viewLo<>(SB), Y14
 	VMOVDQU viewHi<>(SB), Y13
 	VPXOR   Y12, Y12, Y12
-	XORQ    AX, AX // the block
-	TESTQ   CX, CX
-	JZ      classes2done
-	TESTQ   R10, R10
-	JNZ     classes2stop
+	VPXOR   Y8, Y8, Y8 // NUL bytes seen
 
 classes2:
-	CLASSES2
+	VMOVDQU   (SI), Y0
+	VMOVDQU   32(SI), Y3
+	VPCMPEQB  Y12, Y0, Y1
+	VPOR      Y1, Y8, Y8
+	VPCMPEQB  Y12, Y3, Y4
+	VPOR      Y4, Y8, Y8
+	// The classes of each half: Y1 and Y4.
+	VPAND     Y15, Y0, Y1
+	VPSRLW    $4, Y0, Y2
+	VPAND     Y15, Y2, Y2
+	VPSHUFB   Y1, Y14, Y1
+	VPSHUFB   Y2, Y13, Y2
+	VPAND     Y2, Y1, Y1
+	VPAND     Y15, Y3, Y4
+	VPSRLW    $4, Y3, Y5
+	VPAND     Y15, Y5, Y5
+	VPSHUFB   Y4, Y14, Y4
+	VPSHUFB   Y5, Y13, Y5
+	VPAND     Y5, Y4, Y4
+	// Digits and join bytes: the bytes whose classes and the bits are
+	// not 0, a mask inverted.
+	VPAND     Y11, Y1, Y2
+	VPCMPEQB  Y12, Y2, Y2
+	VPMOVMSKB Y2, AX
+	VPAND     Y11, Y4, Y5
+	VPCMPEQB  Y12, Y5, Y5
+	VPMOVMSKB Y5, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	NOTQ      AX
+	MOVQ      AX, (DI)
+	VPAND     Y9, Y1, Y2
+	VPCMPEQB  Y12, Y2, Y2
+	VPMOVMSKB Y2, AX
+	VPAND     Y9, Y4, Y5
+	VPCMPEQB  Y12, Y5, Y5
+	VPMOVMSKB Y5, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	NOTQ      AX
+	MOVQ      AX, (R8)
+	// Line feeds and carriage returns: the bytes whose classes are the bit.
+	VPCMPEQB  Y10, Y1, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y10, Y4, Y5
+	VPMOVMSKB Y5, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	MOVQ      AX, (R9)
+	VPCMPEQB  Y7, Y1, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y7, Y4, Y5
+	VPMOVMSKB Y5, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	MOVQ      AX, (R11)
 	ADDQ      $64, SI
-	INCQ      AX
-	CMPQ      AX, CX
-	JNE       classes2
-	JMP       classes2done
-
-classes2stop:
-	// A block with an ESC or NUL ends the loop.
-	VPCMPEQB  (SI), Y8, Y0
-	VPCMPEQB  (SI), Y12, Y1
-	VPOR      Y1, Y0, Y0
-	VPCMPEQB  32(SI), Y8, Y1
-	VPOR      Y1, Y0, Y0
-	VPCMPEQB  32(SI), Y12, Y1
-	VPOR      Y1, Y0, Y0
-	VPTEST    Y0, Y0
-	JNZ       classes2done
-	CLASSES2
-	ADDQ      $64, SI
-	INCQ      AX
-	CMPQ      AX, CX
-	JNE       classes2stop
-
-classes2done:
-	MOVQ      AX, ret+56(FP)
+	ADDQ      $8, DI
+	ADDQ      $8, R8
+	ADDQ      $8, R9
+	ADDQ      $8, R11
+	DECQ      CX
+	JNZ       classes2
+	VPMOVMSKB Y8, AX
+	TESTL     AX, AX
+	SETNE     nul+48(FP)
 	VZEROUPPER
 	RET
 
-// CLASSES512 classifies the block in Z0 into h, jc, lfs and crs word AX
-// (DI, R8, R9, R11), with the tables and constants classesAVX512 sets.
-#define CLASSES512 \
-	VPSRLW    $4, Z0, Z1; \
-	VPANDQ    Z15, Z0, Z2; \
-	VPANDQ    Z15, Z1, Z1; \
-	VPSHUFB   Z2, Z14, Z2; \
-	VPSHUFB   Z1, Z13, Z1; \
-	VPANDQ    Z1, Z2, Z1; \
-	VPTESTMB  Z11, Z1, K1; \
-	VPTESTMB  Z9, Z1, K2; \
-	VPCMPEQB  Z10, Z1, K3; \
-	VPCMPEQB  Z12, Z1, K4; \
-	KMOVQ     K1, (DI)(AX*8); \
-	KMOVQ     K2, (R8)(AX*8); \
-	KMOVQ     K3, (R9)(AX*8); \
-	KMOVQ     K4, (R11)(AX*8)
-
-// func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64, stop bool) int
+// func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
 //
 // classesAVX2's lookups, 64 bytes at a time, into mask registers stored
-// as they are.
-TEXT ·classesAVX512(SB), NOSPLIT, $0-64
+// as they are. The minimum of the bytes tells whether one is NUL.
+TEXT ·classesAVX512(SB), NOSPLIT, $0-49
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
 	MOVQ    h+16(FP), DI
 	MOVQ    jc+24(FP), R8
 	MOVQ    lfs+32(FP), R9
 	MOVQ    crs+40(FP), R11
-	MOVBLZX stop+48(FP), R10
 	MOVL    $0x0f, AX
 	VPBROADCASTB AX, Z15
 	MOVL    $0x06, AX
@@ -243,40 +203,35 @@ TEXT ·classesAVX512(SB), NOSPLIT, $0-64
 	VPBROADCASTB AX, Z10
 	MOVL    $0x08, AX
 	VPBROADCASTB AX, Z12
-	MOVL    $0x1b, AX
-	VPBROADCASTB AX, Z8
 	VBROADCASTI32X4 viewLo<>(SB), Z14
 	VBROADCASTI32X4 viewHi<>(SB), Z13
-	XORQ    AX, AX // the block
-	TESTQ   CX, CX
-	JZ      classes512done
-	TESTQ   R10, R10
-	JNZ     classes512stop
+	VPTERNLOGQ $0xff, Z8, Z8, Z8 // the least byte
+	XORQ    AX, AX // the word
 
 classes512:
 	VMOVDQU64 (SI), Z0
-	CLASSES512
+	VPMINUB   Z0, Z8, Z8
+	VPSRLW    $4, Z0, Z1
+	VPANDQ    Z15, Z0, Z2
+	VPANDQ    Z15, Z1, Z1
+	VPSHUFB   Z2, Z14, Z2
+	VPSHUFB   Z1, Z13, Z1
+	VPANDQ    Z1, Z2, Z1
+	VPTESTMB  Z11, Z1, K1
+	VPTESTMB  Z9, Z1, K2
+	VPCMPEQB  Z10, Z1, K3
+	VPCMPEQB  Z12, Z1, K4
+	KMOVQ     K1, (DI)(AX*8)
+	KMOVQ     K2, (R8)(AX*8)
+	KMOVQ     K3, (R9)(AX*8)
+	KMOVQ     K4, (R11)(AX*8)
 	ADDQ      $64, SI
 	INCQ      AX
 	CMPQ      AX, CX
 	JNE       classes512
-	JMP       classes512done
-
-classes512stop:
-	// A block with an ESC or NUL ends the loop.
-	VMOVDQU64 (SI), Z0
-	VPCMPEQB  Z8, Z0, K5
-	VPTESTNMB Z0, Z0, K6
-	KORTESTQ  K5, K6
-	JNZ       classes512done
-	CLASSES512
-	ADDQ      $64, SI
-	INCQ      AX
-	CMPQ      AX, CX
-	JNE       classes512stop
-
-classes512done:
-	MOVQ      AX, ret+56(FP)
+	VPTESTNMB Z8, Z8, K5
+	KORTESTQ  K5, K5
+	SETNE     nul+48(FP)
 	VZEROUPPER
 	RET
 

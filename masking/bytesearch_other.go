@@ -13,8 +13,11 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return byteBitmapGo(sizeBitmap(out, len(b)), b, c, d)
 }
 
-// classesVector classifies none of b's blocks: there is no vector unit.
-func (c *byteClasses) classesVector(b []byte, stop bool) int { return 0 }
-
-// marks sets runs, ends and the summaries from h, jc, lfs and crs.
-func (c *byteClasses) marks() { c.marksGo() }
+// classify sets the bitmaps of c for b, and reports whether b has a NUL
+// byte.
+func (c *byteClasses) classify(b []byte) bool {
+	c.size(len(b))
+	nul := c.classifyGo(b, 0)
+	c.marksGo()
+	return nul
+}

@@ -1,6 +1,7 @@
 package masking
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -195,12 +196,12 @@ func (w *Writer) feed(p []byte, final bool) {
 	w.pruneGaps()
 	q := p
 	w.lex.starts = w.lex.starts[:0]
-	// One pass over the write classifies its bytes for the views and
-	// finds the first ESC or NUL, if escape sequences are hidden: then the
-	// visible bytes are classified instead.
-	lexed := w.set.ansi && w.lex.state != lexText
-	if !lexed && len(p) > 0 {
-		lexed = w.cls.classify(p, w.set.ansi)
+	lexed, classified := w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0), false
+	if w.set.ansi && !lexed && len(p) > 0 {
+		// The views' pass over the bytes tells whether one is NUL, which
+		// matching hides like escape sequences; without, it is theirs.
+		lexed = w.cls.classify(p)
+		classified = !lexed
 	}
 	if lexed {
 		w.lex.rec, w.lex.pairs = len(m.pats) > 0, m.pairs
@@ -209,13 +210,13 @@ func (w *Writer) feed(p []byte, final bool) {
 		}
 		w.clean, w.gaps = w.lex.lex(w.clean[:0], w.gaps, p, w.pos, w.cpos, w.lastCum())
 		q = w.clean
-		if len(q) > 0 {
-			w.cls.classify(q, false)
-		}
 	}
 	w.pos += int64(len(p))
 	prev, end := w.cpos, w.cpos+int64(len(q))
 	w.cpos = end
+	if len(q) > 0 && !classified {
+		w.cls.classify(q)
+	}
 
 	sc := &w.sc
 	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, q, prev, end, final, 0
