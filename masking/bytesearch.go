@@ -14,6 +14,15 @@ func sizeBitmap(out []uint64, n int) []uint64 {
 	return out[:words]
 }
 
+// indexEscNulGo is indexEscNul without a vector unit.
+func indexEscNulGo(b []byte) int {
+	i, j := bytes.IndexByte(b, esc), bytes.IndexByte(b, nul)
+	if i < 0 || j >= 0 && j < i {
+		return j
+	}
+	return i
+}
+
 // byteBitmapGo is byteBitmap on a sized bitmap, one IndexByte per c or d.
 func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 	clear(out)
@@ -68,8 +77,26 @@ func (c *byteClasses) size(n int) {
 		b = b[n:]
 		return s
 	}
-	c.h, c.jc, c.lfs, c.crs, c.runs, c.ends = next(words), next(words), next(words), next(words), next(words), next(words)
+	// In this order, so that a kernel finds h, jc, lfs and crs at 0, 1, 2
+	// and 4 strides from h.
+	c.h, c.jc, c.lfs, c.runs, c.crs, c.ends = next(words), next(words), next(words), next(words), next(words), next(words)
 	c.runsIn, c.endsIn, c.crsIn = next(sum), next(sum), next(sum)
+}
+
+// classify sets the bitmaps of c for b, and reports whether b has a NUL
+// byte.
+func (c *byteClasses) classify(b []byte) bool {
+	c.size(len(b))
+	return c.classifyFrom(b, 0)
+}
+
+// classifyFrom sets the bitmaps of c, sized for b, from b's block w on
+// (those before are set), and reports whether those bytes have a NUL.
+func (c *byteClasses) classifyFrom(b []byte, w int) bool {
+	w, nul := c.classesVector(b[64*w:len(b)/64*64], w)
+	nul = c.classifyGo(b, w) || nul
+	c.marks()
+	return nul
 }
 
 // classifyGo sets h, jc, lfs and crs from word w on, a byte at a time, and

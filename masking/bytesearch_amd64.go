@@ -26,6 +26,21 @@ func indexPair(b []byte, c0, c1 byte) int {
 	return -1
 }
 
+// indexEscNul returns the index of the first ESC or NUL byte of b, or -1.
+func indexEscNul(b []byte) int {
+	if !cpu.X86.HasAVX2 || len(b) < 64 {
+		return indexEscNulGo(b)
+	}
+	blocks := len(b) / 64
+	if i := indexEscNulAVX2(&b[0], blocks); i >= 0 {
+		return i
+	}
+	if i := indexEscNulGo(b[64*blocks:]); i >= 0 {
+		return 64*blocks + i
+	}
+	return -1
+}
+
 // byteBitmap sets bit i of out[i/64], for each byte of b, if it is c or d,
 // and returns out, grown to hold len(b) bits (those after len(b) clear).
 func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
@@ -48,36 +63,40 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return out
 }
 
-// classify sets the bitmaps of c for b, and reports whether b has a NUL
-// byte.
-func (c *byteClasses) classify(b []byte) bool {
-	c.size(len(b))
-	full, nul := len(b)/64, false
+// classesVector classifies the 64-byte blocks of b (whole blocks) into
+// the words of c from w on, as classifyGo does, and reports whether a
+// byte is NUL; without a vector unit it classifies none and returns w.
+func (c *byteClasses) classesVector(b []byte, w int) (next int, nul bool) {
+	n := len(b) / 64
 	switch {
-	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 && len(b) > 0:
-		if full > 0 {
-			nul = classesAVX512(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0])
-		}
-		nul = c.classifyGo(b, full) || nul
+	case n == 0:
+	case cpu.X86.HasAVX512BW:
+		nul = classesAVX512(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
+	case cpu.X86.HasAVX2:
+		nul = classesAVX2(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
+	default:
+		return w, false
+	}
+	return w + n, nul
+}
+
+// marks sets runs, ends and the summaries from h, jc, lfs and crs.
+func (c *byteClasses) marks() {
+	switch {
+	case len(c.h) == 0:
+	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2:
 		clear(c.runsIn)
 		clear(c.endsIn)
 		clear(c.crsIn)
 		marksAVX512(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
-		return nul
-	case cpu.X86.HasAVX2 && len(b) > 0:
-		if full > 0 {
-			nul = classesAVX2(&b[0], full, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0])
-		}
-		nul = c.classifyGo(b, full) || nul
+	case cpu.X86.HasAVX2:
 		clear(c.runsIn)
 		clear(c.endsIn)
 		clear(c.crsIn)
 		marksAVX2(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
-		return nul
+	default:
+		c.marksGo()
 	}
-	nul = c.classifyGo(b, full) || nul
-	c.marksGo()
-	return nul
 }
 
 // classesAVX2 sets h[w], jc[w], lfs[w] and crs[w] for each of the first words
@@ -103,6 +122,12 @@ func marksAVX2(batches int, h, jc, lfs, crs, runs, ends, runsIn, endsIn, crsIn *
 //
 //go:noescape
 func marksAVX512(batches int, h, jc, lfs, crs, runs, ends, runsIn, endsIn, crsIn *uint64)
+
+// indexEscNulAVX2 returns the index of the first ESC or NUL in the first
+// blocks 64-byte blocks at p, or -1. It needs AVX2.
+//
+//go:noescape
+func indexEscNulAVX2(p *byte, blocks int) int
 
 // byteBitmapAVX2 sets out[w] for each of the first words 64-byte blocks at
 // p: bit i if p[64w+i] is c or d. It needs AVX2.

@@ -42,6 +42,47 @@ found:
 	VZEROUPPER
 	RET
 
+// func indexEscNulAVX2(p *byte, blocks int) int
+TEXT ·indexEscNulAVX2(SB), NOSPLIT, $0-24
+	MOVQ    p+0(FP), SI
+	MOVQ    blocks+8(FP), CX
+	MOVQ    SI, DI
+	MOVL    $0x1b, AX
+	VMOVD   AX, X0
+	VPBROADCASTB X0, Y15
+	VPXOR   Y14, Y14, Y14
+
+escnul:
+	VMOVDQU   (SI), Y0
+	VMOVDQU   32(SI), Y1
+	VPCMPEQB  Y15, Y0, Y2
+	VPCMPEQB  Y14, Y0, Y3
+	VPOR      Y3, Y2, Y2
+	VPCMPEQB  Y15, Y1, Y4
+	VPCMPEQB  Y14, Y1, Y5
+	VPOR      Y5, Y4, Y4
+	VPOR      Y4, Y2, Y3
+	VPTEST    Y3, Y3
+	JNZ       escnulfound
+	ADDQ      $64, SI
+	DECQ      CX
+	JNZ       escnul
+	MOVQ      $-1, ret+16(FP)
+	VZEROUPPER
+	RET
+
+escnulfound:
+	VPMOVMSKB Y2, AX
+	VPMOVMSKB Y4, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	BSFQ      AX, AX
+	SUBQ      DI, SI
+	ADDQ      SI, AX
+	MOVQ      AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func byteBitmapAVX2(p *byte, words int, out *uint64, c, d byte)
 TEXT ·byteBitmapAVX2(SB), NOSPLIT, $0-26
 	MOVQ    p+0(FP), SI

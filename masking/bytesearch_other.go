@@ -7,17 +7,17 @@ import "bytes"
 // indexPair returns the index of the first c0 followed by c1 in b, or -1.
 func indexPair(b []byte, c0, c1 byte) int { return bytes.Index(b, []byte{c0, c1}) }
 
+// indexEscNul returns the index of the first ESC or NUL byte of b, or -1.
+func indexEscNul(b []byte) int { return indexEscNulGo(b) }
+
 // byteBitmap sets bit i of out[i/64], for each byte of b, if it is c or d,
 // and returns out, grown to hold len(b) bits (those after len(b) clear).
 func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 	return byteBitmapGo(sizeBitmap(out, len(b)), b, c, d)
 }
 
-// classify sets the bitmaps of c for b, and reports whether b has a NUL
-// byte.
-func (c *byteClasses) classify(b []byte) bool {
-	c.size(len(b))
-	nul := c.classifyGo(b, 0)
-	c.marksGo()
-	return nul
-}
+// classesVector classifies none of b's blocks: there is no vector unit.
+func (c *byteClasses) classesVector(b []byte, w int) (next int, nul bool) { return w, false }
+
+// marks sets runs, ends and the summaries from h, jc, lfs and crs.
+func (c *byteClasses) marks() { c.marksGo() }

@@ -182,3 +182,25 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// indexEscNul finds the first ESC or NUL wherever it is, and -1 without.
+func TestIndexEscNul(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for n := range 300 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "ab\n[m9\xff"[r.IntN(7)]
+		}
+		want := -1
+		if n > 0 && r.IntN(4) > 0 {
+			want = r.IntN(n)
+			b[want] = "\x1b\x00"[r.IntN(2)]
+			if r.IntN(2) == 0 && want+1 < n { // another after it
+				b[want+1+r.IntN(n-want-1)] = "\x1b\x00"[r.IntN(2)]
+			}
+		}
+		if got := indexEscNul(b); got != want {
+			t.Fatalf("%d bytes: %d, want %d", n, got, want)
+		}
+	}
+}

@@ -203,8 +203,56 @@ done:
 	SHLQ       $shift, DX; \
 	ORQ        DX, BX
 
-// func filterGroupsAVX512(q *byte, groups int, out *uint64, long *uint64, lmask uint64, short *uint64, sshift uint64, ss int)
-TEXT ·filterGroupsAVX512(SB), NOSPLIT, $0-64
+// CLASSES classifies the 64 bytes at R11 into the words at R12 (h), R12
+// + R13 (jc), + 2*R13 (lfs) and + 4*R13 (crs), as classesAVX512 does, and
+// moves both on: the view classes of q's own 64-byte blocks, computed
+// while the filter's gathers wait (Z16-Z26, K3-K6).
+#define CLASSES \
+	VMOVDQU64 (R11), Z24; \
+	VPSRLW    $4, Z24, Z25; \
+	VPANDQ    Z16, Z24, Z26; \
+	VPANDQ    Z16, Z25, Z25; \
+	VPSHUFB   Z26, Z17, Z26; \
+	VPSHUFB   Z25, Z18, Z25; \
+	VPANDQ    Z25, Z26, Z25; \
+	VPTESTMB  Z19, Z25, K3; \
+	VPTESTMB  Z20, Z25, K4; \
+	VPCMPEQB  Z21, Z25, K5; \
+	VPCMPEQB  Z22, Z25, K6; \
+	KMOVQ     K3, (R12); \
+	KMOVQ     K4, (R12)(R13*1); \
+	KMOVQ     K5, (R12)(R13*2); \
+	KMOVQ     K6, (R12)(R13*4); \
+	ADDQ      $64, R11; \
+	ADDQ      $8, R12
+
+// func filterGroupsAVX512(q *byte, groups int, out *uint64, long *uint64, lmask uint64, short *uint64, sshift uint64, ss int, cq *byte, cls *uint64, stride uintptr)
+TEXT ·filterGroupsAVX512(SB), NOSPLIT, $0-88
+	MOVQ cq+64(FP), R11
+	MOVQ cls+72(FP), R12
+	MOVQ stride+80(FP), R13
+	TESTQ R12, R12
+	JZ   noclasses
+	MOVL $0x0f, AX
+	VPBROADCASTB AX, Z16
+	MOVQ $0x0206070606060603, AX
+	VMOVQ AX, X17
+	MOVQ $0x0000080000600212, AX
+	VPINSRQ $1, AX, X17, X17
+	VSHUFI64X2 $0, Z17, Z17, Z17
+	MOVQ $0x1004000422010048, AX
+	VMOVQ AX, X18
+	VSHUFI64X2 $0, Z18, Z18, Z18
+	MOVL $0x06, AX
+	VPBROADCASTB AX, Z19
+	MOVL $0x31, AX
+	VPBROADCASTB AX, Z20
+	MOVL $0x40, AX
+	VPBROADCASTB AX, Z21
+	MOVL $0x08, AX
+	VPBROADCASTB AX, Z22
+
+noclasses:
 	MOVQ q+0(FP), SI
 	MOVQ groups+8(FP), CX
 	MOVQ out+16(FP), DI
@@ -231,6 +279,8 @@ TEXT ·filterGroupsAVX512(SB), NOSPLIT, $0-64
 
 	TESTQ CX, CX
 	JZ    done512
+	TESTQ R12, R12
+	JNZ   classes
 	CMPQ  R10, $2
 	JEQ   stride2w
 	CMPQ  R10, $4
@@ -264,6 +314,46 @@ stride4w:
 	ADDQ $8, DI
 	DECQ CX
 	JNZ  stride4w
+	JMP  done512
+
+	// The same loops, classifying q's blocks too.
+classes:
+	CMPQ  R10, $2
+	JEQ   stride2c
+	CMPQ  R10, $4
+	JEQ   stride4c
+
+stride0c:
+	LONG8
+	CLASSES
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride0c
+	JMP  done512
+
+stride2c:
+	LONG8
+	CLASSES
+	SHORT16(0, 0)
+	SHORT16(2, 16)
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride2c
+	JMP  done512
+
+stride4c:
+	LONG8
+	CLASSES
+	SHORT16(0, 0)
+	MOVQ BX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  stride4c
 
 done512:
 	VZEROUPPER

@@ -3,6 +3,7 @@
 package masking
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
@@ -58,6 +59,37 @@ func filterMatchers(t testing.TB) map[string]*matcher {
 	return ms
 }
 
+// checkFilterClasses checks that the AVX-512 filter, classifying the
+// blocks of the bytes it is given from offset 0 to 7 before its own, gives
+// the hits want and the classes classifyGo does, and writes no word more.
+func checkFilterClasses(t testing.TB, name string, m *matcher, q []byte, want []uint64) {
+	const guard = 0x5A5A5A5A5A5A5A5A
+	for j := range 8 {
+		cq := append(bytes.Repeat([]byte{':'}, j), q...) // q at cq[j:]
+		var exp, got byteClasses
+		exp.size(len(cq))
+		exp.classifyGo(cq, 0)
+		got.size(len(cq))
+		for i := range got.buf {
+			got.buf[i] = guard
+		}
+		hits := make([]uint64, len(want))
+		m.filterGroupsClasses(cq[j:], hits, cq, &got)
+		if !slices.Equal(hits, want) {
+			t.Fatalf("%s, %d bytes, offset %d: hits differ with the classes", name, len(q), j)
+		}
+		n := len(want)
+		for k, bm := range [][2][]uint64{{got.h, exp.h}, {got.jc, exp.jc}, {got.lfs, exp.lfs}, {got.crs, exp.crs}} {
+			if !slices.Equal(bm[0][:n], bm[1][:n]) {
+				t.Fatalf("%s, %d bytes, offset %d: class %d differs", name, len(q), j, k)
+			}
+			if n < len(bm[0]) && bm[0][n] != guard {
+				t.Fatalf("%s, %d bytes, offset %d: class %d written past the groups", name, len(q), j, k)
+			}
+		}
+	}
+}
+
 // checkFilterGroups compares the vectorised filter with the Go one on q,
 // and returns how many windows hit. The Go one tests one of the two bits of
 // a short window (a superset: shortWindow tests both), the vectorised one
@@ -84,9 +116,12 @@ func checkFilterGroups(t testing.TB, name string, m *matcher, q []byte) int {
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ {
 		got512 := append(make([]uint64, groups), guard)
-		m.filterGroupsVector(filterGroupsAVX512, q, got512[:groups])
+		m.filterGroupsVector(filterGroups512, q, got512[:groups])
 		if got512[groups] != guard || !slices.Equal(got512[:groups], got[:groups]) {
 			t.Fatalf("%s (ss %d), %d bytes: AVX-512 and AVX2 differ", name, m.ss, len(q))
+		}
+		if cpu.X86.HasAVX512BW {
+			checkFilterClasses(t, name, m, q, got[:groups])
 		}
 	}
 	hits := 0
@@ -165,7 +200,7 @@ func BenchmarkFilterGroups(b *testing.B) {
 			b.Run(name+"/avx512", func(b *testing.B) {
 				b.SetBytes(64 << 10)
 				for range b.N {
-					m.filterGroupsVector(filterGroupsAVX512, q, out)
+					m.filterGroupsVector(filterGroups512, q, out)
 				}
 			})
 		}

@@ -38,9 +38,11 @@ type scanner struct {
 
 	junc, tmp []byte
 	hits      []uint64 // filterGroups' bitmap
-	// crs, if not nil, is a bitmap of q's carriage returns, and crsIn its
-	// summary (byteClasses).
-	crs, crsIn []uint64
+	// cls, if not nil, gets the view classes of q on a scan (not a rescan):
+	// with the filter where it can (filterGroups), classified is how many
+	// blocks that did. The scan finds q's carriage returns in it.
+	cls        *byteClasses
+	classified int
 }
 
 // A match is an occurrence [st, en) of pattern ref.
@@ -61,23 +63,33 @@ func (s *scanner) ctxStart() int64 { return s.prev - int64(len(s.ctx)) }
 func (s *scanner) run() {
 	s.matches, s.dets, s.redrawn, s.pend, s.endMatch = s.matches[:0], s.dets[:0], s.redrawn[:0], 0, 0
 	m := s.m
+	classify := s.cls != nil && s.newer == 0
+	if classify {
+		s.cls.size(len(s.q))
+		s.classified = 0
+	}
+	if !m.empty {
+		ctxStart := s.ctxStart()
+		mainFrom := min((s.prev+7)&^7, s.end)
+		if ctxStart < mainFrom {
+			// The windows that start before the first aligned block of q,
+			// read from ctx and the first bytes of q.
+			s.junc = append(append(s.junc[:0], s.ctx...), s.q[:min(len(s.q), 16)]...)
+			s.windows(s.junc, ctxStart, ctxStart, mainFrom)
+		}
+		if mainFrom < s.end {
+			j := s.blocks(int(mainFrom - s.prev))
+			s.windows(s.q, s.prev, s.prev+int64(j), s.end)
+		}
+	}
+	if classify {
+		s.cls.classifyFrom(s.q, s.classified)
+	}
 	if m.empty {
 		return
 	}
 	if s.newer == 0 && len(m.pats) > 0 {
 		s.redraws()
-	}
-	ctxStart := s.ctxStart()
-	mainFrom := min((s.prev+7)&^7, s.end)
-	if ctxStart < mainFrom {
-		// The windows that start before the first aligned block of q, read
-		// from ctx and the first bytes of q.
-		s.junc = append(append(s.junc[:0], s.ctx...), s.q[:min(len(s.q), 16)]...)
-		s.windows(s.junc, ctxStart, ctxStart, mainFrom)
-	}
-	if mainFrom < s.end {
-		j := s.blocks(int(mainFrom - s.prev))
-		s.windows(s.q, s.prev, s.prev+int64(j), s.end)
 	}
 	if len(m.tiny) > 0 {
 		s.tinyScan()
@@ -106,7 +118,11 @@ func (s *scanner) blocks(j int) int {
 		s.hits = make([]uint64, groups) // or shrunk after an unusually large write
 	}
 	s.hits = s.hits[:groups]
-	m.filterGroups(q[:64*groups+8], s.hits)
+	cls := s.cls
+	if s.newer != 0 {
+		cls = nil
+	}
+	s.classified = m.filterGroups(q[:64*groups+8], s.hits, s.q, cls)
 	for g, hits := range s.hits {
 		for ; hits != 0; hits &= hits - 1 {
 			o := 64*g + windowAt(bits.TrailingZeros64(hits))
@@ -334,8 +350,8 @@ func (s *scanner) redraws() {
 	m := s.m
 	lo := max(s.lo, s.ctxStart())
 	for i := 0; ; i++ {
-		if s.crs != nil {
-			if i = nextMarked(s.crs, s.crsIn, i); i < 0 {
+		if s.cls != nil {
+			if i = nextMarked(s.cls.crs, s.cls.crsIn, i); i < 0 {
 				return
 			}
 		} else if k := bytes.IndexByte(s.q[i:], '\r'); k >= 0 {

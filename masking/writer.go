@@ -1,7 +1,6 @@
 package masking
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -97,6 +96,7 @@ type WriterOption func(*Writer)
 // own Writer; they share the Set.
 func (s *Set) NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 	wr := &Writer{set: s, dst: w, m: s.matcher()}
+	wr.sc.cls = &wr.cls
 	wr.hv.ansi, wr.hv.hit, wr.wv.hit = s.ansi, hitHex, hitBase64
 	wr.rawCaps()
 	for _, o := range opts {
@@ -196,13 +196,8 @@ func (w *Writer) feed(p []byte, final bool) {
 	w.pruneGaps()
 	q := p
 	w.lex.starts = w.lex.starts[:0]
-	lexed, classified := w.set.ansi && (w.lex.state != lexText || bytes.IndexByte(p, esc) >= 0), false
-	if w.set.ansi && !lexed && len(p) > 0 {
-		// The views' pass over the bytes tells whether one is NUL, which
-		// matching hides like escape sequences; without, it is theirs.
-		lexed = w.cls.classify(p)
-		classified = !lexed
-	}
+	// NUL bytes are hidden like escape sequences.
+	lexed := w.set.ansi && (w.lex.state != lexText || indexEscNul(p) >= 0)
 	if lexed {
 		w.lex.rec, w.lex.pairs = len(m.pats) > 0, m.pairs
 		if len(m.tiny) > 0 {
@@ -214,16 +209,10 @@ func (w *Writer) feed(p []byte, final bool) {
 	w.pos += int64(len(p))
 	prev, end := w.cpos, w.cpos+int64(len(q))
 	w.cpos = end
-	if len(q) > 0 && !classified {
-		w.cls.classify(q)
-	}
 
+	// The scan classifies q for the views too (w.cls).
 	sc := &w.sc
 	sc.m, sc.q, sc.prev, sc.end, sc.final, sc.newer = m, q, prev, end, final, 0
-	sc.crs, sc.crsIn = nil, nil
-	if len(q) > 0 {
-		sc.crs, sc.crsIn = w.cls.crs, w.cls.crsIn
-	}
 	sc.run()
 	if len(w.lex.starts) > 0 || len(w.rv.insts) > 0 {
 		w.rawScan(p, final)
