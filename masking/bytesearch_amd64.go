@@ -4,6 +4,7 @@ package masking
 
 import (
 	"bytes"
+	"slices"
 
 	"golang.org/x/sys/cpu"
 )
@@ -25,6 +26,36 @@ func indexPair(b []byte, c0, c1 byte) int {
 	}
 	return -1
 }
+
+// canCompress reports whether compressBytes has a vector kernel, which
+// beats a copy of each visible run when runs are short.
+func canCompress() bool { return cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2 }
+
+// compressBytes appends to dst the bytes of p whose bit in hide is clear.
+func compressBytes(dst, p []byte, hide []uint64) []byte {
+	if !canCompress() {
+		return compressGo(dst, p, hide)
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, len(p)+64) // the kernel stores 64 bytes at a time
+	all := dst[:cap(dst)]
+	blocks := len(p) / 64
+	if blocks > 0 {
+		n += compressAVX512(&all[n], &p[0], blocks, &hide[0])
+	}
+	for i := 64 * blocks; i < len(p); i++ {
+		all[n] = p[i]
+		n += int(^hide[i/64] >> (i % 64) & 1)
+	}
+	return all[:n]
+}
+
+// compressAVX512 stores at dst the bytes of the first blocks 64-byte
+// blocks at p whose bit in hide is clear, in order, and returns how many;
+// it writes up to 63 bytes more. It needs AVX-512 (BW and VBMI2).
+//
+//go:noescape
+func compressAVX512(dst, p *byte, blocks int, hide *uint64) int
 
 // indexEscNul returns the index of the first ESC or NUL byte of b, or -1.
 func indexEscNul(b []byte) int {

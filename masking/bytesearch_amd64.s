@@ -42,6 +42,32 @@ found:
 	VZEROUPPER
 	RET
 
+// func compressAVX512(dst, p *byte, blocks int, hide *uint64) int
+TEXT ·compressAVX512(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), DI
+	MOVQ    p+8(FP), SI
+	MOVQ    blocks+16(FP), CX
+	MOVQ    hide+24(FP), R8
+	MOVQ    DI, R9
+
+compress:
+	VMOVDQU64   (SI), Z0
+	MOVQ        (R8), AX
+	NOTQ        AX
+	KMOVQ       AX, K1
+	VPCOMPRESSB.Z Z0, K1, Z1
+	VMOVDQU64   Z1, (DI)
+	POPCNTQ     AX, AX
+	ADDQ        AX, DI
+	ADDQ        $64, SI
+	ADDQ        $8, R8
+	DECQ        CX
+	JNZ         compress
+	SUBQ        R9, DI
+	MOVQ        DI, ret+32(FP)
+	VZEROUPPER
+	RET
+
 // func indexEscNulAVX2(p *byte, blocks int) int
 TEXT ·indexEscNulAVX2(SB), NOSPLIT, $0-24
 	MOVQ    p+0(FP), SI

@@ -7,6 +7,13 @@ import "bytes"
 // indexPair returns the index of the first c0 followed by c1 in b, or -1.
 func indexPair(b []byte, c0, c1 byte) int { return bytes.Index(b, []byte{c0, c1}) }
 
+// canCompress reports whether compressBytes is faster than a copy of each
+// visible run: not without a vector unit.
+func canCompress() bool { return false }
+
+// compressBytes appends to dst the bytes of p whose bit in hide is clear.
+func compressBytes(dst, p []byte, hide []uint64) []byte { return compressGo(dst, p, hide) }
+
 // indexEscNul returns the index of the first ESC or NUL byte of b, or -1.
 func indexEscNul(b []byte) int { return indexEscNulGo(b) }
 

@@ -204,3 +204,28 @@ func TestIndexEscNul(t *testing.T) {
 		}
 	}
 }
+
+// compressBytes keeps the bytes whose bit is clear, in order, after what
+// dst holds, for every length and density of hidden bytes.
+func TestCompressBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for n := range 700 {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(r.IntN(256))
+		}
+		hide := make([]uint64, (n+63)/64+1)
+		density := r.IntN(5)
+		for i := range n {
+			if r.IntN(4) < density {
+				hide[i/64] |= 1 << (i % 64)
+			}
+		}
+		prefix := []byte("held")[:r.IntN(5)]
+		want := compressGo(append([]byte(nil), prefix...), p, hide)
+		got := compressBytes(append([]byte(nil), prefix...), p, hide)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes, density %d: %q, want %q", n, density, got, want)
+		}
+	}
+}
