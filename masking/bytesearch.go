@@ -54,9 +54,9 @@ func byteBitmapGo(out []uint64, b []byte, c, d byte) []uint64 {
 //     end a full line of wrapped base64.
 //
 // runsIn, endsIn and crsIn have bit w set if word w of runs, ends or crs
-// has a bit set, so that a search skips the words without. The bitmaps are one array, each
-// a multiple of 8 words long (those after the write's zero), so that a
-// vector kernel reads whole vectors.
+// has a bit set, so that a search skips the words without. The bitmaps
+// are one array, each a multiple of 8 words long (those after the write's
+// zero), so that a vector kernel reads whole vectors.
 type byteClasses struct {
 	buf                         []uint64
 	h, jc, lfs, crs, runs, ends []uint64
@@ -83,30 +83,26 @@ func (c *byteClasses) size(n int) {
 	c.runsIn, c.endsIn, c.crsIn = next(sum), next(sum), next(sum)
 }
 
-// classify sets the bitmaps of c for b, and reports whether b has a NUL
-// byte.
-func (c *byteClasses) classify(b []byte) bool {
+// classify sets the bitmaps of c for b.
+func (c *byteClasses) classify(b []byte) {
 	c.size(len(b))
-	return c.classifyFrom(b, 0)
+	c.classifyFrom(b, 0)
 }
 
 // classifyFrom sets the bitmaps of c, sized for b, from b's block w on
-// (those before are set), and reports whether those bytes have a NUL.
-func (c *byteClasses) classifyFrom(b []byte, w int) bool {
-	w, nul := c.classesVector(b[64*w:len(b)/64*64], w)
-	nul = c.classifyGo(b, w) || nul
+// (those before are set).
+func (c *byteClasses) classifyFrom(b []byte, w int) {
+	w = c.classesVector(b[64*w:len(b)/64*64], w)
+	c.classifyGo(b, w)
 	c.marks()
-	return nul
 }
 
-// classifyGo sets h, jc, lfs and crs from word w on, a byte at a time, and
-// reports whether those bytes have a NUL.
-func (c *byteClasses) classifyGo(b []byte, w int) bool {
+// classifyGo sets h, jc, lfs and crs from word w on, a byte at a time.
+func (c *byteClasses) classifyGo(b []byte, w int) {
 	clear(c.h[w:])
 	clear(c.jc[w:])
 	clear(c.lfs[w:])
 	clear(c.crs[w:])
-	nul := false
 	for i := 64 * w; i < len(b); i++ {
 		x, bit := b[i], uint64(1)<<(i%64)
 		switch {
@@ -118,11 +114,8 @@ func (c *byteClasses) classifyGo(b []byte, w int) bool {
 			c.lfs[i/64] |= bit
 		case x == '\r':
 			c.crs[i/64] |= bit
-		case x == 0:
-			nul = true
 		}
 	}
-	return nul
 }
 
 // marksGo sets runs and ends from h, jc and lfs, a word at a time, and

@@ -95,20 +95,20 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 }
 
 // classesVector classifies the 64-byte blocks of b (whole blocks) into
-// the words of c from w on, as classifyGo does, and reports whether a
-// byte is NUL; without a vector unit it classifies none and returns w.
-func (c *byteClasses) classesVector(b []byte, w int) (next int, nul bool) {
+// the words of c from w on, as classifyGo does, and returns the word after
+// them; without a vector unit it classifies none and returns w.
+func (c *byteClasses) classesVector(b []byte, w int) int {
 	n := len(b) / 64
 	switch {
 	case n == 0:
 	case cpu.X86.HasAVX512BW:
-		nul = classesAVX512(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
+		classesAVX512(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
 	case cpu.X86.HasAVX2:
-		nul = classesAVX2(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
+		classesAVX2(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
 	default:
-		return w, false
+		return w
 	}
-	return w + n, nul
+	return w + n
 }
 
 // marks sets runs, ends and the summaries from h, jc, lfs and crs.
@@ -130,17 +130,16 @@ func (c *byteClasses) marks() {
 	}
 }
 
-// classesAVX2 sets h[w], jc[w], lfs[w] and crs[w] for each of the first words
-// 64-byte blocks at p (see byteClasses), and reports whether a byte is
-// NUL. It needs AVX2.
+// classesAVX2 sets h[w], jc[w], lfs[w] and crs[w] for each of the first
+// words 64-byte blocks at p (see byteClasses). It needs AVX2.
 //
 //go:noescape
-func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
+func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64)
 
 // classesAVX512 is classesAVX2 with AVX-512 (BW).
 //
 //go:noescape
-func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
+func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64)
 
 // marksAVX2 is marksAVX512 with AVX2.
 //

@@ -142,7 +142,7 @@ bitmap:
 	VZEROUPPER
 	RET
 
-// func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
+// func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64)
 //
 // Classifies each byte by its two nibbles with two table lookups (VPSHUFB):
 // viewHi has a bit for each high nibble of a byte of interest (0: LF and,
@@ -152,7 +152,7 @@ bitmap:
 // share a bit of 0x06, a join byte (':', ' ', 'x', '%') if they share one
 // of 0x31, a line feed if they share 0x40 (and no other), a carriage
 // return if they share 0x08.
-TEXT ·classesAVX2(SB), NOSPLIT, $0-49
+TEXT ·classesAVX2(SB), NOSPLIT, $0-48
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
 	MOVQ    h+16(FP), DI
@@ -177,15 +177,10 @@ TEXT ·classesAVX2(SB), NOSPLIT, $0-49
 	VMOVDQU viewLo<>(SB), Y14
 	VMOVDQU viewHi<>(SB), Y13
 	VPXOR   Y12, Y12, Y12
-	VPXOR   Y8, Y8, Y8 // NUL bytes seen
 
 classes2:
 	VMOVDQU   (SI), Y0
 	VMOVDQU   32(SI), Y3
-	VPCMPEQB  Y12, Y0, Y1
-	VPOR      Y1, Y8, Y8
-	VPCMPEQB  Y12, Y3, Y4
-	VPOR      Y4, Y8, Y8
 	// The classes of each half: Y1 and Y4.
 	VPAND     Y15, Y0, Y1
 	VPSRLW    $4, Y0, Y2
@@ -243,17 +238,14 @@ classes2:
 	ADDQ      $8, R11
 	DECQ      CX
 	JNZ       classes2
-	VPMOVMSKB Y8, AX
-	TESTL     AX, AX
-	SETNE     nul+48(FP)
 	VZEROUPPER
 	RET
 
-// func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64) (nul bool)
+// func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64)
 //
 // classesAVX2's lookups, 64 bytes at a time, into mask registers stored
-// as they are. The minimum of the bytes tells whether one is NUL.
-TEXT ·classesAVX512(SB), NOSPLIT, $0-49
+// as they are.
+TEXT ·classesAVX512(SB), NOSPLIT, $0-48
 	MOVQ    p+0(FP), SI
 	MOVQ    words+8(FP), CX
 	MOVQ    h+16(FP), DI
@@ -272,12 +264,10 @@ TEXT ·classesAVX512(SB), NOSPLIT, $0-49
 	VPBROADCASTB AX, Z12
 	VBROADCASTI32X4 viewLo<>(SB), Z14
 	VBROADCASTI32X4 viewHi<>(SB), Z13
-	VPTERNLOGQ $0xff, Z8, Z8, Z8 // the least byte
 	XORQ    AX, AX // the word
 
 classes512:
 	VMOVDQU64 (SI), Z0
-	VPMINUB   Z0, Z8, Z8
 	VPSRLW    $4, Z0, Z1
 	VPANDQ    Z15, Z0, Z2
 	VPANDQ    Z15, Z1, Z1
@@ -296,9 +286,6 @@ classes512:
 	INCQ      AX
 	CMPQ      AX, CX
 	JNE       classes512
-	VPTESTNMB Z8, Z8, K5
-	KORTESTQ  K5, K5
-	SETNE     nul+48(FP)
 	VZEROUPPER
 	RET
 

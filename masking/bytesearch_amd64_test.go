@@ -10,11 +10,18 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// The kernels classify doesn't pick on this processor give what the Go
-// code does.
+// The vector kernels, those classify doesn't pick on this processor too,
+// give what the Go code does.
 func TestClassKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	var want, got byteClasses
+	var kernels []func(p *byte, words int, h, jc, lfs, crs *uint64)
+	if cpu.X86.HasAVX2 {
+		kernels = append(kernels, classesAVX2)
+	}
+	if cpu.X86.HasAVX512BW {
+		kernels = append(kernels, classesAVX512)
+	}
 	const alphabet = ": x%\n\r\x000a9F\\zZ="
 	for n := 64; n < 2000; n += 1 + r.IntN(40) {
 		b := make([]byte, n)
@@ -22,23 +29,27 @@ func TestClassKernels(t *testing.T) {
 			b[i] = alphabet[r.IntN(len(alphabet))]
 		}
 		want.size(n)
-		nul := want.classifyGo(b, 0)
+		want.classifyGo(b, 0)
 		want.marksGo()
 		full := n / 64
-		if cpu.X86.HasAVX2 {
+		for k, classes := range kernels {
 			got.size(n)
-			clear(got.buf)
-			if classesAVX2(&b[0], full, &got.h[0], &got.jc[0], &got.lfs[0], &got.crs[0]) != nul && full*64 == n {
-				t.Fatalf("%d bytes: AVX2: NUL wrong", n)
+			for i := range got.buf {
+				got.buf[i] = 0x5a5a5a5a5a5a5a5a
 			}
+			classes(&b[0], full, &got.h[0], &got.jc[0], &got.lfs[0], &got.crs[0])
 			for name, bm := range map[string][2][]uint64{"h": {got.h, want.h}, "jc": {got.jc, want.jc}, "lfs": {got.lfs, want.lfs}, "crs": {got.crs, want.crs}} {
 				if !slices.Equal(bm[0][:full], bm[1][:full]) {
-					t.Fatalf("%d bytes: AVX2: %s differs", n, name)
+					t.Fatalf("%d bytes: kernel %d: %s differs", n, k, name)
+				}
+				if bm[0][full] != 0x5a5a5a5a5a5a5a5a {
+					t.Fatalf("%d bytes: kernel %d: %s written past its blocks", n, k, name)
 				}
 			}
 		}
 		if cpu.X86.HasAVX2 {
 			got.size(n)
+			clear(got.buf)
 			for _, bm := range [][2][]uint64{{got.h, want.h}, {got.jc, want.jc}, {got.lfs, want.lfs}, {got.crs, want.crs}} {
 				copy(bm[0], bm[1])
 			}
@@ -49,6 +60,7 @@ func TestClassKernels(t *testing.T) {
 		}
 		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VBMI2 {
 			got.size(n)
+			clear(got.buf)
 			for _, bm := range [][2][]uint64{{got.h, want.h}, {got.jc, want.jc}, {got.lfs, want.lfs}, {got.crs, want.crs}} {
 				copy(bm[0], bm[1])
 			}

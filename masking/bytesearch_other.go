@@ -24,7 +24,7 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 }
 
 // classesVector classifies none of b's blocks: there is no vector unit.
-func (c *byteClasses) classesVector(b []byte, w int) (next int, nul bool) { return w, false }
+func (c *byteClasses) classesVector(b []byte, w int) int { return w }
 
 // marks sets runs, ends and the summaries from h, jc, lfs and crs.
 func (c *byteClasses) marks() { c.marksGo() }

@@ -108,14 +108,9 @@ func TestClassify(t *testing.T) {
 			}
 			return false
 		}
-		nul := bytes.IndexByte(b, 0) >= 0
-		if got := fast.classify(b); got != nul {
-			t.Fatalf("%d bytes: NUL %v, want %v", len(b), got, nul)
-		}
+		fast.classify(b)
 		slow.size(len(b))
-		if got := slow.classifyGo(b, 0); got != nul {
-			t.Fatalf("%d bytes: Go: NUL %v, want %v", len(b), got, nul)
-		}
+		slow.classifyGo(b, 0)
 		slow.marksGo()
 		for _, c := range []*byteClasses{&fast, &slow} {
 			if len(c.h) < (len(b)+63)/64 || len(c.h)%8 != 0 {
