@@ -78,7 +78,7 @@ func (l *lexer) lex(dst []byte, gaps []gap, p []byte, raw, clean, base int64) ([
 	// Colour codes come every few hundred bytes: finding them all at once
 	// costs far less than a search from each.
 	if cap(l.escs) > maxRetained/64 {
-		l.escs = nil // grown by an unusually large write
+		l.escs, l.hide = nil, nil // grown by an unusually large write
 	}
 	l.escs = byteBitmap(l.escs, p, esc, nul)
 	var pairs *[1 << 16 / 64]uint64
