@@ -1,6 +1,9 @@
 package masking
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // ANSI-aware matching. Terminal escape sequences are invisible to the
 // matcher: a secret printed with colour changes inside it still matches.
@@ -49,9 +52,11 @@ type lexer struct {
 	// With rec, lex also records in starts the invisible bytes other than
 	// ESC at which a pattern may begin (for the raw view): those whose pair
 	// with the next byte is in the bitmap pairs (the first two bytes of the
-	// patterns), or, with pairs nil or no next byte yet, all of them.
+	// patterns) and whose four bytes from them are in the filter may (their
+	// first four), or, with pairs nil or no next byte yet, all of them.
 	rec    bool
 	pairs  []uint64
+	may    *startsFilter
 	starts []rawStart
 }
 
@@ -129,9 +134,12 @@ loop:
 					if pairs != nil && j < len(p) {
 						// Inline, as this runs for every sequence: most of
 						// its bytes and the byte after them begin no
-						// pattern.
+						// pattern. With thousands of secrets, half of the
+						// pairs of printable bytes begin one, and four
+						// bytes tell far better.
 						for x := g + 1; x < j; x++ {
-							if b := uint(p[x])<<8 | uint(p[x+1]); pairs[b>>6]&(1<<(b&63)) != 0 {
+							if b := uint(p[x])<<8 | uint(p[x+1]); pairs[b>>6]&(1<<(b&63)) != 0 &&
+								(x+4 > len(p) || l.may.may(binary.LittleEndian.Uint32(p[x:]))) {
 								l.starts = append(l.starts, rawStart{raw + int64(x), c})
 							}
 						}

@@ -199,7 +199,7 @@ func (w *Writer) feed(p []byte, final bool) {
 	// NUL bytes are hidden like escape sequences.
 	lexed := w.set.ansi && (w.lex.state != lexText || indexEscNul(p) >= 0)
 	if lexed {
-		w.lex.rec, w.lex.pairs = len(m.pats) > 0, m.pairs
+		w.lex.rec, w.lex.pairs, w.lex.may = len(m.pats) > 0, m.pairs, &m.starts
 		if len(m.tiny) > 0 {
 			w.lex.pairs = nil // patterns of one byte are not in it
 		}
