@@ -83,12 +83,6 @@ func (c *byteClasses) size(n int) {
 	c.runsIn, c.endsIn, c.crsIn = next(sum), next(sum), next(sum)
 }
 
-// classify sets the bitmaps of c for b.
-func (c *byteClasses) classify(b []byte) {
-	c.size(len(b))
-	c.classifyFrom(b, 0)
-}
-
 // classifyFrom sets the bitmaps of c, sized for b, from b's block w on
 // (those before are set).
 func (c *byteClasses) classifyFrom(b []byte, w int) {

@@ -99,35 +99,31 @@ func byteBitmap(out []uint64, b []byte, c, d byte) []uint64 {
 // them; without a vector unit it classifies none and returns w.
 func (c *byteClasses) classesVector(b []byte, w int) int {
 	n := len(b) / 64
-	switch {
-	case n == 0:
-	case cpu.X86.HasAVX512BW:
-		classesAVX512(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
-	case cpu.X86.HasAVX2:
-		classesAVX2(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
-	default:
+	if n == 0 || !cpu.X86.HasAVX2 {
 		return w
 	}
+	// With AVX-512 the filter classifies most blocks as it goes
+	// (filterGroups); these are the few it did not.
+	classesAVX2(&b[0], n, &c.h[w], &c.jc[w], &c.lfs[w], &c.crs[w])
 	return w + n
 }
 
 // marks sets runs, ends and the summaries from h, jc, lfs and crs.
 func (c *byteClasses) marks() {
+	kernel := marksAVX2
 	switch {
 	case len(c.h) == 0:
+		return
 	case cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI2:
-		clear(c.runsIn)
-		clear(c.endsIn)
-		clear(c.crsIn)
-		marksAVX512(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
-	case cpu.X86.HasAVX2:
-		clear(c.runsIn)
-		clear(c.endsIn)
-		clear(c.crsIn)
-		marksAVX2(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
-	default:
+		kernel = marksAVX512
+	case !cpu.X86.HasAVX2:
 		c.marksGo()
+		return
 	}
+	clear(c.runsIn)
+	clear(c.endsIn)
+	clear(c.crsIn)
+	kernel(len(c.h)/8, &c.h[0], &c.jc[0], &c.lfs[0], &c.crs[0], &c.runs[0], &c.ends[0], &c.runsIn[0], &c.endsIn[0], &c.crsIn[0])
 }
 
 // classesAVX2 sets h[w], jc[w], lfs[w] and crs[w] for each of the first
@@ -135,11 +131,6 @@ func (c *byteClasses) marks() {
 //
 //go:noescape
 func classesAVX2(p *byte, words int, h, jc, lfs, crs *uint64)
-
-// classesAVX512 is classesAVX2 with AVX-512 (BW).
-//
-//go:noescape
-func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64)
 
 // marksAVX2 is marksAVX512 with AVX2.
 //

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "viewclasses_amd64.h"
 
 // func indexPairAVX2(p *byte, blocks int, pair uint16) int
 TEXT ·indexPairAVX2(SB), NOSPLIT, $0-32
@@ -241,54 +242,6 @@ classes2:
 	VZEROUPPER
 	RET
 
-// func classesAVX512(p *byte, words int, h, jc, lfs, crs *uint64)
-//
-// classesAVX2's lookups, 64 bytes at a time, into mask registers stored
-// as they are.
-TEXT ·classesAVX512(SB), NOSPLIT, $0-48
-	MOVQ    p+0(FP), SI
-	MOVQ    words+8(FP), CX
-	MOVQ    h+16(FP), DI
-	MOVQ    jc+24(FP), R8
-	MOVQ    lfs+32(FP), R9
-	MOVQ    crs+40(FP), R11
-	MOVL    $0x0f, AX
-	VPBROADCASTB AX, Z15
-	MOVL    $0x06, AX
-	VPBROADCASTB AX, Z11
-	MOVL    $0x31, AX
-	VPBROADCASTB AX, Z9
-	MOVL    $0x40, AX
-	VPBROADCASTB AX, Z10
-	MOVL    $0x08, AX
-	VPBROADCASTB AX, Z12
-	VBROADCASTI32X4 viewLo<>(SB), Z14
-	VBROADCASTI32X4 viewHi<>(SB), Z13
-	XORQ    AX, AX // the word
-
-classes512:
-	VMOVDQU64 (SI), Z0
-	VPSRLW    $4, Z0, Z1
-	VPANDQ    Z15, Z0, Z2
-	VPANDQ    Z15, Z1, Z1
-	VPSHUFB   Z2, Z14, Z2
-	VPSHUFB   Z1, Z13, Z1
-	VPANDQ    Z1, Z2, Z1
-	VPTESTMB  Z11, Z1, K1
-	VPTESTMB  Z9, Z1, K2
-	VPCMPEQB  Z10, Z1, K3
-	VPCMPEQB  Z12, Z1, K4
-	KMOVQ     K1, (DI)(AX*8)
-	KMOVQ     K2, (R8)(AX*8)
-	KMOVQ     K3, (R9)(AX*8)
-	KMOVQ     K4, (R11)(AX*8)
-	ADDQ      $64, SI
-	INCQ      AX
-	CMPQ      AX, CX
-	JNE       classes512
-	VZEROUPPER
-	RET
-
 // PREV4(x, t, tp, out) sets out to the words before those of x (four
 // words): t to x's lanes rotated up by one, and out to t with lane 0 from
 // tp, the previous batch's t.
@@ -512,14 +465,14 @@ marks:
 	RET
 
 // The tables, once for each 128-bit lane.
-DATA viewLo<>+0(SB)/8, $0x0206070606060603
-DATA viewLo<>+8(SB)/8, $0x0000080000600212
-DATA viewLo<>+16(SB)/8, $0x0206070606060603
-DATA viewLo<>+24(SB)/8, $0x0000080000600212
+DATA viewLo<>+0(SB)/8, VIEW_LO0
+DATA viewLo<>+8(SB)/8, VIEW_LO1
+DATA viewLo<>+16(SB)/8, VIEW_LO0
+DATA viewLo<>+24(SB)/8, VIEW_LO1
 GLOBL viewLo<>(SB), RODATA|NOPTR, $32
 
-DATA viewHi<>+0(SB)/8, $0x1004000422010048
-DATA viewHi<>+8(SB)/8, $0x0000000000000000
-DATA viewHi<>+16(SB)/8, $0x1004000422010048
-DATA viewHi<>+24(SB)/8, $0x0000000000000000
+DATA viewHi<>+0(SB)/8, VIEW_HI0
+DATA viewHi<>+8(SB)/8, VIEW_HI1
+DATA viewHi<>+16(SB)/8, VIEW_HI0
+DATA viewHi<>+24(SB)/8, VIEW_HI1
 GLOBL viewHi<>(SB), RODATA|NOPTR, $32

@@ -108,7 +108,8 @@ func TestClassify(t *testing.T) {
 			}
 			return false
 		}
-		fast.classify(b)
+		fast.size(len(b))
+		fast.classifyFrom(b, 0)
 		slow.size(len(b))
 		slow.classifyGo(b, 0)
 		slow.marksGo()

@@ -65,7 +65,7 @@ func (m *matcher) filterGroupsVector(kernel func(q *byte, groups int, out *uint6
 
 // filterGroupsAVX512 is filterGroupsAVX2 with AVX-512 (F and DQ). With
 // cls not nil (and AVX-512 BW) it also sets the classes of the groups
-// 64-byte blocks at cq, as classesAVX512 does, in the words at cls (h),
+// 64-byte blocks at cq, as classesAVX2 does, in the words at cls (h),
 // cls + stride (jc), + 2*stride (lfs) and + 4*stride (crs), stride in
 // bytes.
 //

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "viewclasses_amd64.h"
 
 // The AVX2 version of matcher.filterGroupsGo; see filterGroupsAVX2 in
 // filter_amd64.go. Registers kept across the loop:
@@ -204,9 +205,10 @@ done:
 	ORQ        DX, BX
 
 // CLASSES classifies the 64 bytes at R11 into the words at R12 (h), R12
-// + R13 (jc), + 2*R13 (lfs) and + 4*R13 (crs), as classesAVX512 does, and
-// moves both on: the view classes of q's own 64-byte blocks, computed
-// while the filter's gathers wait (Z16-Z26, K3-K6).
+// + R13 (jc), + 2*R13 (lfs) and + 4*R13 (crs), as classesAVX2 does but
+// into mask registers, and moves both on: the view classes of q's own
+// 64-byte blocks, computed while the filter's gathers wait (Z16-Z26,
+// K3-K6).
 #define CLASSES \
 	VMOVDQU64 (R11), Z24; \
 	VPSRLW    $4, Z24, Z25; \
@@ -235,13 +237,15 @@ TEXT ·filterGroupsAVX512(SB), NOSPLIT, $0-88
 	JZ   noclasses
 	MOVL $0x0f, AX
 	VPBROADCASTB AX, Z16
-	MOVQ $0x0206070606060603, AX
+	MOVQ VIEW_LO0, AX
 	VMOVQ AX, X17
-	MOVQ $0x0000080000600212, AX
+	MOVQ VIEW_LO1, AX
 	VPINSRQ $1, AX, X17, X17
 	VSHUFI64X2 $0, Z17, Z17, Z17
-	MOVQ $0x1004000422010048, AX
+	MOVQ VIEW_HI0, AX
 	VMOVQ AX, X18
+	MOVQ VIEW_HI1, AX
+	VPINSRQ $1, AX, X18, X18
 	VSHUFI64X2 $0, Z18, Z18, Z18
 	MOVL $0x06, AX
 	VPBROADCASTB AX, Z19
@@ -279,15 +283,20 @@ noclasses:
 
 	TESTQ CX, CX
 	JZ    done512
-	TESTQ R12, R12
-	JNZ   classes
 	CMPQ  R10, $2
 	JEQ   stride2w
 	CMPQ  R10, $4
 	JEQ   stride4w
 
+	// Each loop classifies q's blocks too if R12 is not nil, a branch
+	// that goes the same way every time.
 stride0w:
 	LONG8
+	TESTQ R12, R12
+	JZ    classed0
+	CLASSES
+
+classed0:
 	MOVQ BX, (DI)
 	ADDQ $64, SI
 	ADDQ $8, DI
@@ -297,6 +306,11 @@ stride0w:
 
 stride2w:
 	LONG8
+	TESTQ R12, R12
+	JZ    classed2
+	CLASSES
+
+classed2:
 	SHORT16(0, 0)
 	SHORT16(2, 16)
 	MOVQ BX, (DI)
@@ -308,52 +322,17 @@ stride2w:
 
 stride4w:
 	LONG8
+	TESTQ R12, R12
+	JZ    classed4
+	CLASSES
+
+classed4:
 	SHORT16(0, 0)
 	MOVQ BX, (DI)
 	ADDQ $64, SI
 	ADDQ $8, DI
 	DECQ CX
 	JNZ  stride4w
-	JMP  done512
-
-	// The same loops, classifying q's blocks too.
-classes:
-	CMPQ  R10, $2
-	JEQ   stride2c
-	CMPQ  R10, $4
-	JEQ   stride4c
-
-stride0c:
-	LONG8
-	CLASSES
-	MOVQ BX, (DI)
-	ADDQ $64, SI
-	ADDQ $8, DI
-	DECQ CX
-	JNZ  stride0c
-	JMP  done512
-
-stride2c:
-	LONG8
-	CLASSES
-	SHORT16(0, 0)
-	SHORT16(2, 16)
-	MOVQ BX, (DI)
-	ADDQ $64, SI
-	ADDQ $8, DI
-	DECQ CX
-	JNZ  stride2c
-	JMP  done512
-
-stride4c:
-	LONG8
-	CLASSES
-	SHORT16(0, 0)
-	MOVQ BX, (DI)
-	ADDQ $64, SI
-	ADDQ $8, DI
-	DECQ CX
-	JNZ  stride4c
 
 done512:
 	VZEROUPPER

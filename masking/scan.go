@@ -38,11 +38,10 @@ type scanner struct {
 
 	junc, tmp []byte
 	hits      []uint64 // filterGroups' bitmap
-	// cls, if not nil, gets the view classes of q on a scan (not a rescan):
-	// with the filter where it can (filterGroups), classified is how many
-	// blocks that did. The scan finds q's carriage returns in it.
-	cls        *byteClasses
-	classified int
+	// cls, if not nil, gets the view classes of q on a scan (not a
+	// rescan), from the filter where it can (filterGroups). The scan finds
+	// q's carriage returns in it.
+	cls *byteClasses
 }
 
 // A match is an occurrence [st, en) of pattern ref.
@@ -66,8 +65,8 @@ func (s *scanner) run() {
 	classify := s.cls != nil && s.newer == 0
 	if classify {
 		s.cls.size(len(s.q))
-		s.classified = 0
 	}
+	classified := 0 // q's blocks the filter classified
 	if !m.empty {
 		ctxStart := s.ctxStart()
 		mainFrom := min((s.prev+7)&^7, s.end)
@@ -78,12 +77,13 @@ func (s *scanner) run() {
 			s.windows(s.junc, ctxStart, ctxStart, mainFrom)
 		}
 		if mainFrom < s.end {
-			j := s.blocks(int(mainFrom - s.prev))
+			var j int
+			j, classified = s.blocks(int(mainFrom - s.prev))
 			s.windows(s.q, s.prev, s.prev+int64(j), s.end)
 		}
 	}
 	if classify {
-		s.cls.classifyFrom(s.q, s.classified)
+		s.cls.classifyFrom(s.q, classified)
 	}
 	if m.empty {
 		return
@@ -100,19 +100,20 @@ func (s *scanner) run() {
 }
 
 // blocks tests the windows of q's aligned 64-byte groups from j while a
-// whole 72 bytes are left, and returns where it stopped.
+// whole 72 bytes are left, and returns where it stopped and how many of
+// q's blocks it classified for s.cls (filterGroups).
 //
 // The first filter levels of all groups are tested first, without a
 // branch, into a bitmap of the windows that hit (filterGroups); then the
 // candidates of those windows are verified. Keeping the filter loop free
 // of unpredictable branches lets the processor overlap the table loads of
 // many windows, or lets it be vectorised.
-func (s *scanner) blocks(j int) int {
+func (s *scanner) blocks(j int) (stop, classified int) {
 	m := s.m
 	q := s.q[j:]
 	groups := max(0, (len(q)-8)/64)
 	if m.ss == 1 || groups == 0 {
-		return j // windows tests every window
+		return j, 0 // windows tests every window
 	}
 	if cap(s.hits) < groups || cap(s.hits) > maxRetained/64 {
 		s.hits = make([]uint64, groups) // or shrunk after an unusually large write
@@ -122,7 +123,7 @@ func (s *scanner) blocks(j int) int {
 	if s.newer != 0 {
 		cls = nil
 	}
-	s.classified = m.filterGroups(q[:64*groups+8], s.hits, s.q, cls)
+	classified = m.filterGroups(q[:64*groups+8], s.hits, s.q, cls)
 	for g, hits := range s.hits {
 		for ; hits != 0; hits &= hits - 1 {
 			o := 64*g + windowAt(bits.TrailingZeros64(hits))
@@ -134,7 +135,7 @@ func (s *scanner) blocks(j int) int {
 			}
 		}
 	}
-	return j + 64*groups
+	return j + 64*groups, classified
 }
 
 // A group's word in filterGroups' bitmap has a bit per window that hit:
