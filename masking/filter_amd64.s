@@ -17,7 +17,8 @@
 
 // LONG sets the low four bits of R to the long filter hits of the four
 // windows at off(SI), off+8(SI), ...: h = w*k64 (a 64-bit multiply from
-// three 32-bit ones), word fold(h)&mask, bits h>>58 and h>>52&63.
+// three 32-bit ones), word fold(h)&mask, bits h>>58, h>>52&63, h>>46&63
+// and h>>40&63.
 #define LONG(off, R) \
 	VMOVDQU    off(SI), Y0; \
 	VPSRLQ     $32, Y0, Y1; \
@@ -36,6 +37,14 @@
 	VPSRLQ     $58, Y0, Y1; \
 	VPSLLVQ    Y1, Y12, Y1; \
 	VPSRLQ     $52, Y0, Y2; \
+	VPAND      Y11, Y2, Y2; \
+	VPSLLVQ    Y2, Y12, Y2; \
+	VPOR       Y1, Y2, Y1; \
+	VPSRLQ     $46, Y0, Y2; \
+	VPAND      Y11, Y2, Y2; \
+	VPSLLVQ    Y2, Y12, Y2; \
+	VPOR       Y1, Y2, Y1; \
+	VPSRLQ     $40, Y0, Y2; \
 	VPAND      Y11, Y2, Y2; \
 	VPSLLVQ    Y2, Y12, Y2; \
 	VPOR       Y1, Y2, Y1; \
@@ -174,6 +183,14 @@ done:
 	VPSRLQ     $58, Z0, Z1; \
 	VPSLLVQ    Z1, Z12, Z1; \
 	VPSRLQ     $52, Z0, Z2; \
+	VPANDQ     Z11, Z2, Z2; \
+	VPSLLVQ    Z2, Z12, Z2; \
+	VPORQ      Z1, Z2, Z1; \
+	VPSRLQ     $46, Z0, Z2; \
+	VPANDQ     Z11, Z2, Z2; \
+	VPSLLVQ    Z2, Z12, Z2; \
+	VPORQ      Z1, Z2, Z1; \
+	VPSRLQ     $40, Z0, Z2; \
 	VPANDQ     Z11, Z2, Z2; \
 	VPSLLVQ    Z2, Z12, Z2; \
 	VPORQ      Z1, Z2, Z1; \

@@ -375,13 +375,14 @@ func windowsOf(t *trigger, k int, f func(w uint32)) {
 // one for a bucket index and one for the candidates).
 //
 // The first levels are blocked Bloom filters: a word chosen by some bits
-// of h, two bits of it chosen by others, tested with one load. Their false
-// positives are far rarer than a plain bitset's of the same size, which
-// matters because each costs a detour out of the scan loop and cache
+// of h, a few bits of it chosen by others, tested with one load. Their
+// false positives are far rarer than a plain bitset's of the same size,
+// which matters because each costs a detour out of the scan loop and cache
 // misses in the candidate arrays. Long windows use 64-bit words chosen by
-// the low bits of fold(h), bits by the top twelve bits of h; short windows
-// (the top 32 bits of h) 32-bit words chosen by their top bits, bits by
-// the ten below. The short filter is kept small enough to stay in the L1
+// the low bits of fold(h), four bits by the top 24 bits of h (with two,
+// 10,000 secrets gave 40 false hits per 64 KiB of log, with four 11);
+// short windows (the top 32 bits of h) 32-bit words chosen by their top
+// bits, two bits by the ten below. The short filter is kept small enough to stay in the L1
 // cache, as the scan tests up to four short windows per block but one
 // long one.
 //
@@ -434,8 +435,10 @@ func (f *filter) init(n int, bloom bool) {
 	}
 }
 
-// bloomMask returns the two bits of a long window's word.
-func bloomMask(h uint64) uint64 { return 1<<(h>>58) | 1<<(h>>52&63) }
+// bloomMask returns the four bits of a long window's word.
+func bloomMask(h uint64) uint64 {
+	return 1<<(h>>58) | 1<<(h>>52&63) | 1<<(h>>46&63) | 1<<(h>>40&63)
+}
 
 // shortMask returns the two bits of a short window's 32-bit word: bits of
 // h below the word index, which takes at most 13 (maxShortBits).

@@ -172,7 +172,7 @@ func (m *matcher) filterGroupsGo(q []byte, out []uint64) {
 		for k := range 8 {
 			h := longHash(binary.LittleEndian.Uint64(b[8*k:]))
 			bm := bloomMask(h)
-			d := lb[fold(h)&lm]&bm ^ bm // 0 if both bits are set
+			d := lb[fold(h)&lm]&bm ^ bm // 0 if all its bits are set
 			hit |= (1 ^ (d|-d)>>63) << (32 + k)
 		}
 		// The short windows at 8k, 8k+4 (and with stride 2 at 8k+2,
