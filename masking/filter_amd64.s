@@ -17,8 +17,8 @@
 
 // LONG sets the low four bits of R to the long filter hits of the four
 // windows at off(SI), off+8(SI), ...: h = w*k64 (a 64-bit multiply from
-// three 32-bit ones), word fold(h)&mask, bits h>>58, h>>52&63, h>>46&63
-// and h>>40&63.
+// three 32-bit ones), word fold(h)&mask, bits h>>58, h>>52&63, h>>46&63,
+// h>>40&63 and h>>34&63.
 #define LONG(off, R) \
 	VMOVDQU    off(SI), Y0; \
 	VPSRLQ     $32, Y0, Y1; \
@@ -45,6 +45,10 @@
 	VPSLLVQ    Y2, Y12, Y2; \
 	VPOR       Y1, Y2, Y1; \
 	VPSRLQ     $40, Y0, Y2; \
+	VPAND      Y11, Y2, Y2; \
+	VPSLLVQ    Y2, Y12, Y2; \
+	VPOR       Y1, Y2, Y1; \
+	VPSRLQ     $34, Y0, Y2; \
 	VPAND      Y11, Y2, Y2; \
 	VPSLLVQ    Y2, Y12, Y2; \
 	VPOR       Y1, Y2, Y1; \
@@ -191,6 +195,10 @@ done:
 	VPSLLVQ    Z2, Z12, Z2; \
 	VPORQ      Z1, Z2, Z1; \
 	VPSRLQ     $40, Z0, Z2; \
+	VPANDQ     Z11, Z2, Z2; \
+	VPSLLVQ    Z2, Z12, Z2; \
+	VPORQ      Z1, Z2, Z1; \
+	VPSRLQ     $34, Z0, Z2; \
 	VPANDQ     Z11, Z2, Z2; \
 	VPSLLVQ    Z2, Z12, Z2; \
 	VPORQ      Z1, Z2, Z1; \
