@@ -57,11 +57,13 @@
 	VMOVMSKPD  Y3, R
 
 // SHORT sets the low eight bits of R to the short filter hits of the
-// eight windows at off(SI), off+4(SI), ...: h = w*k32, word h>>shift,
-// bits h>>14&31 and h>>9&31.
+// eight windows at off(SI), off+4(SI), ...: h = w*k32, h ^= h>>15 (as
+// shortMix), word h>>shift, bits h>>14&31 and h>>9&31.
 #define SHORT(off, R) \
 	VMOVDQU    off(SI), Y4; \
 	VPMULLD    Y10, Y4, Y4; \
+	VPSRLD     $15, Y4, Y5; \
+	VPXOR      Y5, Y4, Y4; \
 	VPSRLD     X9, Y4, Y5; \
 	VPCMPEQD   Y6, Y6, Y6; \
 	VPXOR      Y3, Y3, Y3; \
@@ -212,6 +214,8 @@ done:
 #define SHORT16(off, shift) \
 	VMOVDQU32  off(SI), Z4; \
 	VPMULLD    Z10, Z4, Z4; \
+	VPSRLD     $15, Z4, Z5; \
+	VPXORD     Z5, Z4, Z4; \
 	VPSRLD     X9, Z4, Z5; \
 	KXNORW     K1, K1, K1; \
 	VPXORD     Z3, Z3, Z3; \

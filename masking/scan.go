@@ -200,7 +200,7 @@ func (m *matcher) filterGroupsGo(q []byte, out []uint64) {
 // first of the window's two bits only, which is cheaper in Go; the second
 // is tested when its candidates are looked up (filter.has).
 func shortHit(sb []uint64, sm uint64, sh uint8, x uint32) uint64 {
-	h := x * k32
+	h := shortMix(x)
 	i := uint64(h >> sh)
 	return sb[i>>1&sm] >> (i&1<<5 | uint64(h>>14&31)) & 1
 }
