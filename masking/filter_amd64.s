@@ -173,8 +173,10 @@ done:
 	RET
 
 // The AVX-512 version (F, DQ): sixteen short windows or eight long ones
-// per instruction, the long hash with VPMULLQ. Registers as in the AVX2
-// version, widened to Z; K1 is the gathers' mask, K2 their result.
+// per instruction, the long hash with VPMULLQ, a window's bits with
+// rotates (which take the count modulo 64, so need no mask) and three-way
+// ors. Registers as in the AVX2 version, widened to Z, and Z27-Z29; K1 is
+// the gathers' mask, K2 their result.
 
 // LONG8 sets BX to the long windows' bits of the group (bits 32-39).
 #define LONG8 \
@@ -187,23 +189,17 @@ done:
 	VPXORQ     Z3, Z3, Z3; \
 	VPGATHERQQ (R8)(Z1*8), K1, Z3; \
 	VPSRLQ     $58, Z0, Z1; \
-	VPSLLVQ    Z1, Z12, Z1; \
+	VPROLVQ    Z1, Z12, Z1; \
 	VPSRLQ     $52, Z0, Z2; \
-	VPANDQ     Z11, Z2, Z2; \
-	VPSLLVQ    Z2, Z12, Z2; \
-	VPORQ      Z1, Z2, Z1; \
-	VPSRLQ     $46, Z0, Z2; \
-	VPANDQ     Z11, Z2, Z2; \
-	VPSLLVQ    Z2, Z12, Z2; \
-	VPORQ      Z1, Z2, Z1; \
-	VPSRLQ     $40, Z0, Z2; \
-	VPANDQ     Z11, Z2, Z2; \
-	VPSLLVQ    Z2, Z12, Z2; \
-	VPORQ      Z1, Z2, Z1; \
-	VPSRLQ     $34, Z0, Z2; \
-	VPANDQ     Z11, Z2, Z2; \
-	VPSLLVQ    Z2, Z12, Z2; \
-	VPORQ      Z1, Z2, Z1; \
+	VPROLVQ    Z2, Z12, Z2; \
+	VPSRLQ     $46, Z0, Z27; \
+	VPROLVQ    Z27, Z12, Z27; \
+	VPSRLQ     $40, Z0, Z28; \
+	VPROLVQ    Z28, Z12, Z28; \
+	VPSRLQ     $34, Z0, Z29; \
+	VPROLVQ    Z29, Z12, Z29; \
+	VPTERNLOGQ $0xfe, Z2, Z27, Z1; \
+	VPTERNLOGQ $0xfe, Z28, Z29, Z1; \
 	VPANDQ     Z1, Z3, Z3; \
 	VPCMPEQQ   Z1, Z3, K2; \
 	KMOVB      K2, BX; \
@@ -301,8 +297,6 @@ noclasses:
 	VPBROADCASTQ AX, Z15
 	MOVQ $1, AX
 	VPBROADCASTQ AX, Z12
-	MOVQ $63, AX
-	VPBROADCASTQ AX, Z11
 	MOVL $0x9E3779B1, AX
 	VPBROADCASTD AX, Z10
 	MOVL $31, AX
