@@ -425,13 +425,14 @@ func fold(h uint64) uint64 { return h ^ h>>32 }
 // minLongBits; the short bitset is capped to stay in the L1 cache.
 //
 // A long filter read from the L3 cache costs the scan more than the
-// false hits of one that stays in L2. With 10,000 secrets (516,000
-// distinct windows) and a generated log, the false hits per 64 KiB are:
-// 2 MiB with two bits a window 40, with four 11; 1 MiB with four 57,
-// with five 24; 512 KiB with five 250. The scan is fastest at 1 MiB with
-// five.
+// false hits of one that stays in L2, and the smaller it is the more of
+// L2 is left for the rest. With 10,000 secrets (516,000 distinct windows)
+// and a generated log, the false hits per 64 KiB are: 2 MiB with two bits
+// a window 40, with four 11; 1 MiB with four 57, with five 24; 512 KiB
+// with five 250. With 1,000 secrets (52,000 windows), five bits: 512 KiB
+// 0.5, 256 KiB 1.8, 128 KiB 10.
 const (
-	longBits     = 64
+	longBits     = 32
 	minLongBits  = 8
 	maxLongBits  = 1 << 23 // 1 MiB
 	shortBits    = 128
