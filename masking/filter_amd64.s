@@ -15,6 +15,13 @@
 // SI is the group, DI its output word, R8 the long filter's words, R9 the
 // short filter's.
 
+// LONGBIT ors into Y1, for the hashes in Y0, the bit h>>shift&63.
+#define LONGBIT(shift) \
+	VPSRLQ     $shift, Y0, Y2; \
+	VPAND      Y11, Y2, Y2; \
+	VPSLLVQ    Y2, Y12, Y2; \
+	VPOR       Y1, Y2, Y1
+
 // LONG sets the low four bits of R to the long filter hits of the four
 // windows at off(SI), off+8(SI), ...: h = w*k64 (a 64-bit multiply from
 // three 32-bit ones), word fold(h)&mask, bits h>>58, h>>52&63, h>>46&63,
@@ -36,22 +43,10 @@
 	VPGATHERQQ Y2, (R8)(Y1*8), Y3; \
 	VPSRLQ     $58, Y0, Y1; \
 	VPSLLVQ    Y1, Y12, Y1; \
-	VPSRLQ     $52, Y0, Y2; \
-	VPAND      Y11, Y2, Y2; \
-	VPSLLVQ    Y2, Y12, Y2; \
-	VPOR       Y1, Y2, Y1; \
-	VPSRLQ     $46, Y0, Y2; \
-	VPAND      Y11, Y2, Y2; \
-	VPSLLVQ    Y2, Y12, Y2; \
-	VPOR       Y1, Y2, Y1; \
-	VPSRLQ     $40, Y0, Y2; \
-	VPAND      Y11, Y2, Y2; \
-	VPSLLVQ    Y2, Y12, Y2; \
-	VPOR       Y1, Y2, Y1; \
-	VPSRLQ     $34, Y0, Y2; \
-	VPAND      Y11, Y2, Y2; \
-	VPSLLVQ    Y2, Y12, Y2; \
-	VPOR       Y1, Y2, Y1; \
+	LONGBIT(52); \
+	LONGBIT(46); \
+	LONGBIT(40); \
+	LONGBIT(34); \
 	VPAND      Y1, Y3, Y3; \
 	VPCMPEQQ   Y1, Y3, Y3; \
 	VMOVMSKPD  Y3, R

@@ -398,9 +398,9 @@ func windowsOf(t *trigger, k int, f func(w uint32)) {
 // misses in the candidate arrays. Long windows use 64-bit words chosen by
 // the low bits of fold(h), five bits by the top 30 bits of h; short
 // windows (the top 32 bits of h) 32-bit words chosen by their top bits,
-// two bits by the ten below. The short filter is kept small enough to stay in the L1
-// cache, as the scan tests up to four short windows per block but one
-// long one.
+// two bits by the ten below. The short filter is kept small enough to
+// stay in the L1 cache, as the scan tests up to four short windows per
+// block but one long one.
 //
 // The scan is bound by the memory accesses of the first levels, not by
 // instructions, so their sizes matter more than their shape.
